@@ -1,0 +1,320 @@
+//! `charla ask`: one question, streamed to stdout. Drives the same `Session` as the TUI.
+
+use super::{AskArgs, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE};
+use crate::config::{Config, ModelRef};
+use crate::conversation::{Conversation, Message, Store, export};
+use crate::presets;
+use crate::provider::{ErrorKind, ProviderError, Role, StreamEvent, stream};
+use crate::sanitize::sanitize_cow;
+use crate::session::{Applied, Session};
+use serde_json::json;
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub fn err(msg: impl std::fmt::Display) {
+    eprintln!("charla: {}", crate::sanitize::sanitize(&msg.to_string()));
+}
+
+/// How a streamed turn ended.
+pub enum TurnEnd {
+    Finished,
+    Failed(ProviderError),
+    Cancelled,
+    /// stdout was closed (e.g. `| head`).
+    OutputClosed,
+}
+
+/// Output options for [`run_turn`].
+pub struct Output {
+    pub json: bool,
+    pub raw: bool,
+    pub reasoning: bool,
+    /// Print the answer text to stdout (false for replay, which prints a table).
+    pub text: bool,
+}
+
+/// Streams one answer for the session's current turn, printing as it goes.
+pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provider::ChatRequest, out: &Output, cancel: &CancellationToken) -> TurnEnd {
+    let ep = match session.cfg.endpoint(&session.model.provider) {
+        Ok(ep) => Arc::new(ep),
+        Err(e) => {
+            session.apply(request_id, StreamEvent::Error(e.clone()));
+            return TurnEnd::Failed(e);
+        }
+    };
+    let mut rx = stream::spawn(ep, req, cancel.clone());
+    let stdout = std::io::stdout();
+    let mut last_char = '\n';
+    let mut wrote = false;
+    let mut reasoning_open = false;
+    while let Some(ev) = rx.recv().await {
+        let mut line: Option<serde_json::Value> = None;
+        let mut text: Option<String> = None;
+        match &ev {
+            StreamEvent::TextDelta(t) => {
+                if out.json {
+                    line = Some(json!({"type": "delta", "text": t}));
+                } else if out.text {
+                    text = Some(if out.raw { t.clone() } else { sanitize_cow(t).into_owned() });
+                }
+            }
+            StreamEvent::ReasoningDelta(t) => {
+                if out.json {
+                    line = Some(json!({"type": "reasoning", "text": t}));
+                } else if out.reasoning {
+                    let mut e = std::io::stderr().lock();
+                    if !reasoning_open {
+                        let _ = write!(e, "[reasoning] ");
+                        reasoning_open = true;
+                    }
+                    let _ = write!(e, "{}", sanitize_cow(t));
+                    let _ = e.flush();
+                }
+            }
+            StreamEvent::Retry { attempt, wait, reason } => {
+                let max = session.cfg.retry_policy().max_attempts;
+                if out.json {
+                    line = Some(json!({"type": "retry", "attempt": attempt, "wait_ms": wait.as_millis() as u64, "reason": reason}));
+                }
+                err(format!("{reason}; retrying in {:.1} s (attempt {attempt} of {max})", wait.as_secs_f64()));
+            }
+            _ => {}
+        }
+        if reasoning_open && text.is_some() {
+            eprintln!();
+            reasoning_open = false;
+        }
+        let write_ok = {
+            let mut o = stdout.lock();
+            let r = if let Some(l) = line {
+                writeln!(o, "{l}")
+            } else if let Some(t) = &text {
+                if let Some(c) = t.chars().last() {
+                    last_char = c;
+                    wrote = true;
+                }
+                write!(o, "{t}")
+            } else {
+                Ok(())
+            };
+            r.and_then(|_| o.flush()).is_ok()
+        };
+        if !write_ok {
+            cancel.cancel();
+            session.apply(request_id, StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "output closed")));
+            return TurnEnd::OutputClosed;
+        }
+        let ended = match &ev {
+            StreamEvent::Error(e) => Some(e.clone()),
+            _ => None,
+        };
+        if let Applied::TurnEnded { interrupted } = session.apply(request_id, ev) {
+            if reasoning_open {
+                eprintln!();
+            }
+            if out.text && !out.json && wrote && last_char != '\n' {
+                let _ = writeln!(stdout.lock());
+            }
+            return match (interrupted, ended) {
+                (false, _) => TurnEnd::Finished,
+                (true, Some(e)) if e.kind == ErrorKind::Cancelled => TurnEnd::Cancelled,
+                (true, Some(e)) => TurnEnd::Failed(e),
+                (true, None) => TurnEnd::Cancelled,
+            };
+        }
+    }
+    // The driver always ends with Finished or Error; a closed channel means it was cancelled.
+    session.cancel();
+    TurnEnd::Cancelled
+}
+
+/// The JSON `usage` and `done`/`error` lines for the session's last answer.
+pub fn json_tail(session: &Session, end: &TurnEnd) -> Vec<serde_json::Value> {
+    let Some(a) = session.last_answer() else { return vec![] };
+    let u = &a.usage;
+    let mut out = vec![json!({
+        "type": "usage",
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cached_input_tokens": u.cached_input_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "estimated": a.usage_estimated,
+    })];
+    out.push(match end {
+        TurnEnd::Finished => json!({
+            "type": "done",
+            "finish_reason": a.finish_reason,
+            "cost_usd": a.cost_usd,
+            "ttft_ms": a.ttft_ms,
+            "duration_ms": a.duration_ms,
+        }),
+        TurnEnd::Failed(e) => json!({"type": "error", "kind": e.kind.as_str(), "message": e.message, "status": e.status, "cost_usd": a.cost_usd}),
+        TurnEnd::Cancelled | TurnEnd::OutputClosed => json!({"type": "error", "kind": "cancelled", "message": "cancelled", "cost_usd": a.cost_usd}),
+    });
+    out
+}
+
+/// Applies a preset (system prompt, examples) to a fresh conversation; returns its default model.
+pub fn apply_preset(cfg: &Config, conv: &mut Conversation, name: &str, vars: &[String]) -> Result<Option<String>, String> {
+    let (all, errors) = presets::load_all(&cfg.paths.presets_dir());
+    let Some(p) = all.get(name) else {
+        if let Some(e) = errors.iter().find(|e| e.to_string().contains(name)) {
+            return Err(e.to_string());
+        }
+        return Err(presets::PresetError::NotFound(name.to_string()).to_string());
+    };
+    let vars = presets::parse_vars(vars)?;
+    let r = p.render(&vars).map_err(|e| e.to_string())?;
+    conv.preset = Some(r.name.clone());
+    if !r.system.is_empty() {
+        conv.system_prompt = Some(r.system);
+    }
+    for ex in r.examples {
+        conv.messages.push(Message::example(Role::User, ex.user));
+        conv.messages.push(Message::example(Role::Assistant, ex.assistant));
+    }
+    Ok(r.model)
+}
+
+fn read_stdin() -> std::io::Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut buf = Vec::new();
+    stdin.lock().read_to_end(&mut buf)?;
+    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+}
+
+pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
+    let mut prompt = args.prompt.join(" ");
+    match read_stdin() {
+        Ok(Some(input)) if !input.trim().is_empty() => {
+            prompt = if prompt.trim().is_empty() { input } else { format!("{prompt}\n\n{input}") };
+        }
+        Ok(_) => {}
+        Err(e) => {
+            err(format!("cannot read stdin: {e}"));
+            return EXIT_USAGE;
+        }
+    }
+    if prompt.trim().is_empty() {
+        err("nothing to ask: give a prompt (charla ask \"question\") or pipe text in");
+        return EXIT_USAGE;
+    }
+    let store = Store::new(cfg.paths.conversations_dir());
+    let existing = if args.continue_ {
+        Some(store.find("last"))
+    } else {
+        args.conversation.as_deref().map(|id| store.find(id))
+    };
+    let mut conv = match existing {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+        None => Conversation::new(crate::util::new_id(), crate::util::now_rfc3339()),
+    };
+    let continuing = !conv.messages.is_empty();
+    let mut preset_model = None;
+    if let Some(name) = &args.preset {
+        if continuing {
+            err("--preset starts a new conversation: it cannot be combined with -c / --conversation");
+            return EXIT_USAGE;
+        }
+        match apply_preset(&cfg, &mut conv, name, &args.vars) {
+            Ok(m) => preset_model = m,
+            Err(e) => {
+                err(e);
+                return EXIT_USAGE;
+            }
+        }
+    } else if !args.vars.is_empty() {
+        err("--var needs --preset");
+        return EXIT_USAGE;
+    }
+    if let Some(s) = &args.system {
+        conv.system_prompt = Some(s.clone());
+    }
+    // Model: -m > preset's > the conversation's last > default.
+    let last_model = conv.answers().last().map(|a| a.model.clone());
+    let chosen = global_model.or(preset_model).or(last_model);
+    let model: ModelRef = match chosen {
+        Some(m) => match cfg.resolve_model(&m) {
+            Ok(r) => r,
+            Err(e) => {
+                err(e);
+                return EXIT_USAGE;
+            }
+        },
+        None => cfg.default_model().0,
+    };
+    if let Some(w) = crate::session::price_entry(&cfg, &model).and_then(|e| e.warning()) {
+        err(format!("note: {model} is {w}"));
+    }
+    let mut session = Session::with_conversation(cfg.clone(), conv, model);
+    if args.max_tokens.is_some() {
+        session.max_tokens = args.max_tokens;
+    }
+    if args.temperature.is_some() {
+        session.temperature = args.temperature;
+    }
+    if args.new {
+        eprintln!("conversation: {}", session.conv.id);
+    }
+    let out = Output { json: args.json, raw: args.raw, reasoning: args.reasoning, text: true };
+    if out.json {
+        println!("{}", json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id}));
+    }
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let (id, req) = session.begin(&prompt);
+    let end = run_turn(&mut session, id, req, &out, &cancel).await;
+    if out.json {
+        let mut o = std::io::stdout().lock();
+        for l in json_tail(&session, &end) {
+            let _ = writeln!(o, "{l}");
+        }
+    }
+    if !args.no_save {
+        if let Err(e) = store.save(&session.conv) {
+            err(format!("could not save the conversation: {e}"));
+        }
+    }
+    if args.stats {
+        if let Some(a) = session.last_answer() {
+            let mut line = export::answer_footer(a);
+            let t = session.totals();
+            if t.turns > 1 {
+                line.push_str(&format!(" · conversation {} over {} turns", crate::util::dollars(t.cost_usd), t.turns));
+            }
+            eprintln!("{}", crate::sanitize::sanitize(&line));
+        }
+    }
+    match end {
+        TurnEnd::Finished => EXIT_OK,
+        TurnEnd::OutputClosed => EXIT_OK,
+        TurnEnd::Cancelled => {
+            if !out.json {
+                err("cancelled; the partial answer was kept");
+            }
+            EXIT_INTERRUPTED
+        }
+        TurnEnd::Failed(e) => {
+            err(&e);
+            if e.kind == ErrorKind::Config || (e.kind == ErrorKind::Auth && e.status.is_none()) {
+                EXIT_USAGE
+            } else {
+                EXIT_PROVIDER
+            }
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! `models`, `config`, `list`, `show`, `export`, `presets`, `delete`, `completions`.
+
+use super::{ConfigAction, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, ExportFormat, ModelsArgs, ask::err};
+use crate::config::{self, Config, Paths};
+use crate::conversation::{Store, export};
+use crate::provider::{Kind, Role};
+use crate::sanitize::sanitize;
+use crate::util::{dollars, thousands};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::io::Write;
+
+fn price(x: f64) -> String {
+    if x == 0.0 { "0".into() } else { format!("{x}") }
+}
+
+fn context(n: Option<u64>) -> String {
+    match n {
+        Some(n) if n >= 1_000_000 => format!("{:.2}M", n as f64 / 1e6).replace(".00M", "M"),
+        Some(n) => format!("{}K", n / 1000),
+        None => "?".into(),
+    }
+}
+
+/// A model row: name, prices per 1M, context, warning.
+#[derive(Debug, Clone)]
+pub struct ModelRow {
+    pub provider: String,
+    pub model: String,
+    pub input: Option<f64>,
+    pub output: Option<f64>,
+    pub cached_input: Option<f64>,
+    pub context: Option<u64>,
+    pub warning: Option<String>,
+    pub local: bool,
+}
+
+/// Every known model of every provider: the price table, the config's `models`, and (when
+/// given) the provider's own list.
+pub fn model_rows(cfg: &Config, remote: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<ModelRow> {
+    let today = crate::util::today();
+    let mut rows = Vec::new();
+    for p in cfg.providers.values() {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        names.extend(p.file.models.iter().flatten().cloned());
+        names.extend(p.file.default_model.iter().cloned());
+        names.extend(cfg.prices.for_provider(&p.price_family()).filter(|e| e.status != crate::pricing::Status::Retired).map(|e| e.id.clone()));
+        names.extend(remote.get(&p.name).into_iter().flatten().cloned());
+        for m in names {
+            let r = config::ModelRef { provider: p.name.clone(), model: m.clone() };
+            let e = crate::session::price_entry(cfg, &r);
+            let local = p.is_local();
+            let rates = e.map(|e| e.rates_on(&today, 0));
+            rows.push(ModelRow {
+                provider: p.name.clone(),
+                model: m,
+                input: if local { Some(0.0) } else { rates.map(|r| r.input) },
+                output: if local { Some(0.0) } else { rates.map(|r| r.output) },
+                cached_input: rates.and_then(|r| r.cached_input),
+                context: e.and_then(|e| e.context),
+                warning: e.and_then(|e| e.warning()),
+                local,
+            });
+        }
+    }
+    rows
+}
+
+pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
+    let mut remote = std::collections::BTreeMap::new();
+    let mut remote_errors = Vec::new();
+    if args.remote {
+        for p in cfg.providers.values().filter(|p| p.kind != Kind::Demo && (p.has_key_in_env() || p.is_local() || p.file.api_key_cmd.is_some())) {
+            match crate::provider::list::fetch(cfg, &p.name).await {
+                Ok(list) => {
+                    remote.insert(p.name.clone(), list);
+                }
+                Err(e) => remote_errors.push(format!("{}: {e}", p.name)),
+            }
+        }
+    }
+    let rows = model_rows(cfg, &remote);
+    let mut o = std::io::stdout().lock();
+    if args.json {
+        for r in &rows {
+            let _ = writeln!(
+                o,
+                "{}",
+                json!({"model": format!("{}/{}", r.provider, r.model), "input_per_m": r.input, "output_per_m": r.output,
+                       "cached_input_per_m": r.cached_input, "context": r.context, "warning": r.warning, "local": r.local})
+            );
+        }
+    } else {
+        let _ = writeln!(o, "Prices in USD per 1M tokens (input / output / cached input), as of {}.", cfg.prices.as_of);
+        let mut current = String::new();
+        for r in &rows {
+            if r.provider != current {
+                current = r.provider.clone();
+                let p = &cfg.providers[&current];
+                let key = if p.kind == Kind::Demo {
+                    "offline, no key needed".to_string()
+                } else if p.is_local() {
+                    format!("local at {}", p.base_url())
+                } else if p.file.api_key_cmd.is_some() {
+                    "key from api_key_cmd".to_string()
+                } else if let Some(var) = &p.file.api_key_env {
+                    format!("{var} {}", if p.has_key_in_env() { "is set" } else { "not set" })
+                } else {
+                    "no key configured".into()
+                };
+                let _ = writeln!(o, "\n{} ({}; {})", current, p.kind.as_str(), key);
+            }
+            let prices = match (r.input, r.output) {
+                (Some(i), Some(out)) => format!("{} / {} / {}", price(i), price(out), r.cached_input.map(price).unwrap_or_else(|| "-".into())),
+                _ => "price unknown".into(),
+            };
+            let warn = r.warning.as_deref().map(|w| format!("  [{w}]")).unwrap_or_default();
+            let _ = writeln!(o, "  {}/{:<32} {:<24} ctx {:>6}{}", r.provider, r.model, prices, context(r.context), warn);
+        }
+        let (def, why) = cfg.default_model();
+        let _ = writeln!(o, "\nDefault model: {def} ({why}).");
+    }
+    for e in &remote_errors {
+        err(format!("model list: {e}"));
+    }
+    EXIT_OK
+}
+
+pub fn config_cmd(paths: &Paths, cfg: Result<&Config, &config::ConfigError>, action: ConfigAction) -> i32 {
+    match action {
+        ConfigAction::Path => {
+            println!("{}", paths.config_file.display());
+            eprintln!("data: {}", paths.data_dir.display());
+            EXIT_OK
+        }
+        ConfigAction::Init => {
+            let p = &paths.config_file;
+            if p.exists() {
+                err(format!("{} already exists; not overwriting it", p.display()));
+                return EXIT_USAGE;
+            }
+            if let Some(dir) = p.parent() {
+                if let Err(e) = std::fs::create_dir_all(dir) {
+                    err(format!("{}: {e}", dir.display()));
+                    return EXIT_USAGE;
+                }
+            }
+            match std::fs::write(p, config::EXAMPLE) {
+                Ok(()) => {
+                    println!("wrote {}", p.display());
+                    EXIT_OK
+                }
+                Err(e) => {
+                    err(format!("{}: {e}", p.display()));
+                    EXIT_USAGE
+                }
+            }
+        }
+        ConfigAction::Check => match cfg {
+            Err(e) => {
+                err(e);
+                EXIT_USAGE
+            }
+            Ok(cfg) => {
+                if cfg.user_file_loaded {
+                    println!("{}: ok", paths.config_file.display());
+                } else {
+                    println!("{}: not present; using built-in defaults", paths.config_file.display());
+                }
+                for p in cfg.providers.values() {
+                    let key = match p.api_key() {
+                        _ if p.kind == Kind::Demo => "offline".to_string(),
+                        Ok(Some(_)) => "key found".into(),
+                        Ok(None) => "no key needed".into(),
+                        Err(e) => e.message,
+                    };
+                    println!("  {:<12} {:<9} {:<48} {key}", p.name, p.kind.as_str(), p.base_url());
+                }
+                let (m, why) = cfg.default_model();
+                println!("default model: {m} ({why})");
+                EXIT_OK
+            }
+        },
+    }
+}
+
+pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
+    let store = Store::new(cfg.paths.conversations_dir());
+    let (all, broken) = store.list();
+    let rows = match &search {
+        Some(w) => store.search(w),
+        None => all,
+    };
+    let mut o = std::io::stdout().lock();
+    for s in &rows {
+        if json_out {
+            let _ = writeln!(
+                o,
+                "{}",
+                json!({"id": s.id, "title": s.title, "created": s.created, "updated": s.updated, "models": s.models,
+                       "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns})
+            );
+        } else {
+            let cost = if s.unpriced_turns > 0 { format!("{}+?", dollars(s.cost_usd)) } else { dollars(s.cost_usd) };
+            let _ = writeln!(
+                o,
+                "{}  {}  {:>3} turns  {:>10}  {}  [{}]",
+                s.id,
+                s.updated.get(..16).unwrap_or(&s.updated).replace('T', " "),
+                s.turns,
+                cost,
+                sanitize(&s.title),
+                s.models.join(", ")
+            );
+        }
+    }
+    for b in &broken {
+        err(format!("{}: cannot be read ({}); left untouched", b.path.display(), b.error));
+    }
+    EXIT_OK
+}
+
+pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
+    let store = Store::new(cfg.paths.conversations_dir());
+    let conv = match store.find(id) {
+        Ok(c) => c,
+        Err(e) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+    };
+    let clean = |s: &str| if raw { s.to_string() } else { sanitize(s) };
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "# {}  ({})", clean(&conv.title), conv.id);
+    if let Some(s) = &conv.system_prompt {
+        let _ = writeln!(o, "system: {}", clean(s));
+    }
+    if let Some(p) = &conv.preset {
+        let _ = writeln!(o, "preset: {p}");
+    }
+    for m in &conv.messages {
+        let who = match (m.role, m.example) {
+            (Role::User, true) => "example user",
+            (Role::Assistant, true) => "example assistant",
+            (Role::User, false) => "user",
+            (Role::Assistant, false) => "assistant",
+        };
+        let _ = writeln!(o, "\n── {who} ──\n{}", clean(m.content.trim_end()));
+        if let Some(a) = &m.answer {
+            let _ = writeln!(o, "   [{}]", clean(&export::answer_footer(a)));
+        }
+    }
+    let t = conv.totals();
+    let _ = writeln!(
+        o,
+        "\ntotal: {} turns · in {} · out {} · {}{}",
+        t.turns,
+        thousands(t.usage.input_tokens),
+        thousands(t.usage.output_tokens),
+        dollars(t.cost_usd),
+        if t.unpriced_turns > 0 { format!(" (+{} of unknown price)", t.unpriced_turns) } else { String::new() }
+    );
+    EXIT_OK
+}
+
+pub fn export_cmd(cfg: &Config, id: &str, format: ExportFormat, output: Option<std::path::PathBuf>) -> i32 {
+    let store = Store::new(cfg.paths.conversations_dir());
+    let conv = match store.find(id) {
+        Ok(c) => c,
+        Err(e) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+    };
+    let text = match format {
+        ExportFormat::Md => export::to_markdown(&conv),
+        ExportFormat::Json => export::to_json(&conv),
+    };
+    match output {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => {
+                eprintln!("wrote {}", path.display());
+                EXIT_OK
+            }
+            Err(e) => {
+                err(format!("{}: {e}", path.display()));
+                EXIT_PROVIDER
+            }
+        },
+        None => {
+            // Markdown goes to a terminal: neutralise escape sequences. JSON escapes them itself.
+            let text = if format == ExportFormat::Md { sanitize(&text) } else { text };
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
+            EXIT_OK
+        }
+    }
+}
+
+pub fn presets_cmd(cfg: &Config, json_out: bool) -> i32 {
+    let (all, errors) = crate::presets::load_all(&cfg.paths.presets_dir());
+    let mut o = std::io::stdout().lock();
+    for p in all.values() {
+        if json_out {
+            let _ = writeln!(
+                o,
+                "{}",
+                json!({"name": p.name, "description": p.description, "examples": p.examples.len(), "variables": p.variables, "model": p.model, "source": p.source})
+            );
+        } else {
+            let vars = if p.variables.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  vars: {}",
+                    p.variables.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join(", ")
+                )
+            };
+            let ex = if p.examples.is_empty() { String::new() } else { format!("  ({} examples)", p.examples.len()) };
+            let _ = writeln!(o, "{:<20} {}{ex}{vars}", p.name, p.description);
+        }
+    }
+    for e in &errors {
+        err(e);
+    }
+    if errors.is_empty() { EXIT_OK } else { EXIT_USAGE }
+}
+
+pub fn delete(cfg: &Config, id: &str) -> i32 {
+    let store = Store::new(cfg.paths.conversations_dir());
+    match store.find(id).and_then(|c| store.delete(&c.id).map(|_| c)) {
+        Ok(c) => {
+            eprintln!("deleted {} ({})", c.id, sanitize(&c.title));
+            EXIT_OK
+        }
+        Err(e) => {
+            err(e);
+            EXIT_USAGE
+        }
+    }
+}

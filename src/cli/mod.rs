@@ -1,0 +1,155 @@
+//! Command-line front ends. `charla` with no subcommand opens the TUI.
+
+pub mod ask;
+pub mod manage;
+pub mod replay;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Exit codes (a contract for scripts).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_PROVIDER: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Debug, Parser)]
+#[command(name = "charla", version, about = "A terminal chat client for large language models: streaming, cost per turn, saved conversations")]
+pub struct Cli {
+    /// Config file (default: $CHARLA_CONFIG, $CHARLA_HOME/config.toml, ~/.config/charla/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Model as provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-haiku-4-5, demo/charla-demo
+    #[arg(short, long, global = true, value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
+    /// Open a saved conversation in the TUI (id, unique prefix, or `last`)
+    #[arg(long, value_name = "ID")]
+    pub open: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask one question and stream the answer to stdout (reads stdin when it is a pipe)
+    Ask(AskArgs),
+    /// List configured providers and their models with prices per 1M tokens
+    Models(ModelsArgs),
+    /// Where the config lives, write a commented default, or validate it
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// List saved conversations
+    List {
+        /// Only conversations whose title or messages contain all these words
+        #[arg(long, value_name = "WORDS")]
+        search: Option<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a saved conversation with per-turn model, tokens, cost and timing
+    Show {
+        /// Conversation id, unique prefix, or `last`
+        id: String,
+        /// Print model output as it is (escape sequences included)
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Export a conversation as Markdown or JSON
+    Export {
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Re-ask every question of a conversation on another model and compare
+    Replay {
+        id: String,
+        /// One JSON object per line instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List shipped and user presets
+    Presets {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a saved conversation
+    Delete { id: String },
+    /// Print shell completions
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Md,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the config file path (and the data directory)
+    Path,
+    /// Write a commented default config (never overwrites)
+    Init,
+    /// Validate the config and show providers and key status
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+    /// Also ask each provider with a key for its model list (OpenAI-compatible /models, Ollama /api/tags)
+    #[arg(long)]
+    pub remote: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AskArgs {
+    /// The question (joined with spaces); stdin, when piped, is appended after a blank line
+    pub prompt: Vec<String>,
+    /// System prompt
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// One JSON object per line: start, delta, reasoning, retry, usage, done / error
+    #[arg(long)]
+    pub json: bool,
+    /// After the answer, one line on stderr: model, tokens, cost, TTFT, tok/s
+    #[arg(long)]
+    pub stats: bool,
+    /// Print model output unfiltered (escape sequences reach the terminal)
+    #[arg(long)]
+    pub raw: bool,
+    /// Show reasoning / thinking text on stderr
+    #[arg(long)]
+    pub reasoning: bool,
+    /// Start a new saved conversation and print its id on stderr
+    #[arg(long, conflicts_with_all = ["continue_", "conversation"])]
+    pub new: bool,
+    /// Continue the most recent conversation
+    #[arg(short = 'c', long = "continue", conflicts_with = "conversation")]
+    pub continue_: bool,
+    /// Continue this conversation (id or unique prefix)
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
+    /// Use a preset (system prompt and few-shot examples)
+    #[arg(short, long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Preset variable, NAME=VALUE (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Do not save this exchange
+    #[arg(long)]
+    pub no_save: bool,
+    /// Maximum tokens to generate
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
+}

@@ -1,0 +1,86 @@
+//! Markdown (for people) and JSON (for tools) exports.
+
+use super::model::Conversation;
+use crate::provider::Role;
+use crate::util::{dollars, thousands};
+
+pub fn to_json(conv: &Conversation) -> String {
+    serde_json::to_string_pretty(conv).unwrap_or_default()
+}
+
+/// One-line footer for an answer: model, tokens, cost, timing.
+pub fn answer_footer(a: &super::Answer) -> String {
+    let mut parts = vec![a.model.clone()];
+    let u = &a.usage;
+    let mut tin = format!("in {}", thousands(u.input_tokens));
+    if u.cached_input_tokens > 0 {
+        tin.push_str(&format!(" ({} cached)", thousands(u.cached_input_tokens)));
+    }
+    if u.cache_write_tokens > 0 {
+        tin.push_str(&format!(" ({} cache write)", thousands(u.cache_write_tokens)));
+    }
+    parts.push(tin);
+    let mut tout = format!("out {}", thousands(u.output_tokens));
+    if u.reasoning_tokens > 0 {
+        tout.push_str(&format!(" ({} reasoning)", thousands(u.reasoning_tokens)));
+    }
+    parts.push(tout);
+    parts.push(match a.cost_usd {
+        Some(c) => dollars(c),
+        None => "price unknown".into(),
+    });
+    if a.usage_estimated {
+        parts.push("estimated".into());
+    }
+    if let Some(t) = a.ttft_ms {
+        parts.push(format!("TTFT {:.2}s", t as f64 / 1000.0));
+    }
+    if let Some(tps) = a.tokens_per_sec() {
+        parts.push(format!("{tps:.1} tok/s"));
+    }
+    if a.interrupted {
+        parts.push(format!("interrupted: {}", a.error.as_deref().unwrap_or("stopped")));
+    }
+    parts.join(" · ")
+}
+
+pub fn to_markdown(conv: &Conversation) -> String {
+    let mut s = String::new();
+    let title = if conv.title.is_empty() { "Untitled conversation" } else { &conv.title };
+    s.push_str(&format!("# {title}\n\n"));
+    s.push_str(&format!("- id: `{}`\n- created: {}\n- updated: {}\n", conv.id, conv.created, conv.updated));
+    if let Some(p) = &conv.preset {
+        s.push_str(&format!("- preset: {p}\n"));
+    }
+    if let Some(r) = &conv.replay_of {
+        s.push_str(&format!("- replay of: `{r}`\n"));
+    }
+    let t = conv.totals();
+    s.push_str(&format!(
+        "- total: {} in / {} out tokens, {}{}\n\n",
+        thousands(t.usage.input_tokens),
+        thousands(t.usage.output_tokens),
+        dollars(t.cost_usd),
+        if t.unpriced_turns > 0 { format!(" (+{} turns of unknown price)", t.unpriced_turns) } else { String::new() }
+    ));
+    if let Some(sys) = conv.system_prompt.as_deref().filter(|s| !s.is_empty()) {
+        s.push_str("## System prompt\n\n");
+        for l in sys.lines() {
+            s.push_str(&format!("> {l}\n"));
+        }
+        s.push('\n');
+    }
+    for m in &conv.messages {
+        let who = match (m.role, m.example) {
+            (Role::User, true) => "Example: user".to_string(),
+            (Role::Assistant, true) => "Example: assistant".to_string(),
+            (Role::User, false) => "User".to_string(),
+            (Role::Assistant, false) => format!("Assistant ({})", m.answer.as_ref().map(|a| a.model.as_str()).unwrap_or("?")),
+        };
+        s.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
+        if let Some(a) = &m.answer {
+            s.push_str(&format!("*{}*\n\n", answer_footer(a)));
+        }
+    }
+    s
+}

@@ -1,0 +1,8 @@
+//! Conversations: the versioned file format, the store, and exports.
+
+pub mod export;
+pub mod model;
+pub mod store;
+
+pub use model::{Alternative, Answer, Conversation, Message};
+pub use store::{Store, Summary};

@@ -1,0 +1,198 @@
+//! The conversation file format (`"version": 1`). Unknown fields are ignored so that a newer
+//! charla's files still open; a missing optional field takes its default.
+
+use crate::provider::{ChatMessage, Role, Usage};
+use serde::{Deserialize, Serialize};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub version: u32,
+    pub id: String,
+    pub title: String,
+    pub created: String,
+    pub updated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// For a replay: the id of the conversation whose questions were re-asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    /// A few-shot example exchange (from a preset), sent before the real question.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub example: bool,
+    /// Present on assistant answers (not on examples).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
+}
+
+/// What charla recorded about one answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// `provider/model` that wrote it.
+    pub model: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reasoning: String,
+    #[serde(default)]
+    pub usage: Usage,
+    /// USD; null when the model's price is unknown.
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub usage_estimated: bool,
+    #[serde(default)]
+    pub ttft_ms: Option<u64>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// The stream broke or was cancelled; `content` keeps the partial answer.
+    #[serde(default)]
+    pub interrupted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Earlier answers to the same question (regenerated or edited), newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub content: String,
+    pub model: String,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+}
+
+impl Answer {
+    pub fn new(model: impl Into<String>) -> Self {
+        Answer {
+            model: model.into(),
+            reasoning: String::new(),
+            usage: Usage::default(),
+            cost_usd: None,
+            usage_estimated: false,
+            ttft_ms: None,
+            duration_ms: None,
+            finish_reason: None,
+            interrupted: false,
+            error: None,
+            alternatives: vec![],
+        }
+    }
+
+    /// Output tokens per second over the streaming part of the turn.
+    pub fn tokens_per_sec(&self) -> Option<f64> {
+        let dur = self.duration_ms? as f64 / 1000.0;
+        let streaming = dur - self.ttft_ms.unwrap_or(0) as f64 / 1000.0;
+        (streaming > 0.05 && self.usage.output_tokens > 0).then(|| self.usage.output_tokens as f64 / streaming)
+    }
+}
+
+impl Message {
+    pub fn user(text: impl Into<String>) -> Self {
+        Message { role: Role::User, content: text.into(), example: false, answer: None }
+    }
+    pub fn example(role: Role, text: impl Into<String>) -> Self {
+        Message { role, content: text.into(), example: true, answer: None }
+    }
+    pub fn assistant(model: impl Into<String>) -> Self {
+        Message { role: Role::Assistant, content: String::new(), example: false, answer: Some(Answer::new(model)) }
+    }
+}
+
+/// Per-conversation running totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub usage: Usage,
+    pub cost_usd: f64,
+    /// Answers whose price is unknown (their tokens are counted, their cost is not).
+    pub unpriced_turns: usize,
+    pub estimated_turns: usize,
+    pub turns: usize,
+}
+
+impl Conversation {
+    pub fn new(id: String, now: String) -> Self {
+        Conversation {
+            version: VERSION,
+            id,
+            title: String::new(),
+            created: now.clone(),
+            updated: now,
+            system_prompt: None,
+            preset: None,
+            replay_of: None,
+            messages: vec![],
+        }
+    }
+
+    /// Sets the title from the first real user line if none was set.
+    pub fn ensure_title(&mut self) {
+        if !self.title.is_empty() {
+            return;
+        }
+        if let Some(m) = self.messages.iter().find(|m| m.role == Role::User && !m.example) {
+            let line = m.content.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let mut t: String = line.chars().take(80).collect();
+            if t.len() < line.len() {
+                t.push('…');
+            }
+            self.title = t;
+        }
+    }
+
+    pub fn answers(&self) -> impl Iterator<Item = &Answer> {
+        self.messages.iter().filter_map(|m| m.answer.as_ref())
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for a in self.answers() {
+            t.turns += 1;
+            t.usage.add(&a.usage);
+            match a.cost_usd {
+                Some(c) => t.cost_usd += c,
+                None => t.unpriced_turns += 1,
+            }
+            if a.usage_estimated {
+                t.estimated_turns += 1;
+            }
+        }
+        t
+    }
+
+    /// Distinct models that answered, in order of first use.
+    pub fn models(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in self.answers() {
+            if !out.contains(&a.model) {
+                out.push(a.model.clone());
+            }
+        }
+        out
+    }
+
+    /// The history as sent to a provider: examples and turns, skipping empty answers.
+    pub fn history(&self) -> Vec<ChatMessage> {
+        self.messages
+            .iter()
+            .filter(|m| !(m.role == Role::Assistant && m.content.trim().is_empty()))
+            .map(|m| ChatMessage { role: m.role, content: m.content.clone() })
+            .collect()
+    }
+
+    /// Real (non-example) user questions, in order.
+    pub fn questions(&self) -> Vec<&str> {
+        self.messages.iter().filter(|m| m.role == Role::User && !m.example).map(|m| m.content.as_str()).collect()
+    }
+}

@@ -1,0 +1,17 @@
+//! charla: a terminal chat client for large language models.
+//!
+//! Layers (see ARCHITECTURE.md): `provider` turns every wire format into one stream of
+//! `StreamEvent`s; `session::Session` is the engine every front end drives; `cli` and `tui` are
+//! the front ends. Nothing above `provider` knows a wire format.
+
+pub mod cli;
+pub mod config;
+pub mod conversation;
+pub mod presets;
+pub mod pricing;
+pub mod provider;
+pub mod sanitize;
+pub mod session;
+pub mod tokens;
+pub mod tui;
+pub mod util;

@@ -1,0 +1,177 @@
+//! Anthropic Messages SSE.
+
+use super::{ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use serde_json::{Value, json};
+
+pub const DEFAULT_MAX_TOKENS: u32 = 8192;
+
+pub fn url(base_url: &str) -> String {
+    format!("{}/messages", base_url.trim_end_matches('/'))
+}
+
+pub fn models_url(base_url: &str) -> String {
+    format!("{}/models", base_url.trim_end_matches('/'))
+}
+
+/// Anthropic wants strict user/assistant alternation starting with a user turn: consecutive
+/// messages of one role are joined, and a history that starts with the assistant gets a stub.
+pub fn body(req: &ChatRequest) -> Value {
+    let mut msgs: Vec<(Role, String)> = Vec::new();
+    for m in req.messages.iter().filter(|m| !m.content.trim().is_empty()) {
+        match msgs.last_mut() {
+            Some((role, text)) if *role == m.role => {
+                text.push_str("\n\n");
+                text.push_str(&m.content);
+            }
+            _ => msgs.push((m.role, m.content.clone())),
+        }
+    }
+    if msgs.first().is_some_and(|(r, _)| *r == Role::Assistant) {
+        msgs.insert(0, (Role::User, "(continuing the conversation)".into()));
+    }
+    let messages: Vec<Value> = msgs
+        .into_iter()
+        .map(|(role, text)| {
+            let role = if role == Role::User { "user" } else { "assistant" };
+            json!({"role": role, "content": text})
+        })
+        .collect();
+    let mut body = json!({
+        "model": req.model,
+        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": messages,
+        "stream": true,
+    });
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        body["system"] = json!(system);
+    }
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    body
+}
+
+#[derive(Default)]
+pub struct AnthropicDecoder {
+    done: bool,
+    stop_reason: Option<String>,
+    /// Raw cumulative counters as Anthropic reports them.
+    input: u64,
+    cache_read: u64,
+    cache_write: u64,
+    output: u64,
+    thinking: u64,
+}
+
+impl AnthropicDecoder {
+    fn absorb_usage(&mut self, u: &Value) -> StreamEvent {
+        let get = |k: &str| u.get(k).and_then(Value::as_u64);
+        if let Some(n) = get("input_tokens") {
+            self.input = n;
+        }
+        if let Some(n) = get("cache_read_input_tokens") {
+            self.cache_read = n;
+        }
+        if let Some(n) = get("cache_creation_input_tokens") {
+            self.cache_write = n;
+        }
+        if let Some(n) = get("output_tokens") {
+            self.output = n;
+        }
+        if let Some(n) = u.get("output_tokens_details").and_then(|d| d.get("thinking_tokens")).and_then(Value::as_u64) {
+            self.thinking = n;
+        }
+        StreamEvent::Usage(Usage {
+            input_tokens: self.input + self.cache_read + self.cache_write,
+            output_tokens: self.output,
+            cached_input_tokens: self.cache_read,
+            cache_write_tokens: self.cache_write,
+            reasoning_tokens: self.thinking,
+            provider_cost_usd: None,
+        })
+    }
+}
+
+impl Decoder for AnthropicDecoder {
+    fn feed(&mut self, event: &str, data: &str) -> Decoded {
+        if self.done || data.trim().is_empty() {
+            return vec![];
+        }
+        let v: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.done = true;
+                return vec![json_err("anthropic", &e, data)];
+            }
+        };
+        // Dispatch on the SSE event name; fall back to data.type when the name is absent.
+        let name = if event.is_empty() || event == "message" {
+            v.get("type").and_then(Value::as_str).unwrap_or("")
+        } else {
+            event
+        };
+        match name {
+            "message_start" => match v.get("message").and_then(|m| m.get("usage")) {
+                Some(u) => vec![self.absorb_usage(u)],
+                None => vec![],
+            },
+            "content_block_start" => {
+                let block = v.get("content_block");
+                let text = block.and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or("");
+                let thinking = block.and_then(|b| b.get("thinking")).and_then(Value::as_str).unwrap_or("");
+                let mut out = vec![];
+                if !thinking.is_empty() {
+                    out.push(StreamEvent::ReasoningDelta(thinking.into()));
+                }
+                if !text.is_empty() {
+                    out.push(StreamEvent::TextDelta(text.into()));
+                }
+                out
+            }
+            "content_block_delta" => {
+                let d = v.get("delta");
+                let kind = d.and_then(|d| d.get("type")).and_then(Value::as_str).unwrap_or("");
+                let field = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+                match kind {
+                    "text_delta" => vec![StreamEvent::TextDelta(field("text"))],
+                    "thinking_delta" => vec![StreamEvent::ReasoningDelta(field("thinking"))],
+                    _ => vec![], // signature, input_json (tools), citations
+                }
+            }
+            "message_delta" => {
+                if let Some(r) = v.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
+                    self.stop_reason = Some(r.to_string());
+                }
+                match v.get("usage") {
+                    Some(u) => vec![self.absorb_usage(u)],
+                    None => vec![],
+                }
+            }
+            "message_stop" => {
+                self.done = true;
+                let reason = self.stop_reason.clone().unwrap_or_else(|| "end_turn".into());
+                vec![StreamEvent::Finished { reason }]
+            }
+            "error" => {
+                self.done = true;
+                let e = v.get("error");
+                let t = e.and_then(|e| e.get("type")).and_then(Value::as_str).unwrap_or("error");
+                let m = e.and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("");
+                vec![StreamEvent::Error(ProviderError::from_stream(t, m))]
+            }
+            _ => vec![], // ping, content_block_stop, unknown future events
+        }
+    }
+
+    fn finish(&mut self) -> Decoded {
+        if self.done {
+            return vec![];
+        }
+        self.done = true;
+        vec![truncated("message_stop")]
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}

@@ -1,0 +1,66 @@
+//! The built-in offline model: deterministic, free, and useful on a machine with no keys.
+//! It streams at a realistic pace and reports no usage (the session estimates it, at $0).
+
+use super::{ChatRequest, Role, StreamEvent};
+use tokio::sync::mpsc;
+
+/// Milliseconds between chunks; `CHARLA_DEMO_PACE_MS` overrides (0 = as fast as possible).
+fn pace() -> std::time::Duration {
+    let ms = std::env::var("CHARLA_DEMO_PACE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(12u64);
+    std::time::Duration::from_millis(ms)
+}
+
+/// The full answer the demo gives to `req`.
+pub fn answer(req: &ChatRequest) -> String {
+    let question = req.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.trim()).unwrap_or("");
+    let turn = req.messages.iter().filter(|m| m.role == Role::User).count();
+    let mut quoted: String = question.chars().take(300).collect();
+    if quoted.len() < question.len() {
+        quoted.push('…');
+    }
+    let quoted = quoted.replace('\n', "\n> ");
+    let mut s = String::new();
+    s.push_str("**charla demo model**: offline, no API key, $0.\n\n");
+    s.push_str(&format!("You asked (turn {turn}):\n\n> {quoted}\n\n"));
+    if let Some(system) = req.system.as_deref().filter(|s| !s.trim().is_empty()) {
+        let short: String = system.chars().take(120).collect();
+        s.push_str(&format!("System prompt in effect: *{}*\n\n", short.replace('\n', " ")));
+    }
+    s.push_str(
+        "I am a stand-in so you can try charla before adding a provider. To talk to a real model:\n\n\
+         1. Export a key, for example `export OPENAI_API_KEY=sk-...` \
+         (or `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`, `OPENROUTER_API_KEY`), or start Ollama locally.\n\
+         2. Run charla again: the first provider with a key becomes the default. \
+         Pick any model with `-m provider/model`, e.g. `-m anthropic/claude-haiku-4-5`.\n\
+         3. `charla config init` writes a commented config; `charla models` lists models with prices.\n\n\
+         A code block, to show highlighting:\n\n\
+         ```rust\nfn main() {\n    let answer = 42;\n    println!(\"the answer is {answer}\");\n}\n```\n",
+    );
+    s
+}
+
+pub async fn run(req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
+    if tx.send(StreamEvent::Started).await.is_err() {
+        return;
+    }
+    let text = answer(req);
+    let pace = pace();
+    // Stream word by word (keeping whitespace), like a tokenizer would.
+    let mut chunk = String::new();
+    for (i, c) in text.char_indices() {
+        chunk.push(c);
+        let next_is_word_start = text[i + c.len_utf8()..].starts_with(char::is_whitespace) && !c.is_whitespace();
+        if next_is_word_start {
+            if tx.send(StreamEvent::TextDelta(std::mem::take(&mut chunk))).await.is_err() {
+                return;
+            }
+            if !pace.is_zero() {
+                tokio::time::sleep(pace).await;
+            }
+        }
+    }
+    if !chunk.is_empty() && tx.send(StreamEvent::TextDelta(chunk)).await.is_err() {
+        return;
+    }
+    let _ = tx.send(StreamEvent::Finished { reason: "stop".into() }).await;
+}

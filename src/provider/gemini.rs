@@ -1,0 +1,144 @@
+//! Google Gemini `streamGenerateContent?alt=sse` (CRLF framing, no [DONE]).
+
+use super::{ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use serde_json::{Value, json};
+
+pub fn url(base_url: &str, model: &str) -> String {
+    format!("{}/models/{}:streamGenerateContent?alt=sse", base_url.trim_end_matches('/'), model)
+}
+
+pub fn models_url(base_url: &str) -> String {
+    format!("{}/models", base_url.trim_end_matches('/'))
+}
+
+pub fn body(req: &ChatRequest) -> Value {
+    let mut contents: Vec<(Role, String)> = Vec::new();
+    for m in req.messages.iter().filter(|m| !m.content.trim().is_empty()) {
+        match contents.last_mut() {
+            Some((role, text)) if *role == m.role => {
+                text.push_str("\n\n");
+                text.push_str(&m.content);
+            }
+            _ => contents.push((m.role, m.content.clone())),
+        }
+    }
+    let contents: Vec<Value> = contents
+        .into_iter()
+        .map(|(role, text)| {
+            let role = if role == Role::User { "user" } else { "model" };
+            json!({"role": role, "parts": [{"text": text}]})
+        })
+        .collect();
+    let mut body = json!({ "contents": contents });
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        body["systemInstruction"] = json!({"parts": [{"text": system}]});
+    }
+    let mut gen_cfg = serde_json::Map::new();
+    if let Some(n) = req.max_tokens {
+        gen_cfg.insert("maxOutputTokens".into(), json!(n));
+    }
+    if let Some(t) = req.temperature {
+        gen_cfg.insert("temperature".into(), json!(t));
+    }
+    if !gen_cfg.is_empty() {
+        body["generationConfig"] = Value::Object(gen_cfg);
+    }
+    body
+}
+
+#[derive(Default)]
+pub struct GeminiDecoder {
+    done: bool,
+    finish_reason: Option<String>,
+}
+
+const BLOCKED: &[&str] = &["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"];
+
+impl Decoder for GeminiDecoder {
+    fn feed(&mut self, _event: &str, data: &str) -> Decoded {
+        if self.done || data.trim().is_empty() {
+            return vec![];
+        }
+        let v: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.done = true;
+                return vec![json_err("gemini", &e, data)];
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(err) = v.get("error") {
+            self.done = true;
+            let status = err.get("status").and_then(Value::as_str).unwrap_or("");
+            let code = err.get("code").map(|c| c.to_string()).unwrap_or_default();
+            let msg = err.get("message").and_then(Value::as_str).unwrap_or(status);
+            let code = if status.is_empty() { code } else { status.to_string() };
+            let mut e = ProviderError::from_stream(&code, msg);
+            if status == "RESOURCE_EXHAUSTED" {
+                e.kind = ErrorKind::RateLimited;
+            } else if status == "UNAVAILABLE" {
+                e.kind = ErrorKind::Overloaded;
+            }
+            return vec![StreamEvent::Error(e)];
+        }
+        if let Some(reason) = v.get("promptFeedback").and_then(|p| p.get("blockReason")).and_then(Value::as_str) {
+            self.done = true;
+            return vec![StreamEvent::Error(ProviderError::new(
+                ErrorKind::ContentFilter,
+                format!("the prompt was blocked ({reason})"),
+            ))];
+        }
+        let cand = v.get("candidates").and_then(Value::as_array).and_then(|c| c.first());
+        if let Some(parts) = cand.and_then(|c| c.get("content")).and_then(|c| c.get("parts")).and_then(Value::as_array) {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                    if p.get("thought").and_then(Value::as_bool).unwrap_or(false) {
+                        out.push(StreamEvent::ReasoningDelta(t.to_string()));
+                    } else {
+                        out.push(StreamEvent::TextDelta(t.to_string()));
+                    }
+                }
+            }
+        }
+        if let Some(m) = v.get("usageMetadata") {
+            let g = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let thoughts = g("thoughtsTokenCount");
+            out.push(StreamEvent::Usage(Usage {
+                input_tokens: g("promptTokenCount") + g("toolUsePromptTokenCount"),
+                output_tokens: g("candidatesTokenCount") + thoughts,
+                cached_input_tokens: g("cachedContentTokenCount"),
+                cache_write_tokens: 0,
+                reasoning_tokens: thoughts,
+                provider_cost_usd: None,
+            }));
+        }
+        if let Some(r) = cand.and_then(|c| c.get("finishReason")).and_then(Value::as_str) {
+            self.finish_reason = Some(r.to_string());
+            if BLOCKED.contains(&r) {
+                self.done = true;
+                out.push(StreamEvent::Error(ProviderError::new(
+                    ErrorKind::ContentFilter,
+                    format!("the answer was stopped by the provider (finishReason {r})"),
+                )));
+            }
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Decoded {
+        if self.done {
+            return vec![];
+        }
+        self.done = true;
+        match self.finish_reason.clone() {
+            Some(reason) => vec![StreamEvent::Finished { reason }],
+            // Gemini has no [DONE]: EOF without a finishReason means the answer was cut
+            // (a mid-stream error arrives as raw JSON that SSE parsing drops).
+            None => vec![truncated("a finishReason")],
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}

@@ -1,0 +1,154 @@
+//! The provider layer: every wire format is turned into one stream of [`StreamEvent`]s.
+//! Nothing above this module knows a wire format.
+
+pub mod anthropic;
+pub mod demo;
+pub mod error;
+pub mod gemini;
+pub mod list;
+pub mod ollama;
+pub mod openai;
+pub mod retry;
+pub mod sse;
+pub mod stream;
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use error::{ErrorKind, ProviderError};
+
+/// The wire-format family a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Openai,
+    Anthropic,
+    Gemini,
+    Ollama,
+    Demo,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Openai => "openai",
+            Kind::Anthropic => "anthropic",
+            Kind::Gemini => "gemini",
+            Kind::Ollama => "ollama",
+            Kind::Demo => "demo",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One message of the history sent to a provider (system prompt travels separately).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+/// A provider-neutral request; each wire module translates it.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// The model id as the provider knows it (without the `provider/` prefix).
+    pub model: String,
+    pub system: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+}
+
+/// Token counts, normalised across providers:
+/// - `input_tokens` is the whole prompt, *including* cache reads and cache writes
+///   (Anthropic's separate counts are added in);
+/// - `cached_input_tokens` and `cache_write_tokens` are parts of `input_tokens`;
+/// - `output_tokens` *includes* `reasoning_tokens` (Gemini's thoughts are added in).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// A cost the provider reported itself (OpenRouter's `usage.cost`), in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_cost_usd: Option<f64>,
+}
+
+impl Usage {
+    pub fn add(&mut self, o: &Usage) {
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cached_input_tokens += o.cached_input_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.provider_cost_usd = match (self.provider_cost_usd, o.provider_cost_usd) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// The normalised event stream every provider produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The request was accepted (HTTP 2xx) and the body is streaming.
+    Started,
+    /// A failed attempt will be retried after `wait`.
+    Retry { attempt: u32, wait: Duration, reason: String },
+    TextDelta(String),
+    ReasoningDelta(String),
+    /// The latest usage snapshot (later snapshots replace earlier ones).
+    Usage(Usage),
+    /// The answer is complete.
+    Finished { reason: String },
+    /// The turn failed; no more events follow.
+    Error(ProviderError),
+}
+
+/// What a wire decoder produces for one raw event / line.
+pub type Decoded = Vec<StreamEvent>;
+
+/// A per-request, pure wire decoder: fed SSE events or NDJSON lines, emits normalised events.
+pub trait Decoder: Send {
+    /// One SSE event (`event` name, `data`) or one NDJSON line (`event` is empty).
+    fn feed(&mut self, event: &str, data: &str) -> Decoded;
+    /// The body ended. Emits `Finished` or a truncation error if the stream never said it was done.
+    fn finish(&mut self) -> Decoded;
+    /// Whether the wire protocol reached its terminal marker.
+    fn done(&self) -> bool;
+}
+
+fn json_err(kind: &str, e: &serde_json::Error, data: &str) -> StreamEvent {
+    let snippet: String = data.chars().take(120).collect();
+    StreamEvent::Error(ProviderError::new(
+        ErrorKind::MalformedStream,
+        format!("{kind}: malformed JSON chunk ({e}): {snippet}"),
+    ))
+}
+
+/// Error for a body that ended before the protocol's terminal marker.
+fn truncated(what: &str) -> StreamEvent {
+    StreamEvent::Error(ProviderError::new(
+        ErrorKind::MalformedStream,
+        format!("the stream ended before {what} (connection closed early?)"),
+    ))
+}
+
+pub fn decoder_for(kind: Kind) -> Box<dyn Decoder> {
+    match kind {
+        Kind::Openai => Box::new(openai::OpenAiDecoder::default()),
+        Kind::Anthropic => Box::new(anthropic::AnthropicDecoder::default()),
+        Kind::Gemini => Box::new(gemini::GeminiDecoder::default()),
+        Kind::Ollama => Box::new(ollama::OllamaDecoder::default()),
+        Kind::Demo => Box::new(openai::OpenAiDecoder::default()),
+    }
+}

@@ -1,0 +1,92 @@
+//! Ollama native `/api/chat` (NDJSON).
+
+use super::{ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use serde_json::{Value, json};
+
+pub fn url(base_url: &str) -> String {
+    format!("{}/api/chat", base_url.trim_end_matches('/'))
+}
+
+pub fn models_url(base_url: &str) -> String {
+    format!("{}/api/tags", base_url.trim_end_matches('/'))
+}
+
+pub fn body(req: &ChatRequest) -> Value {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for m in &req.messages {
+        let role = if m.role == Role::User { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": m.content}));
+    }
+    let mut body = json!({"model": req.model, "messages": messages, "stream": true});
+    let mut options = serde_json::Map::new();
+    if let Some(n) = req.max_tokens {
+        options.insert("num_predict".into(), json!(n));
+    }
+    if let Some(t) = req.temperature {
+        options.insert("temperature".into(), json!(t));
+    }
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
+    body
+}
+
+#[derive(Default)]
+pub struct OllamaDecoder {
+    done: bool,
+}
+
+impl Decoder for OllamaDecoder {
+    fn feed(&mut self, _event: &str, line: &str) -> Decoded {
+        if self.done || line.trim().is_empty() {
+            return vec![];
+        }
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                self.done = true;
+                return vec![json_err("ollama", &e, line)];
+            }
+        };
+        if let Some(e) = v.get("error") {
+            self.done = true;
+            let msg = e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string());
+            return vec![StreamEvent::Error(ProviderError::from_stream("", &msg))];
+        }
+        let mut out = Vec::new();
+        let msg = v.get("message");
+        if let Some(t) = msg.and_then(|m| m.get("thinking")).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            out.push(StreamEvent::ReasoningDelta(t.to_string()));
+        }
+        if let Some(t) = msg.and_then(|m| m.get("content")).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            out.push(StreamEvent::TextDelta(t.to_string()));
+        }
+        if v.get("done").and_then(Value::as_bool) == Some(true) {
+            self.done = true;
+            let g = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+            out.push(StreamEvent::Usage(Usage {
+                input_tokens: g("prompt_eval_count"),
+                output_tokens: g("eval_count"),
+                ..Usage::default()
+            }));
+            let reason = v.get("done_reason").and_then(Value::as_str).unwrap_or("stop").to_string();
+            out.push(StreamEvent::Finished { reason });
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Decoded {
+        if self.done {
+            return vec![];
+        }
+        self.done = true;
+        vec![truncated("\"done\":true")]
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}

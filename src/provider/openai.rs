@@ -1,0 +1,153 @@
+//! OpenAI Chat Completions SSE, and every OpenAI-compatible server (OpenRouter, Groq, DeepSeek,
+//! Mistral, vLLM, llama.cpp, LM Studio, LiteLLM, Ollama's /v1).
+
+use super::{ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use serde_json::{Value, json};
+
+pub fn url(base_url: &str) -> String {
+    format!("{}/chat/completions", base_url.trim_end_matches('/'))
+}
+
+pub fn models_url(base_url: &str) -> String {
+    format!("{}/models", base_url.trim_end_matches('/'))
+}
+
+pub fn body(req: &ChatRequest) -> Value {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for m in &req.messages {
+        let role = match m.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": m.content}));
+    }
+    let mut body = json!({
+        "model": req.model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if let Some(n) = req.max_tokens {
+        body["max_tokens"] = json!(n);
+    }
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    body
+}
+
+#[derive(Default)]
+pub struct OpenAiDecoder {
+    done: bool,
+    finish_reason: Option<String>,
+}
+
+fn u(v: &Value, path: &[&str]) -> u64 {
+    let mut cur = v;
+    for p in path {
+        match cur.get(*p) {
+            Some(n) => cur = n,
+            None => return 0,
+        }
+    }
+    cur.as_u64().unwrap_or(0)
+}
+
+pub(crate) fn usage_from(v: &Value) -> Usage {
+    let mut cached = u(v, &["prompt_tokens_details", "cached_tokens"]);
+    if cached == 0 {
+        cached = u(v, &["prompt_cache_hit_tokens"]); // DeepSeek
+    }
+    Usage {
+        input_tokens: u(v, &["prompt_tokens"]),
+        output_tokens: u(v, &["completion_tokens"]),
+        cached_input_tokens: cached,
+        cache_write_tokens: u(v, &["prompt_tokens_details", "cache_write_tokens"]),
+        reasoning_tokens: u(v, &["completion_tokens_details", "reasoning_tokens"]),
+        provider_cost_usd: v.get("cost").and_then(Value::as_f64),
+    }
+}
+
+impl Decoder for OpenAiDecoder {
+    fn feed(&mut self, _event: &str, data: &str) -> Decoded {
+        let data = data.trim();
+        if data.is_empty() || self.done {
+            return vec![];
+        }
+        if data == "[DONE]" {
+            self.done = true;
+            let reason = self.finish_reason.clone().unwrap_or_else(|| "stop".into());
+            return vec![StreamEvent::Finished { reason }];
+        }
+        let v: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.done = true;
+                return vec![json_err("openai", &e, data)];
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(choices) = v.get("choices").and_then(Value::as_array) {
+            for c in choices.iter().filter(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0) {
+                if let Some(delta) = c.get("delta") {
+                    for key in ["reasoning_content", "reasoning"] {
+                        if let Some(r) = delta.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                            out.push(StreamEvent::ReasoningDelta(r.to_string()));
+                        }
+                    }
+                    if let Some(t) = delta.get("content").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                        out.push(StreamEvent::TextDelta(t.to_string()));
+                    }
+                    if let Some(t) = delta.get("refusal").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                        out.push(StreamEvent::TextDelta(t.to_string()));
+                    }
+                }
+                if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
+                    self.finish_reason = Some(r.to_string());
+                }
+            }
+        }
+        let usage = v.get("usage").filter(|u| u.is_object()).or_else(|| v.get("x_groq").and_then(|x| x.get("usage")));
+        if let Some(usage) = usage.filter(|u| u.is_object()) {
+            out.push(StreamEvent::Usage(usage_from(usage)));
+        }
+        let err = v.get("error").filter(|e| !e.is_null()).or_else(|| v.get("x_groq").and_then(|x| x.get("error")));
+        if let Some(err) = err {
+            let msg = err.get("message").and_then(Value::as_str).or(err.as_str()).unwrap_or("error in stream");
+            let code = ["code", "type"]
+                .iter()
+                .find_map(|k| err.get(*k).filter(|c| !c.is_null()))
+                .map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string()))
+                .unwrap_or_default();
+            self.done = true;
+            out.push(StreamEvent::Error(ProviderError::from_stream(&code, msg)));
+        } else if self.finish_reason.as_deref() == Some("content_filter") {
+            self.done = true;
+            out.push(StreamEvent::Error(ProviderError::new(
+                ErrorKind::ContentFilter,
+                "the provider's content filter stopped the answer",
+            )));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Decoded {
+        if self.done {
+            return vec![];
+        }
+        self.done = true;
+        // Some servers (ik_llama.cpp without --send-done) never send [DONE]; a finish_reason is
+        // enough to know the answer is complete.
+        match self.finish_reason.clone() {
+            Some(reason) => vec![StreamEvent::Finished { reason }],
+            None => vec![truncated("a finish_reason or [DONE]")],
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}

@@ -1,0 +1,285 @@
+//! The streaming driver: one task per request. Sends the HTTP request, checks the status before
+//! parsing, decodes the body into [`StreamEvent`]s, retries before the first token, enforces the
+//! connect / first-token / idle timeouts, and stops at once when cancelled.
+
+use super::retry::{self, RetryPolicy};
+use super::sse::{self, ByteStream};
+use super::{ChatRequest, ErrorKind, Kind, ProviderError, StreamEvent, anthropic, decoder_for, demo, gemini, ollama, openai};
+use futures::StreamExt;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_token: Duration,
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(10), first_token: Duration::from_secs(120), idle: Duration::from_secs(60) }
+    }
+}
+
+/// A provider resolved from the configuration: everything needed to send a request.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub name: String,
+    pub kind: Kind,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    pub proxy: Option<String>,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    client: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl Endpoint {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: impl Into<String>,
+        kind: Kind,
+        base_url: impl Into<String>,
+        api_key: Option<Secret>,
+        headers: Vec<(String, String)>,
+        proxy: Option<String>,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+    ) -> Self {
+        Endpoint {
+            name: name.into(),
+            kind,
+            base_url: base_url.into(),
+            api_key,
+            headers,
+            proxy,
+            timeouts,
+            retry,
+            client: OnceLock::new(),
+        }
+    }
+
+    /// The HTTP client, built on first use (TLS roots are not loaded for the demo model).
+    pub fn client(&self) -> Result<&reqwest::Client, ProviderError> {
+        self.client
+            .get_or_init(|| {
+                install_crypto();
+                let mut b = reqwest::Client::builder()
+                    .connect_timeout(self.timeouts.connect)
+                    .user_agent(concat!("charla/", env!("CARGO_PKG_VERSION")));
+                if let Some(p) = &self.proxy {
+                    b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("bad proxy {p:?}: {e}"))?);
+                }
+                b.build().map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| ProviderError::new(ErrorKind::Config, e.clone()))
+    }
+
+    /// Builds the HTTP request for `req` (URL, auth, headers, JSON body).
+    pub fn request(&self, req: &ChatRequest) -> Result<reqwest::RequestBuilder, ProviderError> {
+        let client = self.client()?;
+        let (url, body) = match self.kind {
+            Kind::Openai | Kind::Demo => (openai::url(&self.base_url), openai::body(req)),
+            Kind::Anthropic => (anthropic::url(&self.base_url), anthropic::body(req)),
+            Kind::Gemini => (gemini::url(&self.base_url, &req.model), gemini::body(req)),
+            Kind::Ollama => (ollama::url(&self.base_url), ollama::body(req)),
+        };
+        let b = client.post(url).header("content-type", "application/json").body(body.to_string());
+        Ok(self.auth(b))
+    }
+
+    /// Adds the provider's auth and custom headers.
+    pub fn auth(&self, mut b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(key) = &self.api_key {
+            b = match self.kind {
+                Kind::Anthropic => b.header("x-api-key", key.expose()),
+                Kind::Gemini => b.header("x-goog-api-key", key.expose()),
+                _ => b.bearer_auth(key.expose()),
+            };
+        }
+        if self.kind == Kind::Anthropic {
+            b = b.header("anthropic-version", "2023-06-01");
+        }
+        for (k, v) in &self.headers {
+            b = b.header(k, v);
+        }
+        b
+    }
+}
+
+fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Starts streaming `req` on `ep`; events arrive on the returned channel, ending with
+/// `Finished` or `Error`. Cancelling the token ends the request at once with `Error(Cancelled)`.
+pub fn spawn(ep: Arc<Endpoint>, req: ChatRequest, cancel: CancellationToken) -> mpsc::Receiver<StreamEvent> {
+    let (tx, rx) = mpsc::channel(512);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                let _ = tx.send(StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "cancelled by the user"))).await;
+            }
+            _ = run(&ep, &req, &tx) => {}
+        }
+    });
+    rx
+}
+
+async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
+    if ep.kind == Kind::Demo {
+        demo::run(req, tx).await;
+        return;
+    }
+    let mut failed = 0u32;
+    loop {
+        let (err, content_sent) = match attempt(ep, req, tx).await {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        failed += 1;
+        let may_retry = !content_sent && err.kind.retryable() && !err.no_retry && failed < ep.retry.max_attempts;
+        match retry::delay(&ep.retry, failed, err.retry_after).filter(|_| may_retry) {
+            Some(wait) => {
+                let ev = StreamEvent::Retry { attempt: failed + 1, wait, reason: err.to_string() };
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            None => {
+                let _ = tx.send(StreamEvent::Error(err)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// One try. On failure returns the error and whether any answer text was already sent.
+async fn attempt(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) -> Result<(), (ProviderError, bool)> {
+    let deadline = tokio::time::Instant::now() + ep.timeouts.first_token;
+    let first_token_timeout = || {
+        ProviderError::new(
+            ErrorKind::Timeout,
+            format!("no answer within {:.0} s (first-token timeout)", ep.timeouts.first_token.as_secs_f64()),
+        )
+    };
+    let builder = ep.request(req).map_err(|e| (e, false))?;
+    let resp = tokio::select! {
+        r = builder.send() => r.map_err(|e| (network_error(e), false))?,
+        _ = tokio::time::sleep_until(deadline) => return Err((first_token_timeout(), false)),
+    };
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        let h = resp.headers().clone();
+        let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
+        let retry_after = retry::parse_retry_after(header, SystemTime::now());
+        let no_retry = header("x-should-retry") == Some("false");
+        let body = tokio::select! {
+            b = read_limited(resp, 64 * 1024) => b,
+            _ = tokio::time::sleep(ep.timeouts.idle) => String::new(),
+        };
+        let mut e = ProviderError::from_http(status, &body, retry_after);
+        e.no_retry = no_retry;
+        return Err((e, false));
+    }
+    let _ = tx.send(StreamEvent::Started).await;
+    let bytes: ByteStream = resp.bytes_stream().map(|r| r.map_err(network_error)).boxed();
+    let bytes = sse::idle_timeout(bytes, ep.timeouts.idle);
+    let mut events = match ep.kind {
+        Kind::Ollama => sse::ndjson_lines(bytes),
+        _ => sse::sse_events(bytes),
+    };
+    let mut dec = decoder_for(ep.kind);
+    let mut content_sent = false;
+    loop {
+        let next = tokio::select! {
+            n = events.next() => n,
+            _ = tokio::time::sleep_until(deadline), if !content_sent => return Err((first_token_timeout(), false)),
+        };
+        let out = match next {
+            Some(Ok(raw)) => dec.feed(&raw.event, &raw.data),
+            Some(Err(e)) => {
+                if dec.done() {
+                    return Ok(()); // the answer was complete; a late transport error changes nothing
+                }
+                return Err((e, content_sent));
+            }
+            None => dec.finish(),
+        };
+        for ev in out {
+            match ev {
+                StreamEvent::Error(e) => return Err((e, content_sent)),
+                ev => {
+                    let terminal = matches!(ev, StreamEvent::Finished { .. });
+                    content_sent |= matches!(ev, StreamEvent::TextDelta(_) | StreamEvent::ReasoningDelta(_));
+                    if tx.send(ev).await.is_err() {
+                        return Ok(()); // receiver gone: nobody is listening any more
+                    }
+                    if terminal {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn read_limited(resp: reqwest::Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    let mut s = resp.bytes_stream();
+    while let Some(Ok(chunk)) = s.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn network_error(e: reqwest::Error) -> ProviderError {
+    let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
+    // Describe the error chain without the URL.
+    let mut causes = Vec::new();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        causes.push(s.to_string());
+        src = s.source();
+    }
+    let mut msg = e.without_url().to_string();
+    for c in causes {
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    ProviderError::new(kind, msg)
+}

@@ -1,0 +1,360 @@
+//! The engine every front end drives: a conversation, the current model, the turn in flight,
+//! costs and estimates. It performs no I/O: front ends start streams, feed their events to
+//! [`Session::apply`], and save the conversation when [`Applied::TurnEnded`] comes back.
+
+use crate::config::{Config, ModelRef};
+use crate::conversation::{Answer, Conversation, Message};
+use crate::pricing;
+use crate::provider::{ChatRequest, ErrorKind, Kind, ProviderError, Role, StreamEvent, Usage};
+use crate::tokens::{self, Method};
+use crate::util;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The turn being streamed.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub request_id: u64,
+    pub started: Instant,
+    pub first_token: Option<Duration>,
+    /// Index of the assistant message being written.
+    pub index: usize,
+    pub usage: Option<Usage>,
+    /// The latest retry notice: (attempt, wait, reason, when it was announced).
+    pub retry: Option<(u32, Duration, String, Instant)>,
+    /// Set when the user cancelled; the stream's Cancelled error then ends the turn.
+    pub cancelled: bool,
+}
+
+/// What applying an event changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// Not for the turn in flight (a stale request id): ignored.
+    Ignored,
+    Updated,
+    /// The turn ended (finished or interrupted): save the conversation.
+    TurnEnded { interrupted: bool },
+}
+
+/// Estimated size and cost of the request that would be sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub input_tokens: u64,
+    /// Input cost only (the answer's length is unknown); None when the price is unknown.
+    pub input_cost_usd: Option<f64>,
+    pub context_window: Option<u64>,
+}
+
+pub struct Session {
+    pub cfg: Arc<Config>,
+    pub conv: Conversation,
+    pub model: ModelRef,
+    pub in_flight: Option<InFlight>,
+    next_request_id: u64,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+}
+
+impl Session {
+    pub fn new(cfg: Arc<Config>, model: ModelRef) -> Self {
+        let conv = Conversation::new(util::new_id(), util::now_rfc3339());
+        Self::with_conversation(cfg, conv, model)
+    }
+
+    pub fn with_conversation(cfg: Arc<Config>, conv: Conversation, model: ModelRef) -> Self {
+        let max_tokens = cfg.max_tokens(&model.provider);
+        let temperature = cfg.file.temperature;
+        Session { cfg, conv, model, in_flight: None, next_request_id: 1, max_tokens, temperature }
+    }
+
+    pub fn kind(&self) -> Option<Kind> {
+        self.cfg.provider(&self.model.provider).map(|p| p.kind)
+    }
+
+    pub fn is_streaming(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Switches the model for the next answers (earlier answers keep theirs).
+    pub fn set_model(&mut self, model: ModelRef) {
+        self.max_tokens = self.cfg.max_tokens(&model.provider).or(self.max_tokens);
+        self.model = model;
+    }
+
+    /// The request for the conversation as it stands (history + system prompt).
+    pub fn request(&self) -> ChatRequest {
+        ChatRequest {
+            model: self.model.model.clone(),
+            system: self.conv.system_prompt.clone(),
+            messages: self.conv.history(),
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+        }
+    }
+
+    /// Adds the user's message and an empty answer, and returns the request to stream.
+    pub fn begin(&mut self, user_text: &str) -> (u64, ChatRequest) {
+        self.conv.messages.push(Message::user(user_text));
+        self.conv.ensure_title();
+        self.begin_answer()
+    }
+
+    /// Starts a new answer to the conversation as it stands (its last message must be the user's).
+    pub fn begin_answer(&mut self) -> (u64, ChatRequest) {
+        let req = self.request();
+        self.conv.messages.push(Message::assistant(self.model.to_string()));
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        self.in_flight = Some(InFlight {
+            request_id: id,
+            started: Instant::now(),
+            first_token: None,
+            index: self.conv.messages.len() - 1,
+            usage: None,
+            retry: None,
+            cancelled: false,
+        });
+        (id, req)
+    }
+
+    /// Marks the turn as cancelled by the user; the partial answer is kept.
+    pub fn cancel(&mut self) -> Applied {
+        match self.in_flight.as_ref().map(|f| f.request_id) {
+            Some(id) => self.apply(
+                id,
+                StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "cancelled by the user")),
+            ),
+            None => Applied::Ignored,
+        }
+    }
+
+    pub fn apply(&mut self, request_id: u64, ev: StreamEvent) -> Applied {
+        self.apply_at(request_id, ev, Instant::now())
+    }
+
+    /// Applies one stream event at time `now` (tests pass their own clock).
+    pub fn apply_at(&mut self, request_id: u64, ev: StreamEvent, now: Instant) -> Applied {
+        let Some(f) = self.in_flight.as_mut().filter(|f| f.request_id == request_id) else {
+            return Applied::Ignored;
+        };
+        let idx = f.index;
+        match ev {
+            StreamEvent::Started => Applied::Updated,
+            StreamEvent::Retry { attempt, wait, reason } => {
+                f.retry = Some((attempt, wait, reason, now));
+                Applied::Updated
+            }
+            StreamEvent::TextDelta(t) => {
+                f.first_token.get_or_insert_with(|| now - f.started);
+                f.retry = None;
+                self.conv.messages[idx].content.push_str(&t);
+                Applied::Updated
+            }
+            StreamEvent::ReasoningDelta(t) => {
+                f.first_token.get_or_insert_with(|| now - f.started);
+                f.retry = None;
+                if let Some(a) = self.conv.messages[idx].answer.as_mut() {
+                    a.reasoning.push_str(&t);
+                }
+                Applied::Updated
+            }
+            StreamEvent::Usage(u) => {
+                f.usage = Some(u);
+                Applied::Updated
+            }
+            StreamEvent::Finished { reason } => {
+                self.end_turn(now, Some(reason), None);
+                Applied::TurnEnded { interrupted: false }
+            }
+            StreamEvent::Error(e) => {
+                self.end_turn(now, None, Some(e));
+                Applied::TurnEnded { interrupted: true }
+            }
+        }
+    }
+
+    fn estimate_method(&self) -> Method {
+        match self.cfg.provider(&self.model.provider) {
+            Some(p) if p.kind == Kind::Openai && !p.is_local() => Method::Tiktoken,
+            _ => Method::Approx,
+        }
+    }
+
+    fn end_turn(&mut self, now: Instant, reason: Option<String>, err: Option<ProviderError>) {
+        let Some(f) = self.in_flight.take() else { return };
+        let method = self.estimate_method();
+        // Estimate what was sent from the history before this answer.
+        let (reported, estimated) = match f.usage {
+            Some(u) => (u, false),
+            None => {
+                let prior = &self.conv.messages[..f.index];
+                let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
+                for m in prior.iter().filter(|m| !(m.role == Role::Assistant && m.content.is_empty())) {
+                    input += tokens::estimate(&m.content, method) + 4;
+                }
+                let msg = &self.conv.messages[f.index];
+                let reasoning = msg.answer.as_ref().map(|a| tokens::estimate(&a.reasoning, method)).unwrap_or(0);
+                let output = tokens::estimate(&msg.content, method) + reasoning;
+                (Usage { input_tokens: input, output_tokens: output, reasoning_tokens: reasoning, ..Usage::default() }, true)
+            }
+        };
+        let cost = turn_cost(&self.cfg, &self.model, &reported);
+        let msg = &mut self.conv.messages[f.index];
+        if let Some(a) = msg.answer.as_mut() {
+            a.usage = reported;
+            a.usage_estimated = estimated;
+            a.cost_usd = cost;
+            a.ttft_ms = f.first_token.map(|d| d.as_millis() as u64);
+            a.duration_ms = Some((now - f.started).as_millis() as u64);
+            a.finish_reason = reason;
+            if let Some(e) = err {
+                a.interrupted = true;
+                a.error = Some(if e.kind == ErrorKind::Cancelled { "cancelled".into() } else { e.to_string() });
+            }
+        }
+        self.conv.updated = util::now_rfc3339();
+    }
+
+    /// The running totals of this conversation (all models).
+    pub fn totals(&self) -> crate::conversation::model::Totals {
+        self.conv.totals()
+    }
+
+    /// The last answer, if any.
+    pub fn last_answer(&self) -> Option<&Answer> {
+        self.conv.messages.iter().rev().find_map(|m| m.answer.as_ref())
+    }
+
+    /// Estimated input tokens and input cost of sending `draft` now. Uses the tokenizer only
+    /// once it is warm (never blocks a UI on loading it).
+    pub fn estimate(&self, draft: &str) -> Estimate {
+        let method = match self.estimate_method() {
+            Method::Tiktoken if tokens::is_warm() => Method::Tiktoken,
+            _ => Method::Approx,
+        };
+        let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
+        for m in self.conv.history() {
+            input += tokens::estimate(&m.content, method) + 4;
+        }
+        if !draft.is_empty() {
+            input += tokens::estimate(draft, method) + 4;
+        }
+        let usage = Usage { input_tokens: input, ..Usage::default() };
+        let entry = price_entry(&self.cfg, &self.model);
+        Estimate {
+            input_tokens: input,
+            input_cost_usd: turn_cost(&self.cfg, &self.model, &usage),
+            context_window: entry.and_then(|e| e.context),
+        }
+    }
+}
+
+/// The price-table entry for a model (by the provider's price family, then its kind).
+pub fn price_entry<'a>(cfg: &'a Config, model: &ModelRef) -> Option<&'a pricing::PriceEntry> {
+    let p = cfg.provider(&model.provider)?;
+    cfg.prices.lookup(&p.price_family(), &model.model).or_else(|| cfg.prices.lookup(p.kind.as_str(), &model.model))
+}
+
+/// The cost of `usage` on `model`: 0 for local models, the provider's own figure when it
+/// reported one (OpenRouter), else the price table; None when the price is unknown.
+pub fn turn_cost(cfg: &Config, model: &ModelRef, usage: &Usage) -> Option<f64> {
+    let p = cfg.provider(&model.provider)?;
+    if p.is_local() {
+        return Some(0.0);
+    }
+    if let Some(c) = usage.provider_cost_usd {
+        return Some(c);
+    }
+    let entry = price_entry(cfg, model)?;
+    Some(pricing::cost(usage, &entry.rates_on(&util::today(), usage.input_tokens)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(model: &str) -> Session {
+        let cfg = Arc::new(Config::builtin());
+        let m = cfg.resolve_model(model).expect("model");
+        Session::new(cfg, m)
+    }
+
+    #[test]
+    fn a_turn_accumulates_text_usage_and_cost() {
+        let mut s = session("openai/gpt-5-mini");
+        let (id, req) = s.begin("Why is the sky blue?");
+        let t0 = s.in_flight.as_ref().expect("in flight").started;
+        assert_eq!(req.messages.len(), 1);
+        assert_eq!(s.apply_at(id, StreamEvent::Started, t0), Applied::Updated);
+        s.apply_at(id, StreamEvent::TextDelta("Rayleigh".into()), t0 + Duration::from_millis(400));
+        s.apply_at(id, StreamEvent::TextDelta(" scattering.".into()), t0 + Duration::from_millis(500));
+        let u = Usage { input_tokens: 1187, output_tokens: 215, cached_input_tokens: 1024, reasoning_tokens: 192, ..Default::default() };
+        s.apply_at(id, StreamEvent::Usage(u), t0 + Duration::from_millis(600));
+        let end = s.apply_at(id, StreamEvent::Finished { reason: "stop".into() }, t0 + Duration::from_millis(1400));
+        assert_eq!(end, Applied::TurnEnded { interrupted: false });
+        let a = s.last_answer().expect("answer");
+        assert_eq!(s.conv.messages[1].content, "Rayleigh scattering.");
+        assert_eq!(a.model, "openai/gpt-5-mini");
+        assert_eq!(a.ttft_ms, Some(400));
+        assert_eq!(a.duration_ms, Some(1400));
+        assert!((a.cost_usd.unwrap_or(0.0) - 0.000_496_35).abs() < 1e-12);
+        assert!(!a.usage_estimated);
+        assert_eq!(s.conv.title, "Why is the sky blue?");
+        // A stale request id is ignored.
+        assert_eq!(s.apply(id, StreamEvent::TextDelta("late".into())), Applied::Ignored);
+    }
+
+    #[test]
+    fn no_usage_is_estimated_and_unknown_price_is_none() {
+        let mut s = session("openai/some-new-model");
+        let (id, _) = s.begin("hello there");
+        s.apply(id, StreamEvent::TextDelta("general kenobi".into()));
+        s.apply(id, StreamEvent::Finished { reason: "stop".into() });
+        let a = s.last_answer().expect("answer");
+        assert!(a.usage_estimated);
+        assert!(a.usage.output_tokens > 0);
+        assert_eq!(a.cost_usd, None);
+        assert_eq!(s.totals().unpriced_turns, 1);
+    }
+
+    #[test]
+    fn cancel_keeps_partial_and_marks_interrupted() {
+        let mut s = session("demo/charla-demo");
+        let (id, _) = s.begin("q");
+        s.apply(id, StreamEvent::TextDelta("partial".into()));
+        assert_eq!(s.cancel(), Applied::TurnEnded { interrupted: true });
+        let a = s.last_answer().expect("answer");
+        assert!(a.interrupted);
+        assert_eq!(a.error.as_deref(), Some("cancelled"));
+        assert_eq!(s.conv.messages[1].content, "partial");
+        assert_eq!(a.cost_usd, Some(0.0));
+        assert!(!s.is_streaming());
+    }
+
+    #[test]
+    fn switching_models_keeps_each_answers_model_and_sums_totals() {
+        let mut s = session("openai/gpt-4o-mini");
+        let (id, _) = s.begin("one");
+        s.apply(id, StreamEvent::Usage(Usage { input_tokens: 1_000_000, output_tokens: 0, ..Default::default() }));
+        s.apply(id, StreamEvent::Finished { reason: "stop".into() });
+        let m = s.cfg.resolve_model("anthropic/claude-haiku-4-5").expect("m");
+        s.set_model(m);
+        let (id, req) = s.begin("two");
+        assert_eq!(req.model, "claude-haiku-4-5");
+        assert_eq!(req.messages.len(), 2, "the empty first answer is left out of the history");
+        s.apply(id, StreamEvent::Usage(Usage { input_tokens: 0, output_tokens: 1_000_000, ..Default::default() }));
+        s.apply(id, StreamEvent::Finished { reason: "end_turn".into() });
+        assert_eq!(s.conv.models(), vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]);
+        let t = s.totals();
+        assert!((t.cost_usd - (0.15 + 5.0)).abs() < 1e-9, "{}", t.cost_usd);
+    }
+
+    #[test]
+    fn estimate_before_sending() {
+        let s = session("openai/gpt-4o-mini");
+        let e = s.estimate("abcd abcd abcd abcd");
+        assert!(e.input_tokens > 4);
+        assert!(e.input_cost_usd.is_some_and(|c| c > 0.0));
+        assert_eq!(e.context_window, Some(128_000));
+    }
+}

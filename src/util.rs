@@ -1,0 +1,93 @@
+//! Small helpers: UTC timestamps without a date crate, ids, number formatting.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// (year, month, day) from days since 1970-01-01 (Howard Hinnant's civil_from_days).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-30T08:05:01.123Z`.
+pub fn rfc3339(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let ms = ((unix - secs as f64) * 1000.0).floor() as u32;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+pub fn now_rfc3339() -> String {
+    rfc3339(unix_now())
+}
+
+/// Today's UTC date as `YYYY-MM-DD` (for effective-dated prices).
+pub fn today() -> String {
+    now_rfc3339()[..10].to_string()
+}
+
+/// A sortable, unique-enough id: `YYYYMMDD-HHMMSS-xxxx`.
+pub fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let t = now_rfc3339();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.write(t.as_bytes());
+    let r = h.finish() & 0xffff;
+    format!("{}{}{}-{}{}{}-{r:04x}", &t[0..4], &t[5..7], &t[8..10], &t[11..13], &t[14..16], &t[17..19])
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Dollars with enough precision to see small per-turn costs: $0.000123, $0.0123, $1.23.
+pub fn dollars(x: f64) -> String {
+    if x == 0.0 {
+        "$0".into()
+    } else if x < 0.01 {
+        format!("${x:.6}")
+    } else if x < 1.0 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_numbers() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_763_581_203.25), "2025-11-19T19:40:03.250Z");
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(dollars(0.000123), "$0.000123");
+        assert_eq!(dollars(0.5), "$0.5000");
+        assert_eq!(dollars(12.3), "$12.30");
+    }
+}
