@@ -13,7 +13,15 @@ pub const BUILTIN: &str = include_str!("../assets/config.toml");
 pub const EXAMPLE: &str = include_str!("../assets/config.example.toml");
 pub const DEMO_MODEL: &str = "demo/charla-demo";
 /// Providers tried, in order, for a key in the environment when no default model is set.
-pub const AUTO_ORDER: &[&str] = &["openai", "anthropic", "gemini", "openrouter", "groq", "deepseek", "mistral"];
+pub const AUTO_ORDER: &[&str] = &[
+    "openai",
+    "anthropic",
+    "gemini",
+    "openrouter",
+    "groq",
+    "deepseek",
+    "mistral",
+];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +72,17 @@ impl ProviderFile {
         macro_rules! take {
             ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f.clone(); } )* };
         }
-        take!(kind, base_url, headers, models, default_model, proxy, max_tokens, local, pricing);
+        take!(
+            kind,
+            base_url,
+            headers,
+            models,
+            default_model,
+            proxy,
+            max_tokens,
+            local,
+            pricing
+        );
         // A key source replaces the other one.
         if o.api_key_env.is_some() || o.api_key_cmd.is_some() {
             self.api_key_env = o.api_key_env.clone();
@@ -100,7 +118,14 @@ impl FileConfig {
         macro_rules! take {
             ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f.clone(); } )* };
         }
-        take!(default_model, theme, max_cost_per_session, probe_ollama, max_tokens, temperature);
+        take!(
+            default_model,
+            theme,
+            max_cost_per_session,
+            probe_ollama,
+            max_tokens,
+            temperature
+        );
         if let Some(r) = o.retry {
             let mine = self.retry.get_or_insert_with(RetryFile::default);
             mine.max_attempts = r.max_attempts.or(mine.max_attempts);
@@ -109,7 +134,9 @@ impl FileConfig {
             mine.max_retry_after_secs = r.max_retry_after_secs.or(mine.max_retry_after_secs);
         }
         if let Some(t) = o.timeouts {
-            self.timeouts.get_or_insert_with(TimeoutsFile::default).merge(&t);
+            self.timeouts
+                .get_or_insert_with(TimeoutsFile::default)
+                .merge(&t);
         }
         for (name, p) in o.providers {
             self.providers.entry(name).or_default().merge(&p);
@@ -146,7 +173,11 @@ impl Paths {
     /// (also on macOS, like atuin and gitui). Data: `CHARLA_DATA_DIR` > `CHARLA_HOME/data` >
     /// the platform data dir.
     pub fn resolve(flag: Option<&Path>) -> Paths {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let home = env("CHARLA_HOME");
         let xdg_config = || {
             env("XDG_CONFIG_HOME")
@@ -162,14 +193,24 @@ impl Paths {
         };
         let config_dir = match &home {
             Some(h) => h.clone(),
-            None => config_file.parent().map(Path::to_path_buf).unwrap_or_else(xdg_config),
+            None => config_file
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(xdg_config),
         };
-        let data_dir = env("CHARLA_DATA_DIR").or_else(|| home.as_ref().map(|h| h.join("data"))).unwrap_or_else(|| {
-            directories::ProjectDirs::from("", "", "charla")
-                .map(|d| d.data_dir().to_path_buf())
-                .unwrap_or_else(|| PathBuf::from(".charla"))
-        });
-        Paths { config_file, config_dir, data_dir, explicit }
+        let data_dir = env("CHARLA_DATA_DIR")
+            .or_else(|| home.as_ref().map(|h| h.join("data")))
+            .unwrap_or_else(|| {
+                directories::ProjectDirs::from("", "", "charla")
+                    .map(|d| d.data_dir().to_path_buf())
+                    .unwrap_or_else(|| PathBuf::from(".charla"))
+            });
+        Paths {
+            config_file,
+            config_dir,
+            data_dir,
+            explicit,
+        }
     }
 }
 
@@ -208,11 +249,16 @@ impl ProviderConfig {
         }
         let u = self.base_url();
         matches!(self.kind, Kind::Ollama | Kind::Demo)
-            || ["://127.", "://localhost", "://[::1]"].iter().any(|h| u.contains(h))
+            || ["://127.", "://localhost", "://[::1]"]
+                .iter()
+                .any(|h| u.contains(h))
     }
 
     pub fn price_family(&self) -> String {
-        self.file.pricing.clone().unwrap_or_else(|| self.name.clone())
+        self.file
+            .pricing
+            .clone()
+            .unwrap_or_else(|| self.name.clone())
     }
 
     fn needs_key(&self) -> bool {
@@ -227,14 +273,30 @@ impl ProviderConfig {
                 .arg(cmd)
                 .stderr(std::process::Stdio::inherit())
                 .output()
-                .map_err(|e| ProviderError::new(ErrorKind::Config, format!("api_key_cmd of provider '{}' failed to start: {e}", self.name)))?;
+                .map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Config,
+                        format!(
+                            "api_key_cmd of provider '{}' failed to start: {e}",
+                            self.name
+                        ),
+                    )
+                })?;
             if !out.status.success() {
                 return Err(ProviderError::new(
                     ErrorKind::Config,
-                    format!("api_key_cmd of provider '{}' exited with {}", self.name, out.status),
+                    format!(
+                        "api_key_cmd of provider '{}' exited with {}",
+                        self.name, out.status
+                    ),
                 ));
             }
-            let key = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_string();
+            let key = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
             return Ok((!key.is_empty()).then(|| Secret::new(key)));
         }
         if let Some(var) = &self.file.api_key_env {
@@ -244,7 +306,10 @@ impl ProviderConfig {
             if self.needs_key() {
                 return Err(ProviderError::new(
                     ErrorKind::Auth,
-                    format!("no API key for provider '{}': set {var} (or api_key_cmd in the config)", self.name),
+                    format!(
+                        "no API key for provider '{}': set {var} (or api_key_cmd in the config)",
+                        self.name
+                    ),
                 ));
             }
         }
@@ -252,7 +317,10 @@ impl ProviderConfig {
     }
 
     pub fn has_key_in_env(&self) -> bool {
-        self.file.api_key_env.as_ref().is_some_and(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
+        self.file
+            .api_key_env
+            .as_ref()
+            .is_some_and(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
     }
 }
 
@@ -266,7 +334,10 @@ pub struct ModelRef {
 impl ModelRef {
     pub fn parse(s: &str) -> Option<ModelRef> {
         let (p, m) = s.trim().split_once('/')?;
-        (!p.is_empty() && !m.is_empty()).then(|| ModelRef { provider: p.to_string(), model: m.to_string() })
+        (!p.is_empty() && !m.is_empty()).then(|| ModelRef {
+            provider: p.to_string(),
+            model: m.to_string(),
+        })
     }
 }
 
@@ -296,7 +367,8 @@ impl Config {
         let mut user_file_loaded = false;
         match std::fs::read_to_string(path) {
             Ok(src) => {
-                let user: FileConfig = toml::from_str(&src).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                let user: FileConfig = toml::from_str(&src)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
                 validate_user(&user, &src, path)?;
                 file.merge(user);
                 user_file_loaded = true;
@@ -304,7 +376,10 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !paths.explicit => {}
             Err(e) => return Err(ConfigError(format!("{}: cannot read: {e}", path.display()))),
         }
-        if let Some(m) = std::env::var("CHARLA_MODEL").ok().filter(|m| !m.trim().is_empty()) {
+        if let Some(m) = std::env::var("CHARLA_MODEL")
+            .ok()
+            .filter(|m| !m.trim().is_empty())
+        {
             file.default_model = Some(m);
         }
         let prices = PriceTable::builtin()
@@ -312,12 +387,32 @@ impl Config {
             .with_overrides(&file.pricing);
         let mut providers = BTreeMap::new();
         for (name, p) in &file.providers {
-            let kind = p.kind.ok_or_else(|| ConfigError(format!("provider '{name}' has no `kind`")))?;
-            providers.insert(name.clone(), ProviderConfig { name: name.clone(), kind, file: p.clone() });
+            let kind = p
+                .kind
+                .ok_or_else(|| ConfigError(format!("provider '{name}' has no `kind`")))?;
+            providers.insert(
+                name.clone(),
+                ProviderConfig {
+                    name: name.clone(),
+                    kind,
+                    file: p.clone(),
+                },
+            );
         }
-        let cfg = Config { file, providers, paths, prices, user_file_loaded };
+        let cfg = Config {
+            file,
+            providers,
+            paths,
+            prices,
+            user_file_loaded,
+        };
         if let Some(m) = &cfg.file.default_model {
-            cfg.resolve_model(m).map_err(|e| ConfigError(format!("{}: default_model: {e}", cfg.paths.config_file.display())))?;
+            cfg.resolve_model(m).map_err(|e| {
+                ConfigError(format!(
+                    "{}: default_model: {e}",
+                    cfg.paths.config_file.display()
+                ))
+            })?;
         }
         Ok(cfg)
     }
@@ -331,13 +426,31 @@ impl Config {
             explicit: false,
         };
         let file: FileConfig = toml::from_str(BUILTIN).unwrap_or_default();
-        let prices = PriceTable::builtin().unwrap_or(PriceTable { as_of: String::new(), entries: vec![] });
+        let prices = PriceTable::builtin().unwrap_or(PriceTable {
+            as_of: String::new(),
+            entries: vec![],
+        });
         let providers = file
             .providers
             .iter()
-            .filter_map(|(n, p)| Some((n.clone(), ProviderConfig { name: n.clone(), kind: p.kind?, file: p.clone() })))
+            .filter_map(|(n, p)| {
+                Some((
+                    n.clone(),
+                    ProviderConfig {
+                        name: n.clone(),
+                        kind: p.kind?,
+                        file: p.clone(),
+                    },
+                ))
+            })
             .collect();
-        Config { file, providers, paths, prices, user_file_loaded: false }
+        Config {
+            file,
+            providers,
+            paths,
+            prices,
+            user_file_loaded: false,
+        }
     }
 
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
@@ -359,11 +472,18 @@ impl Config {
                 || p.file.default_model.as_deref() == Some(s)
                 || self.prices.lookup(&p.price_family(), s).is_some();
             if listed {
-                found.push(ModelRef { provider: p.name.clone(), model: s.to_string() });
+                found.push(ModelRef {
+                    provider: p.name.clone(),
+                    model: s.to_string(),
+                });
             }
         }
         // Prefer a provider with a key (or a local one).
-        found.sort_by_key(|r| self.providers.get(&r.provider).is_some_and(|p| !(p.has_key_in_env() || p.is_local())));
+        found.sort_by_key(|r| {
+            self.providers
+                .get(&r.provider)
+                .is_some_and(|p| !(p.has_key_in_env() || p.is_local()))
+        });
         match found.into_iter().next() {
             Some(r) => Ok(r),
             None => {
@@ -389,24 +509,45 @@ impl Config {
             if let Some(p) = self.providers.get(*name).filter(|p| p.has_key_in_env()) {
                 if let Some(m) = &p.file.default_model {
                     let var = p.file.api_key_env.clone().unwrap_or_default();
-                    return (ModelRef { provider: p.name.clone(), model: m.clone() }, format!("{var} is set"));
+                    return (
+                        ModelRef {
+                            provider: p.name.clone(),
+                            model: m.clone(),
+                        },
+                        format!("{var} is set"),
+                    );
                 }
             }
         }
         if self.file.probe_ollama.unwrap_or(true) {
             if let Some(p) = self.providers.get("ollama") {
                 if ollama_answers(p.base_url()) {
-                    let m = p.file.default_model.clone().unwrap_or_else(|| "llama3.2".into());
-                    return (ModelRef { provider: "ollama".into(), model: m }, "a local Ollama answers".into());
+                    let m = p
+                        .file
+                        .default_model
+                        .clone()
+                        .unwrap_or_else(|| "llama3.2".into());
+                    return (
+                        ModelRef {
+                            provider: "ollama".into(),
+                            model: m,
+                        },
+                        "a local Ollama answers".into(),
+                    );
                 }
             }
         }
-        let r = ModelRef::parse(DEMO_MODEL).unwrap_or(ModelRef { provider: "demo".into(), model: "charla-demo".into() });
+        let r = ModelRef::parse(DEMO_MODEL).unwrap_or(ModelRef {
+            provider: "demo".into(),
+            model: "charla-demo".into(),
+        });
         (r, "no API key found".into())
     }
 
     fn duration(secs: Option<f64>, default: Duration) -> Duration {
-        secs.filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64).unwrap_or(default)
+        secs.filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(default)
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
@@ -414,8 +555,14 @@ impl Config {
         let Some(r) = &self.file.retry else { return d };
         RetryPolicy {
             max_attempts: r.max_attempts.unwrap_or(d.max_attempts).max(1),
-            base_delay: r.base_delay_ms.map(Duration::from_millis).unwrap_or(d.base_delay),
-            max_delay: r.max_delay_ms.map(Duration::from_millis).unwrap_or(d.max_delay),
+            base_delay: r
+                .base_delay_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.base_delay),
+            max_delay: r
+                .max_delay_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.max_delay),
             max_retry_after: Self::duration(r.max_retry_after_secs, d.max_retry_after),
         }
     }
@@ -438,8 +585,18 @@ impl Config {
         let p = self.providers.get(provider).ok_or_else(|| {
             ProviderError::new(ErrorKind::Config, format!("unknown provider '{provider}'"))
         })?;
-        let key = if p.kind == Kind::Demo { None } else { p.api_key()? };
-        let headers = p.file.headers.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let key = if p.kind == Kind::Demo {
+            None
+        } else {
+            p.api_key()?
+        };
+        let headers = p
+            .file
+            .headers
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Endpoint::new(
             p.name.clone(),
             p.kind,
@@ -453,7 +610,10 @@ impl Config {
     }
 
     pub fn max_tokens(&self, provider: &str) -> Option<u32> {
-        self.providers.get(provider).and_then(|p| p.file.max_tokens).or(self.file.max_tokens)
+        self.providers
+            .get(provider)
+            .and_then(|p| p.file.max_tokens)
+            .or(self.file.max_tokens)
     }
 }
 
@@ -462,22 +622,39 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
     let builtin: FileConfig = toml::from_str(BUILTIN).unwrap_or_default();
     for (name, p) in &user.providers {
         let is_builtin = builtin.providers.contains_key(name);
-        let line = line_of(src, &format!("[providers.{name}]")).or_else(|| line_of(src, name)).unwrap_or(1);
+        let line = line_of(src, &format!("[providers.{name}]"))
+            .or_else(|| line_of(src, name))
+            .unwrap_or(1);
         let at = |key: &str| format!("{}:{line}: providers.{name}.{key}", path.display());
         if !is_builtin && p.kind.is_none() {
-            return Err(ConfigError(format!("{}: missing (one of openai, anthropic, gemini, ollama)", at("kind"))));
+            return Err(ConfigError(format!(
+                "{}: missing (one of openai, anthropic, gemini, ollama)",
+                at("kind")
+            )));
         }
         if !is_builtin && p.base_url.is_none() && p.kind != Some(Kind::Demo) {
-            return Err(ConfigError(format!("{}: missing (the API root, e.g. http://127.0.0.1:8080/v1)", at("base_url"))));
+            return Err(ConfigError(format!(
+                "{}: missing (the API root, e.g. http://127.0.0.1:8080/v1)",
+                at("base_url")
+            )));
         }
         if let Some(u) = &p.base_url {
-            if p.kind != Some(Kind::Demo) && !(u.starts_with("http://") || u.starts_with("https://")) && !(is_builtin && name == "demo") {
-                return Err(ConfigError(format!("{}: {u:?} is not an http(s) URL", at("base_url"))));
+            if p.kind != Some(Kind::Demo)
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+                && !(is_builtin && name == "demo")
+            {
+                return Err(ConfigError(format!(
+                    "{}: {u:?} is not an http(s) URL",
+                    at("base_url")
+                )));
             }
         }
         if let Some(pr) = &p.proxy {
             if reqwest::Proxy::all(pr).is_err() {
-                return Err(ConfigError(format!("{}: {pr:?} is not a proxy URL", at("proxy"))));
+                return Err(ConfigError(format!(
+                    "{}: {pr:?} is not a proxy URL",
+                    at("proxy")
+                )));
             }
         }
     }
@@ -486,10 +663,20 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
 
 /// A quick TCP check for a local Ollama (refused at once when nothing listens).
 fn ollama_answers(base_url: &str) -> bool {
-    let hostport = base_url.split("://").nth(1).unwrap_or(base_url).split('/').next().unwrap_or("");
+    let hostport = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split('/')
+        .next()
+        .unwrap_or("");
     use std::net::ToSocketAddrs;
-    let Ok(mut addrs) = hostport.to_socket_addrs() else { return false };
-    addrs.next().is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(150)).is_ok())
+    let Ok(mut addrs) = hostport.to_socket_addrs() else {
+        return false;
+    };
+    addrs.next().is_some_and(|a| {
+        std::net::TcpStream::connect_timeout(&a, Duration::from_millis(150)).is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -499,7 +686,17 @@ mod tests {
     #[test]
     fn builtin_config_parses_with_all_providers() {
         let f: FileConfig = toml::from_str(BUILTIN).expect("built-in config parses");
-        for name in ["openai", "anthropic", "gemini", "ollama", "openrouter", "groq", "deepseek", "mistral", "demo"] {
+        for name in [
+            "openai",
+            "anthropic",
+            "gemini",
+            "ollama",
+            "openrouter",
+            "groq",
+            "deepseek",
+            "mistral",
+            "demo",
+        ] {
             assert!(f.providers.contains_key(name), "{name}");
         }
         let _: FileConfig = toml::from_str(EXAMPLE).expect("example config parses");
@@ -508,7 +705,9 @@ mod tests {
     #[test]
     fn user_entry_overrides_builtin_fields() {
         let mut base: FileConfig = toml::from_str(BUILTIN).expect("builtin");
-        let user: FileConfig = toml::from_str("[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n").expect("user");
+        let user: FileConfig =
+            toml::from_str("[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n")
+                .expect("user");
         base.merge(user);
         let p = &base.providers["openai"];
         assert_eq!(p.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
@@ -520,11 +719,17 @@ mod tests {
     fn model_refs() {
         assert_eq!(
             ModelRef::parse("openrouter/openai/gpt-4o-mini"),
-            Some(ModelRef { provider: "openrouter".into(), model: "openai/gpt-4o-mini".into() })
+            Some(ModelRef {
+                provider: "openrouter".into(),
+                model: "openai/gpt-4o-mini".into()
+            })
         );
         assert_eq!(ModelRef::parse("gpt-4o"), None);
         let c = Config::builtin();
-        assert_eq!(c.resolve_model("claude-haiku-4-5").map(|r| r.provider), Ok("anthropic".to_string()));
+        assert_eq!(
+            c.resolve_model("claude-haiku-4-5").map(|r| r.provider),
+            Ok("anthropic".to_string())
+        );
         assert!(c.resolve_model("nope/x").is_err());
     }
 

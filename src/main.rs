@@ -9,7 +9,12 @@ fn main() {
     // Commands that work without a valid config.
     match &cli.command {
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(*shell, &mut Cli::command(), "charla", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "charla",
+                &mut std::io::stdout(),
+            );
             return;
         }
         Some(Command::Config { action }) => {
@@ -31,7 +36,10 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             cli::ask::err(format!("cannot start the runtime: {e}"));
@@ -46,7 +54,9 @@ fn main() {
             Some(Command::Models(args)) => cli::manage::models(&cfg, args).await,
             Some(Command::List { search, json }) => cli::manage::list(&cfg, search, json),
             Some(Command::Show { id, raw }) => cli::manage::show(&cfg, &id, raw),
-            Some(Command::Export { id, format, output }) => cli::manage::export_cmd(&cfg, &id, format, output),
+            Some(Command::Export { id, format, output }) => {
+                cli::manage::export_cmd(&cfg, &id, format, output)
+            }
             Some(Command::Replay { id, json }) => cli::replay::run(cfg, &id, model, json).await,
             Some(Command::Presets { json }) => cli::manage::presets_cmd(&cfg, json),
             Some(Command::Delete { id }) => cli::manage::delete(&cfg, &id),

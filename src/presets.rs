@@ -7,11 +7,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const SHIPPED: &[(&str, &str)] = &[
-    ("summarise-abstract.toml", include_str!("../assets/presets/summarise-abstract.toml")),
-    ("review-genre.toml", include_str!("../assets/presets/review-genre.toml")),
-    ("code-review.toml", include_str!("../assets/presets/code-review.toml")),
-    ("translate.toml", include_str!("../assets/presets/translate.toml")),
-    ("context-only.toml", include_str!("../assets/presets/context-only.toml")),
+    (
+        "summarise-abstract.toml",
+        include_str!("../assets/presets/summarise-abstract.toml"),
+    ),
+    (
+        "review-genre.toml",
+        include_str!("../assets/presets/review-genre.toml"),
+    ),
+    (
+        "code-review.toml",
+        include_str!("../assets/presets/code-review.toml"),
+    ),
+    (
+        "translate.toml",
+        include_str!("../assets/presets/translate.toml"),
+    ),
+    (
+        "context-only.toml",
+        include_str!("../assets/presets/context-only.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -49,7 +64,11 @@ pub enum PresetError {
     #[error("preset '{preset}' needs a value for {{{{{var}}}}}: pass --var {var}=VALUE")]
     MissingVar { preset: String, var: String },
     #[error("preset '{preset}' has no variable '{var}' (it has: {known})")]
-    UnknownVar { preset: String, var: String, known: String },
+    UnknownVar {
+        preset: String,
+        var: String,
+        known: String,
+    },
 }
 
 /// A preset with its variables filled in.
@@ -62,7 +81,8 @@ pub struct Rendered {
 }
 
 fn parse(src: &str, source: &str) -> Result<Preset, PresetError> {
-    let mut p: Preset = toml::from_str(src).map_err(|e| PresetError::Malformed(source.to_string(), e.to_string()))?;
+    let mut p: Preset = toml::from_str(src)
+        .map_err(|e| PresetError::Malformed(source.to_string(), e.to_string()))?;
     p.source = source.to_string();
     Ok(p)
 }
@@ -81,12 +101,20 @@ pub fn load_all(user_dir: &Path) -> (BTreeMap<String, Preset>, Vec<PresetError>)
         }
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(user_dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     for path in files {
         let shown = path.display().to_string();
-        match std::fs::read_to_string(&path).map_err(|e| PresetError::Malformed(shown.clone(), e.to_string())).and_then(|s| parse(&s, &shown)) {
+        match std::fs::read_to_string(&path)
+            .map_err(|e| PresetError::Malformed(shown.clone(), e.to_string()))
+            .and_then(|s| parse(&s, &shown))
+        {
             Ok(p) => {
                 out.insert(p.name.clone(), p);
             }
@@ -104,7 +132,15 @@ impl Preset {
                 return Err(PresetError::UnknownVar {
                     preset: self.name.clone(),
                     var: k.clone(),
-                    known: if self.variables.is_empty() { "none".into() } else { self.variables.keys().cloned().collect::<Vec<_>>().join(", ") },
+                    known: if self.variables.is_empty() {
+                        "none".into()
+                    } else {
+                        self.variables
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
                 });
             }
         }
@@ -119,10 +155,18 @@ impl Preset {
                     return Ok(out);
                 };
                 let name = after[..end].trim();
-                let value = vars.get(name).or_else(|| self.variables.get(name)).filter(|v| !v.is_empty());
+                let value = vars
+                    .get(name)
+                    .or_else(|| self.variables.get(name))
+                    .filter(|v| !v.is_empty());
                 match value {
                     Some(v) => out.push_str(v),
-                    None => return Err(PresetError::MissingVar { preset: self.name.clone(), var: name.to_string() }),
+                    None => {
+                        return Err(PresetError::MissingVar {
+                            preset: self.name.clone(),
+                            var: name.to_string(),
+                        });
+                    }
                 }
                 rest = &after[end + 2..];
             }
@@ -135,7 +179,12 @@ impl Preset {
             examples: self
                 .examples
                 .iter()
-                .map(|e| Ok(Example { user: fill(&e.user)?, assistant: fill(&e.assistant)? }))
+                .map(|e| {
+                    Ok(Example {
+                        user: fill(&e.user)?,
+                        assistant: fill(&e.assistant)?,
+                    })
+                })
                 .collect::<Result<_, PresetError>>()?,
             model: self.model.clone(),
         })
@@ -146,7 +195,11 @@ impl Preset {
 pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
     pairs
         .iter()
-        .map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.to_string())).ok_or_else(|| format!("--var {p:?}: expected NAME=VALUE")))
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| format!("--var {p:?}: expected NAME=VALUE"))
+        })
         .collect()
 }
 
@@ -158,12 +211,22 @@ mod tests {
     fn shipped_presets_parse() {
         let (all, errors) = load_all(Path::new("/nonexistent"));
         assert!(errors.is_empty(), "{errors:?}");
-        for n in ["summarise-abstract", "review-genre", "code-review", "translate", "context-only"] {
+        for n in [
+            "summarise-abstract",
+            "review-genre",
+            "code-review",
+            "translate",
+            "context-only",
+        ] {
             assert!(all.contains_key(n), "{n}");
         }
         let genre = &all["review-genre"];
         assert_eq!(genre.examples.len(), 4);
-        let answers: Vec<&str> = genre.examples.iter().map(|e| e.assistant.as_str()).collect();
+        let answers: Vec<&str> = genre
+            .examples
+            .iter()
+            .map(|e| e.assistant.as_str())
+            .collect();
         assert_eq!(answers, vec!["Action", "Comedy", "Drama", "Sci-Fi"]);
     }
 
@@ -173,9 +236,13 @@ mod tests {
         let p = &all["summarise-abstract"];
         let r = p.render(&BTreeMap::new()).expect("defaults");
         assert!(r.system.contains("at most 3 sentences"), "{}", r.system);
-        let r = p.render(&parse_vars(&["max_sentences=2".into()]).expect("vars")).expect("override");
+        let r = p
+            .render(&parse_vars(&["max_sentences=2".into()]).expect("vars"))
+            .expect("override");
         assert!(r.system.contains("at most 2 sentences"));
-        let e = p.render(&parse_vars(&["nope=1".into()]).expect("vars")).expect_err("unknown");
+        let e = p
+            .render(&parse_vars(&["nope=1".into()]).expect("vars"))
+            .expect_err("unknown");
         assert!(matches!(e, PresetError::UnknownVar { .. }));
         let t = &all["translate"];
         assert!(matches!(t.render(&BTreeMap::new()), Ok(_)));
@@ -185,13 +252,27 @@ mod tests {
     fn missing_variable_and_malformed_user_file() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("bad.toml"), "name = \"bad\"\nsystem = [\n").expect("write");
-        std::fs::write(dir.path().join("need.toml"), "name = \"need\"\nsystem = \"Use {{lang}}\"\n[variables]\nlang = \"\"\n").expect("write");
-        std::fs::write(dir.path().join("mine.toml"), "name = \"translate\"\nsystem = \"mine\"\n").expect("write");
+        std::fs::write(
+            dir.path().join("need.toml"),
+            "name = \"need\"\nsystem = \"Use {{lang}}\"\n[variables]\nlang = \"\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "name = \"translate\"\nsystem = \"mine\"\n",
+        )
+        .expect("write");
         let (all, errors) = load_all(dir.path());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].to_string().contains("bad.toml"), "{}", errors[0]);
-        assert_eq!(all["translate"].system, "mine", "user preset overrides the shipped one");
+        assert_eq!(
+            all["translate"].system, "mine",
+            "user preset overrides the shipped one"
+        );
         let e = all["need"].render(&BTreeMap::new()).expect_err("missing");
-        assert_eq!(e.to_string(), "preset 'need' needs a value for {{lang}}: pass --var lang=VALUE");
+        assert_eq!(
+            e.to_string(),
+            "preset 'need' needs a value for {{lang}}: pass --var lang=VALUE"
+        );
     }
 }

@@ -64,10 +64,19 @@ pub struct PriceEntry {
 impl PriceEntry {
     /// The rates in force on `date` (YYYY-MM-DD) for a prompt of `prompt_tokens`.
     pub fn rates_on(&self, date: &str, prompt_tokens: u64) -> Rates {
-        if let Some(lc) = self.long_context.as_ref().filter(|lc| prompt_tokens > lc.above) {
+        if let Some(lc) = self
+            .long_context
+            .as_ref()
+            .filter(|lc| prompt_tokens > lc.above)
+        {
             return lc.rates;
         }
-        let mut r = Rates { input: self.input, output: self.output, cached_input: self.cached_input, cache_write: self.cache_write };
+        let mut r = Rates {
+            input: self.input,
+            output: self.output,
+            cached_input: self.cached_input,
+            cache_write: self.cache_write,
+        };
         for ch in &self.changes {
             if ch.from.as_str() <= date {
                 r = ch.rates;
@@ -109,12 +118,23 @@ pub fn normalise_id(id: &str) -> String {
     // -YYYY-MM-DD
     if id.len() > 11 && bytes[id.len() - 11] == b'-' {
         let tail = &id[id.len() - 10..];
-        if tail.len() == 10 && tail.chars().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() }) {
+        if tail.len() == 10
+            && tail.chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+        {
             return id[..id.len() - 11].to_string();
         }
     }
     // -YYYYMMDD
-    if id.len() > 9 && bytes[id.len() - 9] == b'-' && id[id.len() - 8..].chars().all(|c| c.is_ascii_digit()) {
+    if id.len() > 9
+        && bytes[id.len() - 9] == b'-'
+        && id[id.len() - 8..].chars().all(|c| c.is_ascii_digit())
+    {
         return id[..id.len() - 9].to_string();
     }
     id
@@ -123,13 +143,17 @@ pub fn normalise_id(id: &str) -> String {
 impl PriceTable {
     pub fn builtin() -> Result<Self, toml::de::Error> {
         let f: TableFile = toml::from_str(BUILTIN)?;
-        Ok(PriceTable { as_of: f.prices_as_of, entries: f.model })
+        Ok(PriceTable {
+            as_of: f.prices_as_of,
+            entries: f.model,
+        })
     }
 
     /// User entries replace built-in ones with the same provider and id.
     pub fn with_overrides(mut self, user: &[PriceEntry]) -> Self {
         for u in user {
-            self.entries.retain(|e| !(e.provider == u.provider && e.id == u.id));
+            self.entries
+                .retain(|e| !(e.provider == u.provider && e.id == u.id));
             self.entries.insert(0, u.clone());
         }
         self
@@ -138,12 +162,19 @@ impl PriceTable {
     /// Finds the entry for `model` in the price family `family` (a provider name or kind).
     pub fn lookup(&self, family: &str, model: &str) -> Option<&PriceEntry> {
         let want = [model.trim().to_lowercase(), normalise_id(model)];
-        self.entries.iter().filter(|e| e.provider == family).find(|e| {
-            want.iter().any(|w| e.id == *w || e.aliases.iter().any(|a| a == w))
-        })
+        self.entries
+            .iter()
+            .filter(|e| e.provider == family)
+            .find(|e| {
+                want.iter()
+                    .any(|w| e.id == *w || e.aliases.iter().any(|a| a == w))
+            })
     }
 
-    pub fn for_provider<'a>(&'a self, family: &'a str) -> impl Iterator<Item = &'a PriceEntry> + 'a {
+    pub fn for_provider<'a>(
+        &'a self,
+        family: &'a str,
+    ) -> impl Iterator<Item = &'a PriceEntry> + 'a {
         self.entries.iter().filter(move |e| e.provider == family)
     }
 }
@@ -175,7 +206,15 @@ mod tests {
         let t = table();
         assert_eq!(t.as_of, "2026-11-30");
         assert!(t.entries.len() >= 30, "{}", t.entries.len());
-        for fam in ["openai", "anthropic", "gemini", "openrouter", "groq", "deepseek", "mistral"] {
+        for fam in [
+            "openai",
+            "anthropic",
+            "gemini",
+            "openrouter",
+            "groq",
+            "deepseek",
+            "mistral",
+        ] {
             assert!(t.for_provider(fam).count() >= 1, "{fam}");
         }
     }
@@ -183,10 +222,25 @@ mod tests {
     #[test]
     fn lookup_strips_dates_and_uses_aliases() {
         let t = table();
-        assert_eq!(t.lookup("anthropic", "claude-sonnet-4-5-20250929").map(|e| e.id.as_str()), Some("claude-sonnet-4-5"));
-        assert_eq!(t.lookup("openai", "gpt-5-mini-2025-08-07").map(|e| e.id.as_str()), Some("gpt-5-mini"));
-        assert_eq!(t.lookup("openai", "gpt-5.6").map(|e| e.id.as_str()), Some("gpt-5.6-sol"));
-        assert_eq!(t.lookup("gemini", "models/gemini-2.5-flash").map(|e| e.id.as_str()), Some("gemini-2.5-flash"));
+        assert_eq!(
+            t.lookup("anthropic", "claude-sonnet-4-5-20250929")
+                .map(|e| e.id.as_str()),
+            Some("claude-sonnet-4-5")
+        );
+        assert_eq!(
+            t.lookup("openai", "gpt-5-mini-2025-08-07")
+                .map(|e| e.id.as_str()),
+            Some("gpt-5-mini")
+        );
+        assert_eq!(
+            t.lookup("openai", "gpt-5.6").map(|e| e.id.as_str()),
+            Some("gpt-5.6-sol")
+        );
+        assert_eq!(
+            t.lookup("gemini", "models/gemini-2.5-flash")
+                .map(|e| e.id.as_str()),
+            Some("gemini-2.5-flash")
+        );
         assert!(t.lookup("openai", "no-such-model").is_none());
     }
 
@@ -200,7 +254,10 @@ mod tests {
         assert_eq!(s45.rates_on("2026-11-30", 200_001).output, 22.5);
         assert_eq!(s45.rates_on("2026-11-30", 200_000).output, 15.0);
         let old = t.lookup("openai", "gpt-4o-mini").expect("4o-mini");
-        assert_eq!(old.warning().as_deref(), Some("deprecated: shuts down 2027-01-14"));
+        assert_eq!(
+            old.warning().as_deref(),
+            Some("deprecated: shuts down 2027-01-14")
+        );
     }
 
     /// Hand-computed: the OpenAI transcript's usage on gpt-5-mini (0.25 / cached 0.025 / 2.00).
@@ -208,9 +265,22 @@ mod tests {
     /// 163 × 0.25 + 1024 × 0.025 + 215 × 2.00 = 40.75 + 25.6 + 430 = 496.35 → $0.00049635.
     #[test]
     fn openai_cost_by_hand() {
-        let u = Usage { input_tokens: 1187, output_tokens: 215, cached_input_tokens: 1024, reasoning_tokens: 192, ..Default::default() };
-        let r = table().lookup("openai", "gpt-5-mini").expect("gpt-5-mini").rates_on("2026-11-30", 1187);
-        assert!((cost(&u, &r) - 0.000_496_35).abs() < 1e-12, "{}", cost(&u, &r));
+        let u = Usage {
+            input_tokens: 1187,
+            output_tokens: 215,
+            cached_input_tokens: 1024,
+            reasoning_tokens: 192,
+            ..Default::default()
+        };
+        let r = table()
+            .lookup("openai", "gpt-5-mini")
+            .expect("gpt-5-mini")
+            .rates_on("2026-11-30", 1187);
+        assert!(
+            (cost(&u, &r) - 0.000_496_35).abs() < 1e-12,
+            "{}",
+            cost(&u, &r)
+        );
     }
 
     /// Anthropic transcript on claude-sonnet-4-5 (3 / read 0.30 / write 3.75 / 15):
@@ -219,10 +289,23 @@ mod tests {
     /// With 100 cache-write tokens more: + 100 × 3.75 = 375 → $0.0036804.
     #[test]
     fn anthropic_cost_by_hand() {
-        let r = table().lookup("anthropic", "claude-sonnet-4-5").expect("sonnet").rates_on("2026-11-30", 2460);
-        let u = Usage { input_tokens: 2460, output_tokens: 97, cached_input_tokens: 2048, reasoning_tokens: 38, ..Default::default() };
+        let r = table()
+            .lookup("anthropic", "claude-sonnet-4-5")
+            .expect("sonnet")
+            .rates_on("2026-11-30", 2460);
+        let u = Usage {
+            input_tokens: 2460,
+            output_tokens: 97,
+            cached_input_tokens: 2048,
+            reasoning_tokens: 38,
+            ..Default::default()
+        };
         assert!((cost(&u, &r) - 0.003_305_4).abs() < 1e-12);
-        let w = Usage { input_tokens: 2560, cache_write_tokens: 100, ..u };
+        let w = Usage {
+            input_tokens: 2560,
+            cache_write_tokens: 100,
+            ..u
+        };
         assert!((cost(&w, &r) - 0.003_680_4).abs() < 1e-12);
     }
 
@@ -231,14 +314,25 @@ mod tests {
     /// = 298.6 → $0.0002986.
     #[test]
     fn gemini_cost_by_hand() {
-        let r = table().lookup("gemini", "gemini-2.5-flash").expect("flash").rates_on("2026-11-30", 12);
-        let u = Usage { input_tokens: 12, output_tokens: 118, reasoning_tokens: 84, ..Default::default() };
+        let r = table()
+            .lookup("gemini", "gemini-2.5-flash")
+            .expect("flash")
+            .rates_on("2026-11-30", 12);
+        let u = Usage {
+            input_tokens: 12,
+            output_tokens: 118,
+            reasoning_tokens: 84,
+            ..Default::default()
+        };
         assert!((cost(&u, &r) - 0.000_298_6).abs() < 1e-12);
     }
 
     #[test]
     fn normalise() {
-        assert_eq!(normalise_id("claude-3-5-haiku-20241022"), "claude-3-5-haiku");
+        assert_eq!(
+            normalise_id("claude-3-5-haiku-20241022"),
+            "claude-3-5-haiku"
+        );
         assert_eq!(normalise_id("gpt-4o-2024-08-06"), "gpt-4o");
         assert_eq!(normalise_id("gpt-4o"), "gpt-4o");
         assert_eq!(normalise_id("mistral-large-2512"), "mistral-large-2512");

@@ -33,7 +33,9 @@ pub enum Applied {
     Ignored,
     Updated,
     /// The turn ended (finished or interrupted): save the conversation.
-    TurnEnded { interrupted: bool },
+    TurnEnded {
+        interrupted: bool,
+    },
 }
 
 /// Estimated size and cost of the request that would be sent.
@@ -64,7 +66,15 @@ impl Session {
     pub fn with_conversation(cfg: Arc<Config>, conv: Conversation, model: ModelRef) -> Self {
         let max_tokens = cfg.max_tokens(&model.provider);
         let temperature = cfg.file.temperature;
-        Session { cfg, conv, model, in_flight: None, next_request_id: 1, max_tokens, temperature }
+        Session {
+            cfg,
+            conv,
+            model,
+            in_flight: None,
+            next_request_id: 1,
+            max_tokens,
+            temperature,
+        }
     }
 
     pub fn kind(&self) -> Option<Kind> {
@@ -102,7 +112,9 @@ impl Session {
     /// Starts a new answer to the conversation as it stands (its last message must be the user's).
     pub fn begin_answer(&mut self) -> (u64, ChatRequest) {
         let req = self.request();
-        self.conv.messages.push(Message::assistant(self.model.to_string()));
+        self.conv
+            .messages
+            .push(Message::assistant(self.model.to_string()));
         let id = self.next_request_id;
         self.next_request_id += 1;
         self.in_flight = Some(InFlight {
@@ -122,7 +134,10 @@ impl Session {
         match self.in_flight.as_ref().map(|f| f.request_id) {
             Some(id) => self.apply(
                 id,
-                StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "cancelled by the user")),
+                StreamEvent::Error(ProviderError::new(
+                    ErrorKind::Cancelled,
+                    "cancelled by the user",
+                )),
             ),
             None => Applied::Ignored,
         }
@@ -134,13 +149,21 @@ impl Session {
 
     /// Applies one stream event at time `now` (tests pass their own clock).
     pub fn apply_at(&mut self, request_id: u64, ev: StreamEvent, now: Instant) -> Applied {
-        let Some(f) = self.in_flight.as_mut().filter(|f| f.request_id == request_id) else {
+        let Some(f) = self
+            .in_flight
+            .as_mut()
+            .filter(|f| f.request_id == request_id)
+        else {
             return Applied::Ignored;
         };
         let idx = f.index;
         match ev {
             StreamEvent::Started => Applied::Updated,
-            StreamEvent::Retry { attempt, wait, reason } => {
+            StreamEvent::Retry {
+                attempt,
+                wait,
+                reason,
+            } => {
                 f.retry = Some((attempt, wait, reason, now));
                 Applied::Updated
             }
@@ -181,21 +204,43 @@ impl Session {
     }
 
     fn end_turn(&mut self, now: Instant, reason: Option<String>, err: Option<ProviderError>) {
-        let Some(f) = self.in_flight.take() else { return };
+        let Some(f) = self.in_flight.take() else {
+            return;
+        };
         let method = self.estimate_method();
         // Estimate what was sent from the history before this answer.
         let (reported, estimated) = match f.usage {
             Some(u) => (u, false),
             None => {
                 let prior = &self.conv.messages[..f.index];
-                let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
-                for m in prior.iter().filter(|m| !(m.role == Role::Assistant && m.content.is_empty())) {
+                let mut input = self
+                    .conv
+                    .system_prompt
+                    .as_deref()
+                    .map(|s| tokens::estimate(s, method) + 4)
+                    .unwrap_or(0);
+                for m in prior
+                    .iter()
+                    .filter(|m| !(m.role == Role::Assistant && m.content.is_empty()))
+                {
                     input += tokens::estimate(&m.content, method) + 4;
                 }
                 let msg = &self.conv.messages[f.index];
-                let reasoning = msg.answer.as_ref().map(|a| tokens::estimate(&a.reasoning, method)).unwrap_or(0);
+                let reasoning = msg
+                    .answer
+                    .as_ref()
+                    .map(|a| tokens::estimate(&a.reasoning, method))
+                    .unwrap_or(0);
                 let output = tokens::estimate(&msg.content, method) + reasoning;
-                (Usage { input_tokens: input, output_tokens: output, reasoning_tokens: reasoning, ..Usage::default() }, true)
+                (
+                    Usage {
+                        input_tokens: input,
+                        output_tokens: output,
+                        reasoning_tokens: reasoning,
+                        ..Usage::default()
+                    },
+                    true,
+                )
             }
         };
         let cost = turn_cost(&self.cfg, &self.model, &reported);
@@ -209,7 +254,11 @@ impl Session {
             a.finish_reason = reason;
             if let Some(e) = err {
                 a.interrupted = true;
-                a.error = Some(if e.kind == ErrorKind::Cancelled { "cancelled".into() } else { e.to_string() });
+                a.error = Some(if e.kind == ErrorKind::Cancelled {
+                    "cancelled".into()
+                } else {
+                    e.to_string()
+                });
             }
         }
         self.conv.updated = util::now_rfc3339();
@@ -222,7 +271,11 @@ impl Session {
 
     /// The last answer, if any.
     pub fn last_answer(&self) -> Option<&Answer> {
-        self.conv.messages.iter().rev().find_map(|m| m.answer.as_ref())
+        self.conv
+            .messages
+            .iter()
+            .rev()
+            .find_map(|m| m.answer.as_ref())
     }
 
     /// Estimated input tokens and input cost of sending `draft` now. Uses the tokenizer only
@@ -232,14 +285,22 @@ impl Session {
             Method::Tiktoken if tokens::is_warm() => Method::Tiktoken,
             _ => Method::Approx,
         };
-        let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
+        let mut input = self
+            .conv
+            .system_prompt
+            .as_deref()
+            .map(|s| tokens::estimate(s, method) + 4)
+            .unwrap_or(0);
         for m in self.conv.history() {
             input += tokens::estimate(&m.content, method) + 4;
         }
         if !draft.is_empty() {
             input += tokens::estimate(draft, method) + 4;
         }
-        let usage = Usage { input_tokens: input, ..Usage::default() };
+        let usage = Usage {
+            input_tokens: input,
+            ..Usage::default()
+        };
         let entry = price_entry(&self.cfg, &self.model);
         Estimate {
             input_tokens: input,
@@ -252,7 +313,9 @@ impl Session {
 /// The price-table entry for a model (by the provider's price family, then its kind).
 pub fn price_entry<'a>(cfg: &'a Config, model: &ModelRef) -> Option<&'a pricing::PriceEntry> {
     let p = cfg.provider(&model.provider)?;
-    cfg.prices.lookup(&p.price_family(), &model.model).or_else(|| cfg.prices.lookup(p.kind.as_str(), &model.model))
+    cfg.prices
+        .lookup(&p.price_family(), &model.model)
+        .or_else(|| cfg.prices.lookup(p.kind.as_str(), &model.model))
 }
 
 /// The cost of `usage` on `model`: 0 for local models, the provider's own figure when it
@@ -266,7 +329,10 @@ pub fn turn_cost(cfg: &Config, model: &ModelRef, usage: &Usage) -> Option<f64> {
         return Some(c);
     }
     let entry = price_entry(cfg, model)?;
-    Some(pricing::cost(usage, &entry.rates_on(&util::today(), usage.input_tokens)))
+    Some(pricing::cost(
+        usage,
+        &entry.rates_on(&util::today(), usage.input_tokens),
+    ))
 }
 
 #[cfg(test)]
@@ -286,11 +352,31 @@ mod tests {
         let t0 = s.in_flight.as_ref().expect("in flight").started;
         assert_eq!(req.messages.len(), 1);
         assert_eq!(s.apply_at(id, StreamEvent::Started, t0), Applied::Updated);
-        s.apply_at(id, StreamEvent::TextDelta("Rayleigh".into()), t0 + Duration::from_millis(400));
-        s.apply_at(id, StreamEvent::TextDelta(" scattering.".into()), t0 + Duration::from_millis(500));
-        let u = Usage { input_tokens: 1187, output_tokens: 215, cached_input_tokens: 1024, reasoning_tokens: 192, ..Default::default() };
+        s.apply_at(
+            id,
+            StreamEvent::TextDelta("Rayleigh".into()),
+            t0 + Duration::from_millis(400),
+        );
+        s.apply_at(
+            id,
+            StreamEvent::TextDelta(" scattering.".into()),
+            t0 + Duration::from_millis(500),
+        );
+        let u = Usage {
+            input_tokens: 1187,
+            output_tokens: 215,
+            cached_input_tokens: 1024,
+            reasoning_tokens: 192,
+            ..Default::default()
+        };
         s.apply_at(id, StreamEvent::Usage(u), t0 + Duration::from_millis(600));
-        let end = s.apply_at(id, StreamEvent::Finished { reason: "stop".into() }, t0 + Duration::from_millis(1400));
+        let end = s.apply_at(
+            id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+            t0 + Duration::from_millis(1400),
+        );
         assert_eq!(end, Applied::TurnEnded { interrupted: false });
         let a = s.last_answer().expect("answer");
         assert_eq!(s.conv.messages[1].content, "Rayleigh scattering.");
@@ -301,7 +387,10 @@ mod tests {
         assert!(!a.usage_estimated);
         assert_eq!(s.conv.title, "Why is the sky blue?");
         // A stale request id is ignored.
-        assert_eq!(s.apply(id, StreamEvent::TextDelta("late".into())), Applied::Ignored);
+        assert_eq!(
+            s.apply(id, StreamEvent::TextDelta("late".into())),
+            Applied::Ignored
+        );
     }
 
     #[test]
@@ -309,7 +398,12 @@ mod tests {
         let mut s = session("openai/some-new-model");
         let (id, _) = s.begin("hello there");
         s.apply(id, StreamEvent::TextDelta("general kenobi".into()));
-        s.apply(id, StreamEvent::Finished { reason: "stop".into() });
+        s.apply(
+            id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        );
         let a = s.last_answer().expect("answer");
         assert!(a.usage_estimated);
         assert!(a.usage.output_tokens > 0);
@@ -335,16 +429,50 @@ mod tests {
     fn switching_models_keeps_each_answers_model_and_sums_totals() {
         let mut s = session("openai/gpt-4o-mini");
         let (id, _) = s.begin("one");
-        s.apply(id, StreamEvent::Usage(Usage { input_tokens: 1_000_000, output_tokens: 0, ..Default::default() }));
-        s.apply(id, StreamEvent::Finished { reason: "stop".into() });
-        let m = s.cfg.resolve_model("anthropic/claude-haiku-4-5").expect("m");
+        s.apply(
+            id,
+            StreamEvent::Usage(Usage {
+                input_tokens: 1_000_000,
+                output_tokens: 0,
+                ..Default::default()
+            }),
+        );
+        s.apply(
+            id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        );
+        let m = s
+            .cfg
+            .resolve_model("anthropic/claude-haiku-4-5")
+            .expect("m");
         s.set_model(m);
         let (id, req) = s.begin("two");
         assert_eq!(req.model, "claude-haiku-4-5");
-        assert_eq!(req.messages.len(), 2, "the empty first answer is left out of the history");
-        s.apply(id, StreamEvent::Usage(Usage { input_tokens: 0, output_tokens: 1_000_000, ..Default::default() }));
-        s.apply(id, StreamEvent::Finished { reason: "end_turn".into() });
-        assert_eq!(s.conv.models(), vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]);
+        assert_eq!(
+            req.messages.len(),
+            2,
+            "the empty first answer is left out of the history"
+        );
+        s.apply(
+            id,
+            StreamEvent::Usage(Usage {
+                input_tokens: 0,
+                output_tokens: 1_000_000,
+                ..Default::default()
+            }),
+        );
+        s.apply(
+            id,
+            StreamEvent::Finished {
+                reason: "end_turn".into(),
+            },
+        );
+        assert_eq!(
+            s.conv.models(),
+            vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
+        );
         let t = s.totals();
         assert!((t.cost_usd - (0.15 + 5.0)).abs() < 1e-9, "{}", t.cost_usd);
     }

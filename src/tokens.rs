@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 static O200K: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
 
 fn bpe() -> Option<&'static tiktoken_rs::CoreBPE> {
-    O200K.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+    O200K
+        .get_or_init(|| tiktoken_rs::o200k_base().ok())
+        .as_ref()
 }
 
 /// Loads the tokenizer now (call from a blocking task at start-up).

@@ -17,7 +17,10 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-30T08:05:01.123Z`.
@@ -26,7 +29,12 @@ pub fn rfc3339(unix: f64) -> String {
     let ms = ((unix - secs as f64) * 1000.0).floor() as u32;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, (s % 3600) / 60, s % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        s / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
 }
 
 pub fn now_rfc3339() -> String {
@@ -46,7 +54,15 @@ pub fn new_id() -> String {
     h.write_u64(std::process::id() as u64);
     h.write(t.as_bytes());
     let r = h.finish() & 0xffff;
-    format!("{}{}{}-{}{}{}-{r:04x}", &t[0..4], &t[5..7], &t[8..10], &t[11..13], &t[14..16], &t[17..19])
+    format!(
+        "{}{}{}-{}{}{}-{r:04x}",
+        &t[0..4],
+        &t[5..7],
+        &t[8..10],
+        &t[11..13],
+        &t[14..16],
+        &t[17..19]
+    )
 }
 
 /// 1234567 → "1,234,567".

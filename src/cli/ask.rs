@@ -35,7 +35,13 @@ pub struct Output {
 }
 
 /// Streams one answer for the session's current turn, printing as it goes.
-pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provider::ChatRequest, out: &Output, cancel: &CancellationToken) -> TurnEnd {
+pub async fn run_turn(
+    session: &mut Session,
+    request_id: u64,
+    req: crate::provider::ChatRequest,
+    out: &Output,
+    cancel: &CancellationToken,
+) -> TurnEnd {
     let ep = match session.cfg.endpoint(&session.model.provider) {
         Ok(ep) => Arc::new(ep),
         Err(e) => {
@@ -56,7 +62,11 @@ pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provid
                 if out.json {
                     line = Some(json!({"type": "delta", "text": t}));
                 } else if out.text {
-                    text = Some(if out.raw { t.clone() } else { sanitize_cow(t).into_owned() });
+                    text = Some(if out.raw {
+                        t.clone()
+                    } else {
+                        sanitize_cow(t).into_owned()
+                    });
                 }
             }
             StreamEvent::ReasoningDelta(t) => {
@@ -72,12 +82,21 @@ pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provid
                     let _ = e.flush();
                 }
             }
-            StreamEvent::Retry { attempt, wait, reason } => {
+            StreamEvent::Retry {
+                attempt,
+                wait,
+                reason,
+            } => {
                 let max = session.cfg.retry_policy().max_attempts;
                 if out.json {
-                    line = Some(json!({"type": "retry", "attempt": attempt, "wait_ms": wait.as_millis() as u64, "reason": reason}));
+                    line = Some(
+                        json!({"type": "retry", "attempt": attempt, "wait_ms": wait.as_millis() as u64, "reason": reason}),
+                    );
                 }
-                err(format!("{reason}; retrying in {:.1} s (attempt {attempt} of {max})", wait.as_secs_f64()));
+                err(format!(
+                    "{reason}; retrying in {:.1} s (attempt {attempt} of {max})",
+                    wait.as_secs_f64()
+                ));
             }
             _ => {}
         }
@@ -102,7 +121,10 @@ pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provid
         };
         if !write_ok {
             cancel.cancel();
-            session.apply(request_id, StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "output closed")));
+            session.apply(
+                request_id,
+                StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "output closed")),
+            );
             return TurnEnd::OutputClosed;
         }
         let ended = match &ev {
@@ -131,7 +153,9 @@ pub async fn run_turn(session: &mut Session, request_id: u64, req: crate::provid
 
 /// The JSON `usage` and `done`/`error` lines for the session's last answer.
 pub fn json_tail(session: &Session, end: &TurnEnd) -> Vec<serde_json::Value> {
-    let Some(a) = session.last_answer() else { return vec![] };
+    let Some(a) = session.last_answer() else {
+        return vec![];
+    };
     let u = &a.usage;
     let mut out = vec![json!({
         "type": "usage",
@@ -157,7 +181,12 @@ pub fn json_tail(session: &Session, end: &TurnEnd) -> Vec<serde_json::Value> {
 }
 
 /// Applies a preset (system prompt, examples) to a fresh conversation; returns its default model.
-pub fn apply_preset(cfg: &Config, conv: &mut Conversation, name: &str, vars: &[String]) -> Result<Option<String>, String> {
+pub fn apply_preset(
+    cfg: &Config,
+    conv: &mut Conversation,
+    name: &str,
+    vars: &[String],
+) -> Result<Option<String>, String> {
     let (all, errors) = presets::load_all(&cfg.paths.presets_dir());
     let Some(p) = all.get(name) else {
         if let Some(e) = errors.iter().find(|e| e.to_string().contains(name)) {
@@ -173,7 +202,8 @@ pub fn apply_preset(cfg: &Config, conv: &mut Conversation, name: &str, vars: &[S
     }
     for ex in r.examples {
         conv.messages.push(Message::example(Role::User, ex.user));
-        conv.messages.push(Message::example(Role::Assistant, ex.assistant));
+        conv.messages
+            .push(Message::example(Role::Assistant, ex.assistant));
     }
     Ok(r.model)
 }
@@ -192,7 +222,11 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     let mut prompt = args.prompt.join(" ");
     match read_stdin() {
         Ok(Some(input)) if !input.trim().is_empty() => {
-            prompt = if prompt.trim().is_empty() { input } else { format!("{prompt}\n\n{input}") };
+            prompt = if prompt.trim().is_empty() {
+                input
+            } else {
+                format!("{prompt}\n\n{input}")
+            };
         }
         Ok(_) => {}
         Err(e) => {
@@ -222,7 +256,9 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     let mut preset_model = None;
     if let Some(name) = &args.preset {
         if continuing {
-            err("--preset starts a new conversation: it cannot be combined with -c / --conversation");
+            err(
+                "--preset starts a new conversation: it cannot be combined with -c / --conversation",
+            );
             return EXIT_USAGE;
         }
         match apply_preset(&cfg, &mut conv, name, &args.vars) {
@@ -265,9 +301,17 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     if args.new {
         eprintln!("conversation: {}", session.conv.id);
     }
-    let out = Output { json: args.json, raw: args.raw, reasoning: args.reasoning, text: true };
+    let out = Output {
+        json: args.json,
+        raw: args.raw,
+        reasoning: args.reasoning,
+        text: true,
+    };
     if out.json {
-        println!("{}", json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id}));
+        println!(
+            "{}",
+            json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id})
+        );
     }
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
@@ -294,7 +338,11 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             let mut line = export::answer_footer(a);
             let t = session.totals();
             if t.turns > 1 {
-                line.push_str(&format!(" · conversation {} over {} turns", crate::util::dollars(t.cost_usd), t.turns));
+                line.push_str(&format!(
+                    " · conversation {} over {} turns",
+                    crate::util::dollars(t.cost_usd),
+                    t.turns
+                ));
             }
             eprintln!("{}", crate::sanitize::sanitize(&line));
         }

@@ -37,25 +37,44 @@ pub struct ModelRow {
 
 /// Every known model of every provider: the price table, the config's `models`, and (when
 /// given) the provider's own list.
-pub fn model_rows(cfg: &Config, remote: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<ModelRow> {
+pub fn model_rows(
+    cfg: &Config,
+    remote: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<ModelRow> {
     let today = crate::util::today();
     let mut rows = Vec::new();
     for p in cfg.providers.values() {
         let mut names: BTreeSet<String> = BTreeSet::new();
         names.extend(p.file.models.iter().flatten().cloned());
         names.extend(p.file.default_model.iter().cloned());
-        names.extend(cfg.prices.for_provider(&p.price_family()).filter(|e| e.status != crate::pricing::Status::Retired).map(|e| e.id.clone()));
+        names.extend(
+            cfg.prices
+                .for_provider(&p.price_family())
+                .filter(|e| e.status != crate::pricing::Status::Retired)
+                .map(|e| e.id.clone()),
+        );
         names.extend(remote.get(&p.name).into_iter().flatten().cloned());
         for m in names {
-            let r = config::ModelRef { provider: p.name.clone(), model: m.clone() };
+            let r = config::ModelRef {
+                provider: p.name.clone(),
+                model: m.clone(),
+            };
             let e = crate::session::price_entry(cfg, &r);
             let local = p.is_local();
             let rates = e.map(|e| e.rates_on(&today, 0));
             rows.push(ModelRow {
                 provider: p.name.clone(),
                 model: m,
-                input: if local { Some(0.0) } else { rates.map(|r| r.input) },
-                output: if local { Some(0.0) } else { rates.map(|r| r.output) },
+                input: if local {
+                    Some(0.0)
+                } else {
+                    rates.map(|r| r.input)
+                },
+                output: if local {
+                    Some(0.0)
+                } else {
+                    rates.map(|r| r.output)
+                },
                 cached_input: rates.and_then(|r| r.cached_input),
                 context: e.and_then(|e| e.context),
                 warning: e.and_then(|e| e.warning()),
@@ -70,7 +89,10 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
     let mut remote = std::collections::BTreeMap::new();
     let mut remote_errors = Vec::new();
     if args.remote {
-        for p in cfg.providers.values().filter(|p| p.kind != Kind::Demo && (p.has_key_in_env() || p.is_local() || p.file.api_key_cmd.is_some())) {
+        for p in cfg.providers.values().filter(|p| {
+            p.kind != Kind::Demo
+                && (p.has_key_in_env() || p.is_local() || p.file.api_key_cmd.is_some())
+        }) {
             match crate::provider::list::fetch(cfg, &p.name).await {
                 Ok(list) => {
                     remote.insert(p.name.clone(), list);
@@ -91,7 +113,11 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
             );
         }
     } else {
-        let _ = writeln!(o, "Prices in USD per 1M tokens (input / output / cached input), as of {}.", cfg.prices.as_of);
+        let _ = writeln!(
+            o,
+            "Prices in USD per 1M tokens (input / output / cached input), as of {}.",
+            cfg.prices.as_of
+        );
         let mut current = String::new();
         for r in &rows {
             if r.provider != current {
@@ -104,18 +130,42 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
                 } else if p.file.api_key_cmd.is_some() {
                     "key from api_key_cmd".to_string()
                 } else if let Some(var) = &p.file.api_key_env {
-                    format!("{var} {}", if p.has_key_in_env() { "is set" } else { "not set" })
+                    format!(
+                        "{var} {}",
+                        if p.has_key_in_env() {
+                            "is set"
+                        } else {
+                            "not set"
+                        }
+                    )
                 } else {
                     "no key configured".into()
                 };
                 let _ = writeln!(o, "\n{} ({}; {})", current, p.kind.as_str(), key);
             }
             let prices = match (r.input, r.output) {
-                (Some(i), Some(out)) => format!("{} / {} / {}", price(i), price(out), r.cached_input.map(price).unwrap_or_else(|| "-".into())),
+                (Some(i), Some(out)) => format!(
+                    "{} / {} / {}",
+                    price(i),
+                    price(out),
+                    r.cached_input.map(price).unwrap_or_else(|| "-".into())
+                ),
                 _ => "price unknown".into(),
             };
-            let warn = r.warning.as_deref().map(|w| format!("  [{w}]")).unwrap_or_default();
-            let _ = writeln!(o, "  {}/{:<32} {:<24} ctx {:>6}{}", r.provider, r.model, prices, context(r.context), warn);
+            let warn = r
+                .warning
+                .as_deref()
+                .map(|w| format!("  [{w}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {}/{:<32} {:<24} ctx {:>6}{}",
+                r.provider,
+                r.model,
+                prices,
+                context(r.context),
+                warn
+            );
         }
         let (def, why) = cfg.default_model();
         let _ = writeln!(o, "\nDefault model: {def} ({why}).");
@@ -126,7 +176,11 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
     EXIT_OK
 }
 
-pub fn config_cmd(paths: &Paths, cfg: Result<&Config, &config::ConfigError>, action: ConfigAction) -> i32 {
+pub fn config_cmd(
+    paths: &Paths,
+    cfg: Result<&Config, &config::ConfigError>,
+    action: ConfigAction,
+) -> i32 {
     match action {
         ConfigAction::Path => {
             println!("{}", paths.config_file.display());
@@ -136,7 +190,10 @@ pub fn config_cmd(paths: &Paths, cfg: Result<&Config, &config::ConfigError>, act
         ConfigAction::Init => {
             let p = &paths.config_file;
             if p.exists() {
-                err(format!("{} already exists; not overwriting it", p.display()));
+                err(format!(
+                    "{} already exists; not overwriting it",
+                    p.display()
+                ));
                 return EXIT_USAGE;
             }
             if let Some(dir) = p.parent() {
@@ -165,7 +222,10 @@ pub fn config_cmd(paths: &Paths, cfg: Result<&Config, &config::ConfigError>, act
                 if cfg.user_file_loaded {
                     println!("{}: ok", paths.config_file.display());
                 } else {
-                    println!("{}: not present; using built-in defaults", paths.config_file.display());
+                    println!(
+                        "{}: not present; using built-in defaults",
+                        paths.config_file.display()
+                    );
                 }
                 for p in cfg.providers.values() {
                     let key = match p.api_key() {
@@ -174,7 +234,12 @@ pub fn config_cmd(paths: &Paths, cfg: Result<&Config, &config::ConfigError>, act
                         Ok(None) => "no key needed".into(),
                         Err(e) => e.message,
                     };
-                    println!("  {:<12} {:<9} {:<48} {key}", p.name, p.kind.as_str(), p.base_url());
+                    println!(
+                        "  {:<12} {:<9} {:<48} {key}",
+                        p.name,
+                        p.kind.as_str(),
+                        p.base_url()
+                    );
                 }
                 let (m, why) = cfg.default_model();
                 println!("default model: {m} ({why})");
@@ -201,7 +266,11 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
                        "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns})
             );
         } else {
-            let cost = if s.unpriced_turns > 0 { format!("{}+?", dollars(s.cost_usd)) } else { dollars(s.cost_usd) };
+            let cost = if s.unpriced_turns > 0 {
+                format!("{}+?", dollars(s.cost_usd))
+            } else {
+                dollars(s.cost_usd)
+            };
             let _ = writeln!(
                 o,
                 "{}  {}  {:>3} turns  {:>10}  {}  [{}]",
@@ -215,7 +284,11 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
         }
     }
     for b in &broken {
-        err(format!("{}: cannot be read ({}); left untouched", b.path.display(), b.error));
+        err(format!(
+            "{}: cannot be read ({}); left untouched",
+            b.path.display(),
+            b.error
+        ));
     }
     EXIT_OK
 }
@@ -258,12 +331,21 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
         thousands(t.usage.input_tokens),
         thousands(t.usage.output_tokens),
         dollars(t.cost_usd),
-        if t.unpriced_turns > 0 { format!(" (+{} of unknown price)", t.unpriced_turns) } else { String::new() }
+        if t.unpriced_turns > 0 {
+            format!(" (+{} of unknown price)", t.unpriced_turns)
+        } else {
+            String::new()
+        }
     );
     EXIT_OK
 }
 
-pub fn export_cmd(cfg: &Config, id: &str, format: ExportFormat, output: Option<std::path::PathBuf>) -> i32 {
+pub fn export_cmd(
+    cfg: &Config,
+    id: &str,
+    format: ExportFormat,
+    output: Option<std::path::PathBuf>,
+) -> i32 {
     let store = Store::new(cfg.paths.conversations_dir());
     let conv = match store.find(id) {
         Ok(c) => c,
@@ -289,7 +371,11 @@ pub fn export_cmd(cfg: &Config, id: &str, format: ExportFormat, output: Option<s
         },
         None => {
             // Markdown goes to a terminal: neutralise escape sequences. JSON escapes them itself.
-            let text = if format == ExportFormat::Md { sanitize(&text) } else { text };
+            let text = if format == ExportFormat::Md {
+                sanitize(&text)
+            } else {
+                text
+            };
             let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
             EXIT_OK
         }
@@ -312,17 +398,33 @@ pub fn presets_cmd(cfg: &Config, json_out: bool) -> i32 {
             } else {
                 format!(
                     "  vars: {}",
-                    p.variables.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join(", ")
+                    p.variables
+                        .iter()
+                        .map(|(k, v)| if v.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{k}={v}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
-            let ex = if p.examples.is_empty() { String::new() } else { format!("  ({} examples)", p.examples.len()) };
+            let ex = if p.examples.is_empty() {
+                String::new()
+            } else {
+                format!("  ({} examples)", p.examples.len())
+            };
             let _ = writeln!(o, "{:<20} {}{ex}{vars}", p.name, p.description);
         }
     }
     for e in &errors {
         err(e);
     }
-    if errors.is_empty() { EXIT_OK } else { EXIT_USAGE }
+    if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_USAGE
+    }
 }
 
 pub fn delete(cfg: &Config, id: &str) -> i32 {

@@ -14,7 +14,11 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]
-#[command(name = "charla", version, about = "A terminal chat client for large language models: streaming, cost per turn, saved conversations")]
+#[command(
+    name = "charla",
+    version,
+    about = "A terminal chat client for large language models: streaming, cost per turn, saved conversations"
+)]
 pub struct Cli {
     /// Config file (default: $CHARLA_CONFIG, $CHARLA_HOME/config.toml, ~/.config/charla/config.toml)
     #[arg(long, global = true, value_name = "PATH")]

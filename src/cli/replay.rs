@@ -27,7 +27,12 @@ pub fn fresh_copy(orig: &Conversation) -> Conversation {
     c.preset = orig.preset.clone();
     c.replay_of = Some(orig.id.clone());
     c.title = format!("{} (replay)", orig.title);
-    c.messages = orig.messages.iter().filter(|m| m.example).cloned().collect();
+    c.messages = orig
+        .messages
+        .iter()
+        .filter(|m| m.example)
+        .cloned()
+        .collect();
     c
 }
 
@@ -37,7 +42,10 @@ pub fn original_answers(orig: &Conversation) -> Vec<(String, Option<crate::conve
     let msgs = &orig.messages;
     for (i, m) in msgs.iter().enumerate() {
         if m.role == Role::User && !m.example {
-            let ans = msgs.get(i + 1).filter(|n| n.role == Role::Assistant).and_then(|n| n.answer.clone());
+            let ans = msgs
+                .get(i + 1)
+                .filter(|n| n.role == Role::Assistant)
+                .and_then(|n| n.answer.clone());
             out.push((m.content.clone(), ans));
         }
     }
@@ -66,7 +74,10 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
     };
     let questions = original_answers(&orig);
     if questions.is_empty() {
-        err(format!("conversation {} has no questions to replay", orig.id));
+        err(format!(
+            "conversation {} has no questions to replay",
+            orig.id
+        ));
         return EXIT_USAGE;
     }
     let mut session = Session::with_conversation(cfg.clone(), fresh_copy(&orig), model.clone());
@@ -77,7 +88,12 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
             c2.cancel();
         }
     });
-    let out = Output { json: false, raw: false, reasoning: false, text: false };
+    let out = Output {
+        json: false,
+        raw: false,
+        reasoning: false,
+        text: false,
+    };
     let mut rows = Vec::new();
     let mut code = EXIT_OK;
     for (n, (q, old)) in questions.iter().enumerate() {
@@ -86,14 +102,21 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
         }
         let (rid, req) = session.begin(q);
         let end = run_turn(&mut session, rid, req, &out, &cancel).await;
-        rows.push(Row { question: q.clone(), old: old.clone(), new: session.last_answer().cloned() });
+        rows.push(Row {
+            question: q.clone(),
+            old: old.clone(),
+            new: session.last_answer().cloned(),
+        });
         if let Err(e) = store.save(&session.conv) {
             err(format!("could not save the replay: {e}"));
         }
         match end {
             TurnEnd::Finished => {}
             TurnEnd::Failed(e) => {
-                err(format!("turn {} failed: {e}; stopping (finished turns are saved)", n + 1));
+                err(format!(
+                    "turn {} failed: {e}; stopping (finished turns are saved)",
+                    n + 1
+                ));
                 code = EXIT_PROVIDER;
                 break;
             }
@@ -125,7 +148,10 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
                            "cost_usd": a.cost_usd, "duration_ms": a.duration_ms, "ttft_ms": a.ttft_ms, "interrupted": a.interrupted})
                 })
             };
-            println!("{}", json!({"type": "turn", "turn": i + 1, "question": r.question, "original": side(&r.old), "replay": side(&r.new)}));
+            println!(
+                "{}",
+                json!({"type": "turn", "turn": i + 1, "question": r.question, "original": side(&r.old), "replay": side(&r.new)})
+            );
         }
         let (a, b) = (orig.totals(), new.totals());
         println!(
@@ -136,7 +162,11 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
     }
     let old_model = orig.models().join(", ");
     let new_model = new.models().join(", ");
-    println!("turn  question                        | {:<28} | {:<28}", trunc(&old_model, 28), trunc(&new_model, 28));
+    println!(
+        "turn  question                        | {:<28} | {:<28}",
+        trunc(&old_model, 28),
+        trunc(&new_model, 28)
+    );
     for (i, r) in rows.iter().enumerate() {
         let cell = |a: &Option<crate::conversation::Answer>| match a {
             Some(a) => format!(
@@ -152,13 +182,21 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
         println!(
             "{:>4}  {:<31} | {:<28} | {:<28}",
             i + 1,
-            trunc(&crate::sanitize::sanitize(&r.question.replace('\n', " ")), 31),
+            trunc(
+                &crate::sanitize::sanitize(&r.question.replace('\n', " ")),
+                31
+            ),
             cell(&r.old),
             cell(&r.new)
         );
     }
     let (a, b) = (orig.totals(), new.totals());
-    println!("total{:<32} | {:<28} | {:<28}", "", dollars(a.cost_usd), dollars(b.cost_usd));
+    println!(
+        "total{:<32} | {:<28} | {:<28}",
+        "",
+        dollars(a.cost_usd),
+        dollars(b.cost_usd)
+    );
     println!("saved as {} (replay of {})", new.id, orig.id);
 }
 
@@ -171,4 +209,3 @@ fn trunc(s: &str, n: usize) -> String {
         t
     }
 }
-

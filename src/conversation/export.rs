@@ -17,7 +17,10 @@ pub fn answer_footer(a: &super::Answer) -> String {
         tin.push_str(&format!(" ({} cached)", thousands(u.cached_input_tokens)));
     }
     if u.cache_write_tokens > 0 {
-        tin.push_str(&format!(" ({} cache write)", thousands(u.cache_write_tokens)));
+        tin.push_str(&format!(
+            " ({} cache write)",
+            thousands(u.cache_write_tokens)
+        ));
     }
     parts.push(tin);
     let mut tout = format!("out {}", thousands(u.output_tokens));
@@ -39,16 +42,26 @@ pub fn answer_footer(a: &super::Answer) -> String {
         parts.push(format!("{tps:.1} tok/s"));
     }
     if a.interrupted {
-        parts.push(format!("interrupted: {}", a.error.as_deref().unwrap_or("stopped")));
+        parts.push(format!(
+            "interrupted: {}",
+            a.error.as_deref().unwrap_or("stopped")
+        ));
     }
     parts.join(" · ")
 }
 
 pub fn to_markdown(conv: &Conversation) -> String {
     let mut s = String::new();
-    let title = if conv.title.is_empty() { "Untitled conversation" } else { &conv.title };
+    let title = if conv.title.is_empty() {
+        "Untitled conversation"
+    } else {
+        &conv.title
+    };
     s.push_str(&format!("# {title}\n\n"));
-    s.push_str(&format!("- id: `{}`\n- created: {}\n- updated: {}\n", conv.id, conv.created, conv.updated));
+    s.push_str(&format!(
+        "- id: `{}`\n- created: {}\n- updated: {}\n",
+        conv.id, conv.created, conv.updated
+    ));
     if let Some(p) = &conv.preset {
         s.push_str(&format!("- preset: {p}\n"));
     }
@@ -61,7 +74,11 @@ pub fn to_markdown(conv: &Conversation) -> String {
         thousands(t.usage.input_tokens),
         thousands(t.usage.output_tokens),
         dollars(t.cost_usd),
-        if t.unpriced_turns > 0 { format!(" (+{} turns of unknown price)", t.unpriced_turns) } else { String::new() }
+        if t.unpriced_turns > 0 {
+            format!(" (+{} turns of unknown price)", t.unpriced_turns)
+        } else {
+            String::new()
+        }
     ));
     if let Some(sys) = conv.system_prompt.as_deref().filter(|s| !s.is_empty()) {
         s.push_str("## System prompt\n\n");
@@ -75,7 +92,10 @@ pub fn to_markdown(conv: &Conversation) -> String {
             (Role::User, true) => "Example: user".to_string(),
             (Role::Assistant, true) => "Example: assistant".to_string(),
             (Role::User, false) => "User".to_string(),
-            (Role::Assistant, false) => format!("Assistant ({})", m.answer.as_ref().map(|a| a.model.as_str()).unwrap_or("?")),
+            (Role::Assistant, false) => format!(
+                "Assistant ({})",
+                m.answer.as_ref().map(|a| a.model.as_str()).unwrap_or("?")
+            ),
         };
         s.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
         if let Some(a) = &m.answer {

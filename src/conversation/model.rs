@@ -94,19 +94,35 @@ impl Answer {
     pub fn tokens_per_sec(&self) -> Option<f64> {
         let dur = self.duration_ms? as f64 / 1000.0;
         let streaming = dur - self.ttft_ms.unwrap_or(0) as f64 / 1000.0;
-        (streaming > 0.05 && self.usage.output_tokens > 0).then(|| self.usage.output_tokens as f64 / streaming)
+        (streaming > 0.05 && self.usage.output_tokens > 0)
+            .then(|| self.usage.output_tokens as f64 / streaming)
     }
 }
 
 impl Message {
     pub fn user(text: impl Into<String>) -> Self {
-        Message { role: Role::User, content: text.into(), example: false, answer: None }
+        Message {
+            role: Role::User,
+            content: text.into(),
+            example: false,
+            answer: None,
+        }
     }
     pub fn example(role: Role, text: impl Into<String>) -> Self {
-        Message { role, content: text.into(), example: true, answer: None }
+        Message {
+            role,
+            content: text.into(),
+            example: true,
+            answer: None,
+        }
     }
     pub fn assistant(model: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: String::new(), example: false, answer: Some(Answer::new(model)) }
+        Message {
+            role: Role::Assistant,
+            content: String::new(),
+            example: false,
+            answer: Some(Answer::new(model)),
+        }
     }
 }
 
@@ -141,8 +157,17 @@ impl Conversation {
         if !self.title.is_empty() {
             return;
         }
-        if let Some(m) = self.messages.iter().find(|m| m.role == Role::User && !m.example) {
-            let line = m.content.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        if let Some(m) = self
+            .messages
+            .iter()
+            .find(|m| m.role == Role::User && !m.example)
+        {
+            let line = m
+                .content
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
             let mut t: String = line.chars().take(80).collect();
             if t.len() < line.len() {
                 t.push('…');
@@ -187,12 +212,19 @@ impl Conversation {
         self.messages
             .iter()
             .filter(|m| !(m.role == Role::Assistant && m.content.trim().is_empty()))
-            .map(|m| ChatMessage { role: m.role, content: m.content.clone() })
+            .map(|m| ChatMessage {
+                role: m.role,
+                content: m.content.clone(),
+            })
             .collect()
     }
 
     /// Real (non-example) user questions, in order.
     pub fn questions(&self) -> Vec<&str> {
-        self.messages.iter().filter(|m| m.role == Role::User && !m.example).map(|m| m.content.as_str()).collect()
+        self.messages
+            .iter()
+            .filter(|m| m.role == Role::User && !m.example)
+            .map(|m| m.content.as_str())
+            .collect()
     }
 }

@@ -37,7 +37,10 @@ pub struct Broken {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a charla conversation ({error}); the file was left as it is")]
     Parse { path: PathBuf, error: String },
     #[error("no conversation matches '{0}'")]
@@ -73,7 +76,10 @@ struct LiteMsg {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Store {
@@ -91,11 +97,19 @@ impl Store {
         let path = self.path_of(&conv.id);
         if let Ok(existing) = std::fs::read(&path) {
             if let Err(e) = serde_json::from_slice::<serde_json::Value>(&existing) {
-                return Err(StoreError::Parse { path, error: e.to_string() });
+                return Err(StoreError::Parse {
+                    path,
+                    error: e.to_string(),
+                });
             }
         }
-        let json = serde_json::to_vec_pretty(conv).map_err(|e| StoreError::Parse { path: path.clone(), error: e.to_string() })?;
-        let tmp = self.dir.join(format!(".{}.json.tmp-{}", conv.id, std::process::id()));
+        let json = serde_json::to_vec_pretty(conv).map_err(|e| StoreError::Parse {
+            path: path.clone(),
+            error: e.to_string(),
+        })?;
+        let tmp = self
+            .dir
+            .join(format!(".{}.json.tmp-{}", conv.id, std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&json)?;
@@ -110,31 +124,44 @@ impl Store {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            StoreError::Io { path: path.clone(), source: e }
+            StoreError::Io {
+                path: path.clone(),
+                source: e,
+            }
         })?;
         Ok(path)
     }
 
     pub fn load_path(path: &Path) -> Result<Conversation, StoreError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let conv: Conversation =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), error: e.to_string() })?;
+        let conv: Conversation = serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?;
         if conv.version > VERSION {
             return Err(StoreError::Parse {
                 path: path.to_path_buf(),
-                error: format!("file version {} is newer than this charla understands ({VERSION})", conv.version),
+                error: format!(
+                    "file version {} is newer than this charla understands ({VERSION})",
+                    conv.version
+                ),
             });
         }
         Ok(conv)
     }
 
     fn files(&self) -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(&self.dir) else { return vec![] };
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return vec![];
+        };
         rd.filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "json")
-                    && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+                    && !p
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
             })
             .collect()
     }
@@ -151,7 +178,11 @@ impl Store {
                 Ok(c) if c.version <= VERSION => {
                     let mut models: Vec<String> = Vec::new();
                     let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
-                    for m in c.messages.iter().filter(|m| m.role == Role::Assistant && !m.example) {
+                    for m in c
+                        .messages
+                        .iter()
+                        .filter(|m| m.role == Role::Assistant && !m.example)
+                    {
                         turns += 1;
                         match m.cost_usd {
                             Some(x) => cost += x,
@@ -175,7 +206,10 @@ impl Store {
                         path,
                     });
                 }
-                Ok(c) => broken.push(Broken { path, error: format!("file version {} is newer than this charla", c.version) }),
+                Ok(c) => broken.push(Broken {
+                    path,
+                    error: format!("file version {} is newer than this charla", c.version),
+                }),
                 Err(error) => broken.push(Broken { path, error }),
             }
         }
@@ -188,7 +222,9 @@ impl Store {
     pub fn find(&self, key: &str) -> Result<Conversation, StoreError> {
         let (list, _) = self.list();
         if key == "last" || key == "latest" {
-            let s = list.first().ok_or_else(|| StoreError::NotFound(key.to_string()))?;
+            let s = list
+                .first()
+                .ok_or_else(|| StoreError::NotFound(key.to_string()))?;
             return Self::load_path(&s.path);
         }
         let exact = self.path_of(key);
@@ -201,7 +237,11 @@ impl Store {
             [one] => Self::load_path(&one.path),
             many => Err(StoreError::Ambiguous(
                 key.to_string(),
-                many.iter().take(5).map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "),
+                many.iter()
+                    .take(5)
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )),
         }
     }
@@ -220,7 +260,9 @@ impl Store {
         }
         list.into_iter()
             .filter(|s| {
-                let Ok(c) = Self::load_path(&s.path) else { return false };
+                let Ok(c) = Self::load_path(&s.path) else {
+                    return false;
+                };
                 let mut hay = c.title.to_lowercase();
                 for m in &c.messages {
                     hay.push('\n');

@@ -1,6 +1,8 @@
 //! Anthropic Messages SSE.
 
-use super::{ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use super::{
+    ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated,
+};
 use serde_json::{Value, json};
 
 pub const DEFAULT_MAX_TOKENS: u32 = 8192;
@@ -32,7 +34,11 @@ pub fn body(req: &ChatRequest) -> Value {
     let messages: Vec<Value> = msgs
         .into_iter()
         .map(|(role, text)| {
-            let role = if role == Role::User { "user" } else { "assistant" };
+            let role = if role == Role::User {
+                "user"
+            } else {
+                "assistant"
+            };
             json!({"role": role, "content": text})
         })
         .collect();
@@ -78,7 +84,11 @@ impl AnthropicDecoder {
         if let Some(n) = get("output_tokens") {
             self.output = n;
         }
-        if let Some(n) = u.get("output_tokens_details").and_then(|d| d.get("thinking_tokens")).and_then(Value::as_u64) {
+        if let Some(n) = u
+            .get("output_tokens_details")
+            .and_then(|d| d.get("thinking_tokens"))
+            .and_then(Value::as_u64)
+        {
             self.thinking = n;
         }
         StreamEvent::Usage(Usage {
@@ -117,8 +127,14 @@ impl Decoder for AnthropicDecoder {
             },
             "content_block_start" => {
                 let block = v.get("content_block");
-                let text = block.and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or("");
-                let thinking = block.and_then(|b| b.get("thinking")).and_then(Value::as_str).unwrap_or("");
+                let text = block
+                    .and_then(|b| b.get("text"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let thinking = block
+                    .and_then(|b| b.get("thinking"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let mut out = vec![];
                 if !thinking.is_empty() {
                     out.push(StreamEvent::ReasoningDelta(thinking.into()));
@@ -130,8 +146,16 @@ impl Decoder for AnthropicDecoder {
             }
             "content_block_delta" => {
                 let d = v.get("delta");
-                let kind = d.and_then(|d| d.get("type")).and_then(Value::as_str).unwrap_or("");
-                let field = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+                let kind = d
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let field = |k: &str| {
+                    d.and_then(|d| d.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
                 match kind {
                     "text_delta" => vec![StreamEvent::TextDelta(field("text"))],
                     "thinking_delta" => vec![StreamEvent::ReasoningDelta(field("thinking"))],
@@ -139,7 +163,11 @@ impl Decoder for AnthropicDecoder {
                 }
             }
             "message_delta" => {
-                if let Some(r) = v.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
+                if let Some(r) = v
+                    .get("delta")
+                    .and_then(|d| d.get("stop_reason"))
+                    .and_then(Value::as_str)
+                {
                     self.stop_reason = Some(r.to_string());
                 }
                 match v.get("usage") {
@@ -149,14 +177,23 @@ impl Decoder for AnthropicDecoder {
             }
             "message_stop" => {
                 self.done = true;
-                let reason = self.stop_reason.clone().unwrap_or_else(|| "end_turn".into());
+                let reason = self
+                    .stop_reason
+                    .clone()
+                    .unwrap_or_else(|| "end_turn".into());
                 vec![StreamEvent::Finished { reason }]
             }
             "error" => {
                 self.done = true;
                 let e = v.get("error");
-                let t = e.and_then(|e| e.get("type")).and_then(Value::as_str).unwrap_or("error");
-                let m = e.and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("");
+                let t = e
+                    .and_then(|e| e.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("error");
+                let m = e
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 vec![StreamEvent::Error(ProviderError::from_stream(t, m))]
             }
             _ => vec![], // ping, content_block_stop, unknown future events

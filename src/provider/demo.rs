@@ -6,13 +6,22 @@ use tokio::sync::mpsc;
 
 /// Milliseconds between chunks; `CHARLA_DEMO_PACE_MS` overrides (0 = as fast as possible).
 fn pace() -> std::time::Duration {
-    let ms = std::env::var("CHARLA_DEMO_PACE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(12u64);
+    let ms = std::env::var("CHARLA_DEMO_PACE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12u64);
     std::time::Duration::from_millis(ms)
 }
 
 /// The full answer the demo gives to `req`.
 pub fn answer(req: &ChatRequest) -> String {
-    let question = req.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.trim()).unwrap_or("");
+    let question = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.content.trim())
+        .unwrap_or("");
     let turn = req.messages.iter().filter(|m| m.role == Role::User).count();
     let mut quoted: String = question.chars().take(300).collect();
     if quoted.len() < question.len() {
@@ -24,7 +33,10 @@ pub fn answer(req: &ChatRequest) -> String {
     s.push_str(&format!("You asked (turn {turn}):\n\n> {quoted}\n\n"));
     if let Some(system) = req.system.as_deref().filter(|s| !s.trim().is_empty()) {
         let short: String = system.chars().take(120).collect();
-        s.push_str(&format!("System prompt in effect: *{}*\n\n", short.replace('\n', " ")));
+        s.push_str(&format!(
+            "System prompt in effect: *{}*\n\n",
+            short.replace('\n', " ")
+        ));
     }
     s.push_str(
         "I am a stand-in so you can try charla before adding a provider. To talk to a real model:\n\n\
@@ -49,9 +61,14 @@ pub async fn run(req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
     let mut chunk = String::new();
     for (i, c) in text.char_indices() {
         chunk.push(c);
-        let next_is_word_start = text[i + c.len_utf8()..].starts_with(char::is_whitespace) && !c.is_whitespace();
+        let next_is_word_start =
+            text[i + c.len_utf8()..].starts_with(char::is_whitespace) && !c.is_whitespace();
         if next_is_word_start {
-            if tx.send(StreamEvent::TextDelta(std::mem::take(&mut chunk))).await.is_err() {
+            if tx
+                .send(StreamEvent::TextDelta(std::mem::take(&mut chunk)))
+                .await
+                .is_err()
+            {
                 return;
             }
             if !pace.is_zero() {
@@ -62,5 +79,9 @@ pub async fn run(req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
     if !chunk.is_empty() && tx.send(StreamEvent::TextDelta(chunk)).await.is_err() {
         return;
     }
-    let _ = tx.send(StreamEvent::Finished { reason: "stop".into() }).await;
+    let _ = tx
+        .send(StreamEvent::Finished {
+            reason: "stop".into(),
+        })
+        .await;
 }

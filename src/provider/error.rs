@@ -63,7 +63,13 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ProviderError { kind, message: message.into(), status: None, retry_after: None, no_retry: false }
+        ProviderError {
+            kind,
+            message: message.into(),
+            status: None,
+            retry_after: None,
+            no_retry: false,
+        }
     }
 
     /// Classifies a non-2xx response from its status and body.
@@ -79,7 +85,9 @@ impl ProviderError {
                 404 => ErrorKind::NotFound,
                 408 => ErrorKind::Timeout,
                 413 => ErrorKind::ContextTooLong,
-                429 if lower.contains("insufficient_quota") || lower.contains("quota") && lower.contains("exceeded your") => {
+                429 if lower.contains("insufficient_quota")
+                    || lower.contains("quota") && lower.contains("exceeded your") =>
+                {
                     ErrorKind::Quota
                 }
                 429 => ErrorKind::RateLimited,
@@ -88,8 +96,18 @@ impl ProviderError {
                 _ => ErrorKind::BadRequest,
             }
         };
-        let message = if message.is_empty() { format!("HTTP {status}") } else { message };
-        ProviderError { kind, message, status: Some(status), retry_after, no_retry: false }
+        let message = if message.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            message
+        };
+        ProviderError {
+            kind,
+            message,
+            status: Some(status),
+            retry_after,
+            no_retry: false,
+        }
     }
 
     /// Classifies an error object that arrived inside a 200 stream.
@@ -111,7 +129,14 @@ impl ProviderError {
         } else {
             ErrorKind::Server
         };
-        ProviderError::new(kind, if message.is_empty() { type_or_code.to_string() } else { message.to_string() })
+        ProviderError::new(
+            kind,
+            if message.is_empty() {
+                type_or_code.to_string()
+            } else {
+                message.to_string()
+            },
+        )
     }
 }
 
@@ -133,7 +158,11 @@ pub fn extract_message(body: &str) -> (String, String) {
         if let Some(s) = err.as_str() {
             return (s.to_string(), String::new()); // Ollama: {"error":"msg"}
         }
-        let msg = err.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string();
+        let msg = err
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("")
+            .to_string();
         let code = ["type", "code", "status"]
             .iter()
             .filter_map(|k| err.get(*k))
@@ -189,20 +218,39 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert_eq!(e.message, "Rate limit reached");
         let q = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
-        assert_eq!(ProviderError::from_http(429, q, None).kind, ErrorKind::Quota);
+        assert_eq!(
+            ProviderError::from_http(429, q, None).kind,
+            ErrorKind::Quota
+        );
     }
 
     #[test]
     fn classifies_anthropic_gemini_ollama_bodies() {
         let a = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
-        assert_eq!(ProviderError::from_http(529, a, None).kind, ErrorKind::Overloaded);
-        let g = r#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(
+            ProviderError::from_http(529, a, None).kind,
+            ErrorKind::Overloaded
+        );
+        let g =
+            r#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}"#;
         let e = ProviderError::from_http(400, g, None);
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::BadRequest, "API key not valid."));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::BadRequest, "API key not valid.")
+        );
         let o = r#"{"error":"model 'x' not found"}"#;
-        assert_eq!(ProviderError::from_http(404, o, None).message, "model 'x' not found");
+        assert_eq!(
+            ProviderError::from_http(404, o, None).message,
+            "model 'x' not found"
+        );
         let c = r#"{"error":{"message":"This model's maximum context length is 128000 tokens","code":"context_length_exceeded"}}"#;
-        assert_eq!(ProviderError::from_http(400, c, None).kind, ErrorKind::ContextTooLong);
-        assert_eq!(ProviderError::from_http(502, "<html>bad gateway</html>", None).message, "<html>bad gateway</html>");
+        assert_eq!(
+            ProviderError::from_http(400, c, None).kind,
+            ErrorKind::ContextTooLong
+        );
+        assert_eq!(
+            ProviderError::from_http(502, "<html>bad gateway</html>", None).message,
+            "<html>bad gateway</html>"
+        );
     }
 }

@@ -1,10 +1,17 @@
 //! Google Gemini `streamGenerateContent?alt=sse` (CRLF framing, no [DONE]).
 
-use super::{ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use super::{
+    ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err,
+    truncated,
+};
 use serde_json::{Value, json};
 
 pub fn url(base_url: &str, model: &str) -> String {
-    format!("{}/models/{}:streamGenerateContent?alt=sse", base_url.trim_end_matches('/'), model)
+    format!(
+        "{}/models/{}:streamGenerateContent?alt=sse",
+        base_url.trim_end_matches('/'),
+        model
+    )
 }
 
 pub fn models_url(base_url: &str) -> String {
@@ -52,7 +59,14 @@ pub struct GeminiDecoder {
     finish_reason: Option<String>,
 }
 
-const BLOCKED: &[&str] = &["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"];
+const BLOCKED: &[&str] = &[
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+];
 
 impl Decoder for GeminiDecoder {
     fn feed(&mut self, _event: &str, data: &str) -> Decoded {
@@ -72,7 +86,11 @@ impl Decoder for GeminiDecoder {
             let status = err.get("status").and_then(Value::as_str).unwrap_or("");
             let code = err.get("code").map(|c| c.to_string()).unwrap_or_default();
             let msg = err.get("message").and_then(Value::as_str).unwrap_or(status);
-            let code = if status.is_empty() { code } else { status.to_string() };
+            let code = if status.is_empty() {
+                code
+            } else {
+                status.to_string()
+            };
             let mut e = ProviderError::from_stream(&code, msg);
             if status == "RESOURCE_EXHAUSTED" {
                 e.kind = ErrorKind::RateLimited;
@@ -81,17 +99,32 @@ impl Decoder for GeminiDecoder {
             }
             return vec![StreamEvent::Error(e)];
         }
-        if let Some(reason) = v.get("promptFeedback").and_then(|p| p.get("blockReason")).and_then(Value::as_str) {
+        if let Some(reason) = v
+            .get("promptFeedback")
+            .and_then(|p| p.get("blockReason"))
+            .and_then(Value::as_str)
+        {
             self.done = true;
             return vec![StreamEvent::Error(ProviderError::new(
                 ErrorKind::ContentFilter,
                 format!("the prompt was blocked ({reason})"),
             ))];
         }
-        let cand = v.get("candidates").and_then(Value::as_array).and_then(|c| c.first());
-        if let Some(parts) = cand.and_then(|c| c.get("content")).and_then(|c| c.get("parts")).and_then(Value::as_array) {
+        let cand = v
+            .get("candidates")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first());
+        if let Some(parts) = cand
+            .and_then(|c| c.get("content"))
+            .and_then(|c| c.get("parts"))
+            .and_then(Value::as_array)
+        {
             for p in parts {
-                if let Some(t) = p.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                if let Some(t) = p
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                {
                     if p.get("thought").and_then(Value::as_bool).unwrap_or(false) {
                         out.push(StreamEvent::ReasoningDelta(t.to_string()));
                     } else {
@@ -112,7 +145,10 @@ impl Decoder for GeminiDecoder {
                 provider_cost_usd: None,
             }));
         }
-        if let Some(r) = cand.and_then(|c| c.get("finishReason")).and_then(Value::as_str) {
+        if let Some(r) = cand
+            .and_then(|c| c.get("finishReason"))
+            .and_then(Value::as_str)
+        {
             self.finish_reason = Some(r.to_string());
             if BLOCKED.contains(&r) {
                 self.done = true;

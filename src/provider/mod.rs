@@ -103,13 +103,19 @@ pub enum StreamEvent {
     /// The request was accepted (HTTP 2xx) and the body is streaming.
     Started,
     /// A failed attempt will be retried after `wait`.
-    Retry { attempt: u32, wait: Duration, reason: String },
+    Retry {
+        attempt: u32,
+        wait: Duration,
+        reason: String,
+    },
     TextDelta(String),
     ReasoningDelta(String),
     /// The latest usage snapshot (later snapshots replace earlier ones).
     Usage(Usage),
     /// The answer is complete.
-    Finished { reason: String },
+    Finished {
+        reason: String,
+    },
     /// The turn failed; no more events follow.
     Error(ProviderError),
 }

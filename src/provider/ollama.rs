@@ -1,6 +1,8 @@
 //! Ollama native `/api/chat` (NDJSON).
 
-use super::{ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use super::{
+    ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated,
+};
 use serde_json::{Value, json};
 
 pub fn url(base_url: &str) -> String {
@@ -17,7 +19,11 @@ pub fn body(req: &ChatRequest) -> Value {
         messages.push(json!({"role": "system", "content": system}));
     }
     for m in &req.messages {
-        let role = if m.role == Role::User { "user" } else { "assistant" };
+        let role = if m.role == Role::User {
+            "user"
+        } else {
+            "assistant"
+        };
         messages.push(json!({"role": role, "content": m.content}));
     }
     let mut body = json!({"model": req.model, "messages": messages, "stream": true});
@@ -53,15 +59,26 @@ impl Decoder for OllamaDecoder {
         };
         if let Some(e) = v.get("error") {
             self.done = true;
-            let msg = e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string());
+            let msg = e
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string());
             return vec![StreamEvent::Error(ProviderError::from_stream("", &msg))];
         }
         let mut out = Vec::new();
         let msg = v.get("message");
-        if let Some(t) = msg.and_then(|m| m.get("thinking")).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(t) = msg
+            .and_then(|m| m.get("thinking"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             out.push(StreamEvent::ReasoningDelta(t.to_string()));
         }
-        if let Some(t) = msg.and_then(|m| m.get("content")).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(t) = msg
+            .and_then(|m| m.get("content"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             out.push(StreamEvent::TextDelta(t.to_string()));
         }
         if v.get("done").and_then(Value::as_bool) == Some(true) {
@@ -72,7 +89,11 @@ impl Decoder for OllamaDecoder {
                 output_tokens: g("eval_count"),
                 ..Usage::default()
             }));
-            let reason = v.get("done_reason").and_then(Value::as_str).unwrap_or("stop").to_string();
+            let reason = v
+                .get("done_reason")
+                .and_then(Value::as_str)
+                .unwrap_or("stop")
+                .to_string();
             out.push(StreamEvent::Finished { reason });
         }
         out

@@ -1,7 +1,10 @@
 //! OpenAI Chat Completions SSE, and every OpenAI-compatible server (OpenRouter, Groq, DeepSeek,
 //! Mistral, vLLM, llama.cpp, LM Studio, LiteLLM, Ollama's /v1).
 
-use super::{ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err, truncated};
+use super::{
+    ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err,
+    truncated,
+};
 use serde_json::{Value, json};
 
 pub fn url(base_url: &str) -> String {
@@ -91,17 +94,32 @@ impl Decoder for OpenAiDecoder {
         };
         let mut out = Vec::new();
         if let Some(choices) = v.get("choices").and_then(Value::as_array) {
-            for c in choices.iter().filter(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0) {
+            for c in choices
+                .iter()
+                .filter(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+            {
                 if let Some(delta) = c.get("delta") {
                     for key in ["reasoning_content", "reasoning"] {
-                        if let Some(r) = delta.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                        if let Some(r) = delta
+                            .get(key)
+                            .and_then(Value::as_str)
+                            .filter(|s| !s.is_empty())
+                        {
                             out.push(StreamEvent::ReasoningDelta(r.to_string()));
                         }
                     }
-                    if let Some(t) = delta.get("content").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                    if let Some(t) = delta
+                        .get("content")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                    {
                         out.push(StreamEvent::TextDelta(t.to_string()));
                     }
-                    if let Some(t) = delta.get("refusal").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                    if let Some(t) = delta
+                        .get("refusal")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                    {
                         out.push(StreamEvent::TextDelta(t.to_string()));
                     }
                 }
@@ -110,17 +128,31 @@ impl Decoder for OpenAiDecoder {
                 }
             }
         }
-        let usage = v.get("usage").filter(|u| u.is_object()).or_else(|| v.get("x_groq").and_then(|x| x.get("usage")));
+        let usage = v
+            .get("usage")
+            .filter(|u| u.is_object())
+            .or_else(|| v.get("x_groq").and_then(|x| x.get("usage")));
         if let Some(usage) = usage.filter(|u| u.is_object()) {
             out.push(StreamEvent::Usage(usage_from(usage)));
         }
-        let err = v.get("error").filter(|e| !e.is_null()).or_else(|| v.get("x_groq").and_then(|x| x.get("error")));
+        let err = v
+            .get("error")
+            .filter(|e| !e.is_null())
+            .or_else(|| v.get("x_groq").and_then(|x| x.get("error")));
         if let Some(err) = err {
-            let msg = err.get("message").and_then(Value::as_str).or(err.as_str()).unwrap_or("error in stream");
+            let msg = err
+                .get("message")
+                .and_then(Value::as_str)
+                .or(err.as_str())
+                .unwrap_or("error in stream");
             let code = ["code", "type"]
                 .iter()
                 .find_map(|k| err.get(*k).filter(|c| !c.is_null()))
-                .map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string()))
+                .map(|c| {
+                    c.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| c.to_string())
+                })
                 .unwrap_or_default();
             self.done = true;
             out.push(StreamEvent::Error(ProviderError::from_stream(&code, msg)));

@@ -28,7 +28,9 @@ pub fn delay(policy: &RetryPolicy, failed: u32, retry_after: Option<Duration>) -
     if let Some(ra) = retry_after {
         return (ra <= policy.max_retry_after).then_some(ra);
     }
-    let exp = policy.base_delay.saturating_mul(1u32 << (failed.saturating_sub(1)).min(16));
+    let exp = policy
+        .base_delay
+        .saturating_mul(1u32 << (failed.saturating_sub(1)).min(16));
     let capped = exp.min(policy.max_delay);
     // "Equal jitter": between half and all of the exponential delay.
     let jitter = 0.5 + 0.5 * random_unit();
@@ -38,13 +40,24 @@ pub fn delay(policy: &RetryPolicy, failed: u32, retry_after: Option<Duration>) -
 fn random_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Parses the retry headers; `get` looks a header up by lower-case name.
-pub fn parse_retry_after<'a>(get: impl Fn(&str) -> Option<&'a str>, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0) {
+pub fn parse_retry_after<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    now: SystemTime,
+) -> Option<Duration> {
+    if let Some(ms) = get("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+    {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
     let v = get("retry-after")?.trim();
@@ -61,12 +74,19 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        let now = httpdate::parse_http_date("Wed, 19 Nov 2025 19:40:03 GMT").unwrap_or(SystemTime::UNIX_EPOCH);
+        let now = httpdate::parse_http_date("Wed, 19 Nov 2025 19:40:03 GMT")
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let h = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
         };
-        assert_eq!(parse_retry_after(h(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(h(&[("retry-after-ms", "250"), ("retry-after", "7")]), now), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_retry_after(h(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after(h(&[("retry-after-ms", "250"), ("retry-after", "7")]), now),
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(
             parse_retry_after(h(&[("retry-after", "Wed, 19 Nov 2025 19:40:13 GMT")]), now),
             Some(Duration::from_secs(10))
@@ -77,12 +97,25 @@ mod tests {
 
     #[test]
     fn backoff_grows_caps_and_honours_server() {
-        let p = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(350), ..Default::default() };
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(350),
+            ..Default::default()
+        };
         let d1 = delay(&p, 1, None).unwrap_or_default();
-        assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
+        assert!(
+            d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+            "{d1:?}"
+        );
         let d3 = delay(&p, 3, None).unwrap_or_default();
-        assert!(d3 >= Duration::from_millis(175) && d3 <= Duration::from_millis(350), "{d3:?}");
-        assert_eq!(delay(&p, 1, Some(Duration::from_secs(3))), Some(Duration::from_secs(3)));
+        assert!(
+            d3 >= Duration::from_millis(175) && d3 <= Duration::from_millis(350),
+            "{d3:?}"
+        );
+        assert_eq!(
+            delay(&p, 1, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(delay(&p, 1, Some(Duration::from_secs(600))), None);
     }
 }

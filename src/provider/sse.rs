@@ -33,7 +33,10 @@ pub fn idle_timeout(s: ByteStream, idle: Duration) -> ByteStream {
             Err(_) => Some((
                 Err(ProviderError::new(
                     ErrorKind::Timeout,
-                    format!("no data from the server for {:.0} s (idle timeout)", idle.as_secs_f64()),
+                    format!(
+                        "no data from the server for {:.0} s (idle timeout)",
+                        idle.as_secs_f64()
+                    ),
                 )),
                 (s, true),
             )),
@@ -102,31 +105,37 @@ impl Utf8Decoder {
 
 /// Decodes bytes to text chunks; on a clean end of the body appends `tail` (so that a last
 /// event or line without its terminator is still delivered).
-fn text_chunks(s: ByteStream, tail: &'static str) -> BoxStream<'static, Result<String, ProviderError>> {
-    futures::stream::unfold((s, Utf8Decoder::default(), false), move |(mut s, mut dec, ended)| async move {
-        if ended {
-            return None;
-        }
-        loop {
-            match s.next().await {
-                Some(Ok(b)) => {
-                    let text = dec.push(&b);
-                    if !text.is_empty() {
-                        return Some((Ok(text), (s, dec, false)));
+fn text_chunks(
+    s: ByteStream,
+    tail: &'static str,
+) -> BoxStream<'static, Result<String, ProviderError>> {
+    futures::stream::unfold(
+        (s, Utf8Decoder::default(), false),
+        move |(mut s, mut dec, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match s.next().await {
+                    Some(Ok(b)) => {
+                        let text = dec.push(&b);
+                        if !text.is_empty() {
+                            return Some((Ok(text), (s, dec, false)));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        // Flush decoded text first? Nothing is pending except an incomplete char.
+                        return Some((Err(e), (s, dec, true)));
+                    }
+                    None => {
+                        let mut text = dec.finish();
+                        text.push_str(tail);
+                        return Some((Ok(text), (s, dec, true)));
                     }
                 }
-                Some(Err(e)) => {
-                    // Flush decoded text first? Nothing is pending except an incomplete char.
-                    return Some((Err(e), (s, dec, true)));
-                }
-                None => {
-                    let mut text = dec.finish();
-                    text.push_str(tail);
-                    return Some((Ok(text), (s, dec, true)));
-                }
             }
-        }
-    })
+        },
+    )
     .boxed()
 }
 
@@ -135,36 +144,55 @@ pub fn sse_events(s: ByteStream) -> RawStream {
     text_chunks(s, "\n\n")
         .eventsource()
         .map(|r| match r {
-            Ok(ev) => Ok(RawEvent { event: ev.event, data: ev.data }),
+            Ok(ev) => Ok(RawEvent {
+                event: ev.event,
+                data: ev.data,
+            }),
             Err(eventsource_stream::EventStreamError::Transport(e)) => Err(e),
-            Err(e) => Err(ProviderError::new(ErrorKind::MalformedStream, format!("bad event stream: {e}"))),
+            Err(e) => Err(ProviderError::new(
+                ErrorKind::MalformedStream,
+                format!("bad event stream: {e}"),
+            )),
         })
         .boxed()
 }
 
 /// Newline-delimited JSON lines from a byte stream.
 pub fn ndjson_lines(s: ByteStream) -> RawStream {
-    futures::stream::unfold((text_chunks(s, "\n"), String::new(), std::collections::VecDeque::new()), |(mut s, mut buf, mut ready)| async move {
-        loop {
-            if let Some(line) = ready.pop_front() {
-                return Some((Ok(RawEvent { event: String::new(), data: line }), (s, buf, ready)));
-            }
-            match s.next().await {
-                Some(Ok(text)) => {
-                    buf.push_str(&text);
-                    while let Some(i) = buf.find('\n') {
-                        let line: String = buf.drain(..=i).collect();
-                        let line = line.trim_end_matches(['\n', '\r']).to_string();
-                        if !line.trim().is_empty() {
-                            ready.push_back(line);
+    futures::stream::unfold(
+        (
+            text_chunks(s, "\n"),
+            String::new(),
+            std::collections::VecDeque::new(),
+        ),
+        |(mut s, mut buf, mut ready)| async move {
+            loop {
+                if let Some(line) = ready.pop_front() {
+                    return Some((
+                        Ok(RawEvent {
+                            event: String::new(),
+                            data: line,
+                        }),
+                        (s, buf, ready),
+                    ));
+                }
+                match s.next().await {
+                    Some(Ok(text)) => {
+                        buf.push_str(&text);
+                        while let Some(i) = buf.find('\n') {
+                            let line: String = buf.drain(..=i).collect();
+                            let line = line.trim_end_matches(['\n', '\r']).to_string();
+                            if !line.trim().is_empty() {
+                                ready.push_back(line);
+                            }
                         }
                     }
+                    Some(Err(e)) => return Some((Err(e), (s, buf, ready))),
+                    None => return None,
                 }
-                Some(Err(e)) => return Some((Err(e), (s, buf, ready))),
-                None => return None,
             }
-        }
-    })
+        },
+    )
     .boxed()
 }
 
@@ -205,7 +233,10 @@ mod tests {
 
     #[tokio::test]
     async fn last_event_without_blank_line_is_flushed() {
-        let evs = collect(sse_events(from_chunks(vec![b"data: a\n\ndata: b".to_vec()]))).await;
+        let evs = collect(sse_events(from_chunks(vec![
+            b"data: a\n\ndata: b".to_vec(),
+        ])))
+        .await;
         let data: Vec<_> = evs.into_iter().map(|e| e.map(|e| e.data)).collect();
         assert_eq!(data, vec![Ok("a".to_string()), Ok("b".to_string())]);
     }
@@ -226,8 +257,15 @@ mod tests {
 
     #[tokio::test]
     async fn ndjson_lines_with_crlf_and_missing_final_newline() {
-        let evs = collect(ndjson_lines(from_chunks(split_every(b"{\"a\":1}\r\n\n{\"b\":2}", 3)))).await;
+        let evs = collect(ndjson_lines(from_chunks(split_every(
+            b"{\"a\":1}\r\n\n{\"b\":2}",
+            3,
+        ))))
+        .await;
         let data: Vec<_> = evs.into_iter().map(|e| e.map(|e| e.data)).collect();
-        assert_eq!(data, vec![Ok("{\"a\":1}".to_string()), Ok("{\"b\":2}".to_string())]);
+        assert_eq!(
+            data,
+            vec![Ok("{\"a\":1}".to_string()), Ok("{\"b\":2}".to_string())]
+        );
     }
 }

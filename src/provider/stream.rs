@@ -4,7 +4,10 @@
 
 use super::retry::{self, RetryPolicy};
 use super::sse::{self, ByteStream};
-use super::{ChatRequest, ErrorKind, Kind, ProviderError, StreamEvent, anthropic, decoder_for, demo, gemini, ollama, openai};
+use super::{
+    ChatRequest, ErrorKind, Kind, ProviderError, StreamEvent, anthropic, decoder_for, demo, gemini,
+    ollama, openai,
+};
 use futures::StreamExt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -39,7 +42,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Duration::from_secs(10), first_token: Duration::from_secs(120), idle: Duration::from_secs(60) }
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(120),
+            idle: Duration::from_secs(60),
+        }
     }
 }
 
@@ -91,7 +98,9 @@ impl Endpoint {
                     .connect_timeout(self.timeouts.connect)
                     .user_agent(concat!("charla/", env!("CARGO_PKG_VERSION")));
                 if let Some(p) = &self.proxy {
-                    b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("bad proxy {p:?}: {e}"))?);
+                    b = b.proxy(
+                        reqwest::Proxy::all(p).map_err(|e| format!("bad proxy {p:?}: {e}"))?,
+                    );
                 }
                 b.build().map_err(|e| e.to_string())
             })
@@ -108,7 +117,10 @@ impl Endpoint {
             Kind::Gemini => (gemini::url(&self.base_url, &req.model), gemini::body(req)),
             Kind::Ollama => (ollama::url(&self.base_url), ollama::body(req)),
         };
-        let b = client.post(url).header("content-type", "application/json").body(body.to_string());
+        let b = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
         Ok(self.auth(b))
     }
 
@@ -140,7 +152,11 @@ fn install_crypto() {
 
 /// Starts streaming `req` on `ep`; events arrive on the returned channel, ending with
 /// `Finished` or `Error`. Cancelling the token ends the request at once with `Error(Cancelled)`.
-pub fn spawn(ep: Arc<Endpoint>, req: ChatRequest, cancel: CancellationToken) -> mpsc::Receiver<StreamEvent> {
+pub fn spawn(
+    ep: Arc<Endpoint>,
+    req: ChatRequest,
+    cancel: CancellationToken,
+) -> mpsc::Receiver<StreamEvent> {
     let (tx, rx) = mpsc::channel(512);
     tokio::spawn(async move {
         tokio::select! {
@@ -165,10 +181,17 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
             Err(e) => e,
         };
         failed += 1;
-        let may_retry = !content_sent && err.kind.retryable() && !err.no_retry && failed < ep.retry.max_attempts;
+        let may_retry = !content_sent
+            && err.kind.retryable()
+            && !err.no_retry
+            && failed < ep.retry.max_attempts;
         match retry::delay(&ep.retry, failed, err.retry_after).filter(|_| may_retry) {
             Some(wait) => {
-                let ev = StreamEvent::Retry { attempt: failed + 1, wait, reason: err.to_string() };
+                let ev = StreamEvent::Retry {
+                    attempt: failed + 1,
+                    wait,
+                    reason: err.to_string(),
+                };
                 if tx.send(ev).await.is_err() {
                     return;
                 }
@@ -183,12 +206,19 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
 }
 
 /// One try. On failure returns the error and whether any answer text was already sent.
-async fn attempt(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) -> Result<(), (ProviderError, bool)> {
+async fn attempt(
+    ep: &Endpoint,
+    req: &ChatRequest,
+    tx: &mpsc::Sender<StreamEvent>,
+) -> Result<(), (ProviderError, bool)> {
     let deadline = tokio::time::Instant::now() + ep.timeouts.first_token;
     let first_token_timeout = || {
         ProviderError::new(
             ErrorKind::Timeout,
-            format!("no answer within {:.0} s (first-token timeout)", ep.timeouts.first_token.as_secs_f64()),
+            format!(
+                "no answer within {:.0} s (first-token timeout)",
+                ep.timeouts.first_token.as_secs_f64()
+            ),
         )
     };
     let builder = ep.request(req).map_err(|e| (e, false))?;
@@ -211,7 +241,10 @@ async fn attempt(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent
         return Err((e, false));
     }
     let _ = tx.send(StreamEvent::Started).await;
-    let bytes: ByteStream = resp.bytes_stream().map(|r| r.map_err(network_error)).boxed();
+    let bytes: ByteStream = resp
+        .bytes_stream()
+        .map(|r| r.map_err(network_error))
+        .boxed();
     let bytes = sse::idle_timeout(bytes, ep.timeouts.idle);
     let mut events = match ep.kind {
         Kind::Ollama => sse::ndjson_lines(bytes),
@@ -239,7 +272,10 @@ async fn attempt(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent
                 StreamEvent::Error(e) => return Err((e, content_sent)),
                 ev => {
                     let terminal = matches!(ev, StreamEvent::Finished { .. });
-                    content_sent |= matches!(ev, StreamEvent::TextDelta(_) | StreamEvent::ReasoningDelta(_));
+                    content_sent |= matches!(
+                        ev,
+                        StreamEvent::TextDelta(_) | StreamEvent::ReasoningDelta(_)
+                    );
                     if tx.send(ev).await.is_err() {
                         return Ok(()); // receiver gone: nobody is listening any more
                     }
@@ -266,7 +302,11 @@ async fn read_limited(resp: reqwest::Response, limit: usize) -> String {
 }
 
 fn network_error(e: reqwest::Error) -> ProviderError {
-    let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
     // Describe the error chain without the URL.
     let mut causes = Vec::new();
     let mut src = std::error::Error::source(&e);

@@ -1,0 +1,700 @@
+//! A fake LLM provider for tests, the tmux end-to-end test and the benchmark. Binds 127.0.0.1
+//! only. It replays the byte-exact transcripts of `tests/fixtures/wire/` and injects faults.
+//!
+//! The first path segment selects the behaviour, as comma-separated options; the rest of the path
+//! selects the wire format: `/chat/completions` (OpenAI), `/messages` (Anthropic),
+//! `:streamGenerateContent` (Gemini), `/api/chat` (Ollama), `/models`, `/api/tags`.
+//! Example base URL: `http://127.0.0.1:PORT/chunk=5,bom/v1`.
+//!
+//! Options:
+//! - `ok` (default): the transcript as recorded; `openrouter`: the OpenRouter transcript
+//! - `echo`: answer "echo: <last user message>" in the request's format, with usage computed
+//!   from the request (input = words of all messages, output = words of the answer)
+//! - `chunk=N`: write the body N bytes at a time; `slow=MS`: sleep between writes
+//! - `bom`: a leading UTF-8 BOM; `nofinal`: no blank line after the last event
+//! - `status=CODE`: answer with that HTTP error (body in the format's own error shape);
+//!   `ra=SECS`, `ra-ms=MS`, `ra-date=SECS`: Retry-After forms; `times=N`: fault only the first N
+//!   requests of this exact option string, then behave normally
+//! - `drop`: close the connection after the first content event; `dropearly`: after the first
+//!   event, before any content
+//! - `malformed`: a broken JSON chunk after the first content event
+//! - `stall=MS`: stop for MS after the first content event
+//! - `hold`: send nothing at all (first-token timeout)
+//! - `badutf8`: invalid UTF-8 bytes inside the first content delta
+//! - `midstream`: the provider's mid-stream error after partial text
+//! - `truncate`: end the body before the terminal marker (Gemini: no finishReason)
+//! - `big=N`: an OpenAI stream of N content chunks (benchmarks)
+//! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const OPENAI: &[u8] = include_bytes!("../fixtures/wire/openai_chat_stream.txt");
+pub const OPENAI_429: &[u8] = include_bytes!("../fixtures/wire/openai_chat_error.txt");
+pub const OPENROUTER: &[u8] = include_bytes!("../fixtures/wire/openrouter_stream.txt");
+pub const ANTHROPIC: &[u8] = include_bytes!("../fixtures/wire/anthropic_messages_stream.txt");
+pub const ANTHROPIC_ERR: &[u8] = include_bytes!("../fixtures/wire/anthropic_error_midstream.txt");
+pub const GEMINI: &[u8] = include_bytes!("../fixtures/wire/gemini_stream.txt");
+pub const OLLAMA: &[u8] = include_bytes!("../fixtures/wire/ollama_chat.ndjson");
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    counters: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Format {
+    OpenAi,
+    Anthropic,
+    Gemini,
+    Ollama,
+    ModelsOpenAi,
+    ModelsOllama,
+}
+
+#[derive(Default, Debug)]
+struct Opts {
+    raw: String,
+    echo: bool,
+    openrouter: bool,
+    chunk: Option<usize>,
+    slow: Option<u64>,
+    bom: bool,
+    nofinal: bool,
+    status: Option<u16>,
+    ra: Option<String>,
+    ra_ms: Option<String>,
+    ra_date: Option<u64>,
+    times: Option<u32>,
+    drop: bool,
+    dropearly: bool,
+    malformed: bool,
+    stall: Option<u64>,
+    hold: bool,
+    badutf8: bool,
+    midstream: bool,
+    truncate: bool,
+    big: Option<usize>,
+    words: Option<usize>,
+}
+
+fn parse_opts(seg: &str) -> Opts {
+    let mut o = Opts {
+        raw: seg.to_string(),
+        ..Default::default()
+    };
+    for part in seg.split(',') {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let n = v.parse::<u64>().ok();
+        match k {
+            "echo" => o.echo = true,
+            "openrouter" => o.openrouter = true,
+            "chunk" => o.chunk = n.map(|n| n as usize),
+            "slow" => o.slow = n,
+            "bom" => o.bom = true,
+            "nofinal" => o.nofinal = true,
+            "status" => o.status = n.map(|n| n as u16),
+            "ra" => o.ra = Some(v.to_string()),
+            "ra-ms" => o.ra_ms = Some(v.to_string()),
+            "ra-date" => o.ra_date = n,
+            "times" => o.times = n.map(|n| n as u32),
+            "drop" => o.drop = true,
+            "dropearly" => o.dropearly = true,
+            "malformed" => o.malformed = true,
+            "stall" => o.stall = n,
+            "hold" => o.hold = true,
+            "badutf8" => o.badutf8 = true,
+            "midstream" => o.midstream = true,
+            "truncate" => o.truncate = true,
+            "big" => o.big = n.map(|n| n as usize),
+            "words" => o.words = n.map(|n| n as usize),
+            _ => {}
+        }
+    }
+    o
+}
+
+impl FakeServer {
+    /// Starts the server on its own thread and runtime; returns once it listens.
+    pub fn start() -> FakeServer {
+        Self::start_on(0)
+    }
+
+    pub fn start_on(port: u16) -> FakeServer {
+        let shared = Shared::default();
+        let s2 = shared.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let l = TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .expect("bind 127.0.0.1");
+                tx.send(l.local_addr().expect("addr")).expect("send addr");
+                loop {
+                    let Ok((sock, _)) = l.accept().await else {
+                        continue;
+                    };
+                    let s = s2.clone();
+                    tokio::spawn(async move {
+                        let _ = handle(sock, s).await;
+                    });
+                }
+            });
+        });
+        let addr = rx.recv().expect("server address");
+        FakeServer { addr, shared }
+    }
+
+    /// Base of a URL with the given options segment, e.g. `url("ok") + "/v1"`.
+    pub fn url(&self, opts: &str) -> String {
+        format!("http://{}/{}", self.addr, opts)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Requests whose options segment is exactly `opts`.
+    pub fn requests_for(&self, opts: &str) -> Vec<Recorded> {
+        let prefix = format!("/{opts}/");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(&prefix))
+            .collect()
+    }
+}
+
+async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Recorded>> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let header_end = loop {
+        let n = sock.read(&mut tmp).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let mut path = first.next().unwrap_or("/").to_string();
+    // Absolute-form (through a proxy): keep only the path.
+    if let Some(rest) = path.strip_prefix("http://") {
+        path = rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_else(|| "/".into());
+    }
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end + 4..].to_vec();
+    while body.len() < len {
+        let n = sock.read(&mut tmp).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&tmp[..n]);
+    }
+    Ok(Some(Recorded {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    }))
+}
+
+fn format_of(rest: &str, opts: &Opts) -> Format {
+    if rest.ends_with("/api/tags") {
+        Format::ModelsOllama
+    } else if rest.ends_with("/models") {
+        Format::ModelsOpenAi
+    } else if rest.contains(":streamGenerateContent") {
+        Format::Gemini
+    } else if rest.ends_with("/messages") {
+        Format::Anthropic
+    } else if rest.ends_with("/api/chat") {
+        Format::Ollama
+    } else {
+        let _ = opts;
+        Format::OpenAi
+    }
+}
+
+fn error_body(fmt: Format, status: u16) -> String {
+    let (msg, otype, atype, gstatus) = match status {
+        401 => (
+            "Incorrect API key provided: sk-te*******123.",
+            "invalid_request_error",
+            "authentication_error",
+            "UNAUTHENTICATED",
+        ),
+        429 => ("", "tokens", "rate_limit_error", "RESOURCE_EXHAUSTED"),
+        529 => (
+            "Overloaded",
+            "server_error",
+            "overloaded_error",
+            "UNAVAILABLE",
+        ),
+        503 => (
+            "The service is temporarily unavailable.",
+            "server_error",
+            "overloaded_error",
+            "UNAVAILABLE",
+        ),
+        404 => (
+            "The model does not exist.",
+            "invalid_request_error",
+            "not_found_error",
+            "NOT_FOUND",
+        ),
+        _ => (
+            "The server had an error while processing your request.",
+            "server_error",
+            "api_error",
+            "INTERNAL",
+        ),
+    };
+    match fmt {
+        Format::OpenAi | Format::ModelsOpenAi => {
+            if status == 429 {
+                let s = String::from_utf8_lossy(OPENAI_429).to_string();
+                s.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+            } else {
+                serde_json::json!({"error": {"message": msg, "type": otype, "param": null, "code": null}}).to_string()
+            }
+        }
+        Format::Anthropic => {
+            let m = if msg.is_empty() {
+                "Number of request tokens has exceeded your per-minute rate limit"
+            } else {
+                msg
+            };
+            serde_json::json!({"type": "error", "error": {"type": atype, "message": m}, "request_id": "req_011CTest"}).to_string()
+        }
+        Format::Gemini => {
+            let m = if msg.is_empty() {
+                "Resource has been exhausted (e.g. check quota)."
+            } else {
+                msg
+            };
+            serde_json::json!({"error": {"code": status, "message": m, "status": gstatus}})
+                .to_string()
+        }
+        Format::Ollama | Format::ModelsOllama => {
+            let m = if msg.is_empty() {
+                "too many requests"
+            } else {
+                msg
+            };
+            serde_json::json!({"error": m}).to_string()
+        }
+    }
+}
+
+fn last_user_text(fmt: Format, body: &serde_json::Value) -> (String, usize) {
+    let mut words = 0usize;
+    let mut last = String::new();
+    let msgs = match fmt {
+        Format::Gemini => body.get("contents"),
+        _ => body.get("messages"),
+    };
+    for m in msgs.and_then(|m| m.as_array()).into_iter().flatten() {
+        let text = match fmt {
+            Format::Gemini => m
+                .get("parts")
+                .and_then(|p| p.get(0))
+                .and_then(|p| p.get("text"))
+                .and_then(|t| t.as_str())
+                .unwrap_or(""),
+            _ => m.get("content").and_then(|c| c.as_str()).unwrap_or(""),
+        };
+        words += text.split_whitespace().count();
+        if m.get("role").and_then(|r| r.as_str()) == Some("user") {
+            last = text.to_string();
+        }
+    }
+    for k in ["system"] {
+        if let Some(s) = body.get(k).and_then(|s| s.as_str()) {
+            words += s.split_whitespace().count();
+        }
+    }
+    if let Some(s) = body
+        .pointer("/systemInstruction/parts/0/text")
+        .and_then(|s| s.as_str())
+    {
+        words += s.split_whitespace().count();
+    }
+    (last, words)
+}
+
+/// The events (each a complete framed unit) of a generated answer in `fmt`.
+fn generated(fmt: Format, model: &str, pieces: &[String], input: usize) -> Vec<Vec<u8>> {
+    let output = pieces
+        .iter()
+        .map(|p| p.split_whitespace().count())
+        .sum::<usize>();
+    let mut ev: Vec<Vec<u8>> = Vec::new();
+    match fmt {
+        Format::OpenAi | Format::ModelsOpenAi => {
+            let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1763581203,"model":model,
+                        "choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}],"usage":null})
+                )
+                .into_bytes()
+            };
+            ev.push(chunk(
+                serde_json::json!({"role":"assistant","content":""}),
+                serde_json::Value::Null,
+            ));
+            for p in pieces {
+                ev.push(chunk(
+                    serde_json::json!({"content": p}),
+                    serde_json::Value::Null,
+                ));
+            }
+            ev.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
+            ev.push(
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1763581203,"model":model,"choices":[],
+                        "usage":{"prompt_tokens":input,"completion_tokens":output,"total_tokens":input+output,"prompt_tokens_details":{"cached_tokens":0}}})
+                )
+                .into_bytes(),
+            );
+            ev.push(b"data: [DONE]\n\n".to_vec());
+        }
+        Format::Anthropic => {
+            let e = |name: &str, v: serde_json::Value| {
+                format!("event: {name}\ndata: {v}\n\n").into_bytes()
+            };
+            ev.push(e("message_start", serde_json::json!({"type":"message_start","message":{"model":model,"id":"msg_fake","type":"message","role":"assistant","content":[],"usage":{"input_tokens":input,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}})));
+            ev.push(e("content_block_start", serde_json::json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})));
+            for p in pieces {
+                ev.push(e("content_block_delta", serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})));
+            }
+            ev.push(e(
+                "content_block_stop",
+                serde_json::json!({"type":"content_block_stop","index":0}),
+            ));
+            ev.push(e("message_delta", serde_json::json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":output}})));
+            ev.push(e(
+                "message_stop",
+                serde_json::json!({"type":"message_stop"}),
+            ));
+        }
+        Format::Gemini => {
+            let n = pieces.len();
+            for (i, p) in pieces.iter().enumerate() {
+                let mut cand =
+                    serde_json::json!({"content":{"parts":[{"text":p}],"role":"model"},"index":0});
+                if i + 1 == n {
+                    cand["finishReason"] = serde_json::json!("STOP");
+                }
+                let v = serde_json::json!({"candidates":[cand],"usageMetadata":{"promptTokenCount":input,"candidatesTokenCount":output,"totalTokenCount":input+output},"modelVersion":model});
+                ev.push(format!("data: {v}\r\n\r\n").into_bytes());
+            }
+        }
+        Format::Ollama | Format::ModelsOllama => {
+            for p in pieces {
+                ev.push(format!("{}\n", serde_json::json!({"model":model,"created_at":"2025-10-26T17:15:24Z","message":{"role":"assistant","content":p},"done":false})).into_bytes());
+            }
+            ev.push(format!("{}\n", serde_json::json!({"model":model,"created_at":"2025-10-26T17:15:25Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":input,"eval_count":output,"eval_duration":1000000000u64})).into_bytes());
+        }
+    }
+    ev
+}
+
+/// Splits a transcript into its framed events (SSE blocks or NDJSON lines), keeping bytes exact.
+fn split_events(fmt: Format, bytes: &[u8]) -> Vec<Vec<u8>> {
+    let sep: &[u8] = match fmt {
+        Format::Ollama => b"\n",
+        Format::Gemini => b"\r\n\r\n",
+        _ => b"\n\n",
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + sep.len() <= bytes.len() {
+        if &bytes[i..i + sep.len()] == sep {
+            out.push(bytes[start..i + sep.len()].to_vec());
+            i += sep.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if start < bytes.len() {
+        out.push(bytes[start..].to_vec());
+    }
+    out
+}
+
+fn is_content(fmt: Format, ev: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(ev);
+    match fmt {
+        Format::Anthropic => s.contains("text_delta") || s.contains("thinking_delta"),
+        Format::Gemini => s.contains("\"text\""),
+        Format::Ollama => s.contains("\"content\":\"") && !s.contains("\"content\":\"\""),
+        _ => s.contains("\"content\":\"") && !s.contains("\"content\":\"\""),
+    }
+}
+
+async fn write_chunked(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
+    sock.write_all(data).await?;
+    sock.write_all(b"\r\n").await?;
+    sock.flush().await
+}
+
+async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
+    let _ = sock.set_nodelay(true);
+    let Some(req) = read_request(&mut sock).await? else {
+        return Ok(());
+    };
+    if let Ok(mut r) = shared.requests.lock() {
+        r.push(req.clone());
+    }
+    let path = req.path.split('?').next().unwrap_or("").to_string();
+    let trimmed = path.trim_start_matches('/');
+    let (seg, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let opts = parse_opts(seg);
+    let fmt = format_of(&format!("/{rest}"), &opts);
+    let count = {
+        let mut c = shared
+            .counters
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        let n = c.entry(opts.raw.clone()).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let faulty = opts.times.is_none_or(|t| count <= t);
+
+    if opts.hold && faulty {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        return Ok(());
+    }
+    if let (Some(status), true) = (opts.status, faulty) {
+        let body = error_body(fmt, status);
+        let mut head = format!(
+            "HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(ra) = &opts.ra {
+            head.push_str(&format!("Retry-After: {ra}\r\n"));
+        }
+        if let Some(ms) = &opts.ra_ms {
+            head.push_str(&format!("retry-after-ms: {ms}\r\n"));
+        }
+        if let Some(secs) = opts.ra_date {
+            let when = std::time::SystemTime::now() + Duration::from_secs(secs);
+            head.push_str(&format!(
+                "Retry-After: {}\r\n",
+                httpdate::fmt_http_date(when)
+            ));
+        }
+        head.push_str("\r\n");
+        sock.write_all(head.as_bytes()).await?;
+        sock.write_all(body.as_bytes()).await?;
+        return sock.shutdown().await;
+    }
+    if matches!(fmt, Format::ModelsOpenAi | Format::ModelsOllama) {
+        let body = if fmt == Format::ModelsOllama {
+            r#"{"models":[{"name":"qwen3:8b","model":"qwen3:8b"},{"name":"llama3.2:latest","model":"llama3.2:latest"}]}"#.to_string()
+        } else {
+            r#"{"object":"list","data":[{"id":"fake-large","object":"model"},{"id":"fake-small","object":"model"}]}"#.to_string()
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        sock.write_all(head.as_bytes()).await?;
+        sock.write_all(body.as_bytes()).await?;
+        return sock.shutdown().await;
+    }
+
+    // The body as a list of framed events.
+    let reqjson = req.json();
+    let model = reqjson
+        .get("model")
+        .and_then(|m| m.as_str())
+        .unwrap_or("fake-model")
+        .to_string();
+    let mut events: Vec<Vec<u8>> = if let Some(n) = opts.big {
+        let pieces: Vec<String> = (0..n).map(|i| format!("tok{} ", i % 100)).collect();
+        generated(Format::OpenAi, &model, &pieces, 10)
+    } else if opts.echo {
+        let (last, input) = last_user_text(fmt, &reqjson);
+        let mut answer = format!("echo: {last}");
+        if let Some(n) = opts.words {
+            for i in 0..n {
+                answer.push_str(if i % 12 == 11 { " word.\n\n" } else { " word" });
+            }
+        }
+        let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_string).collect();
+        generated(fmt, &model, &pieces, input)
+    } else {
+        let t = match fmt {
+            Format::Anthropic if opts.midstream => ANTHROPIC_ERR,
+            Format::Anthropic => ANTHROPIC,
+            Format::Gemini => GEMINI,
+            Format::Ollama => OLLAMA,
+            _ if opts.openrouter => OPENROUTER,
+            _ => OPENAI,
+        };
+        split_events(fmt, t)
+    };
+    if faulty {
+        let first_content = events.iter().position(|e| is_content(fmt, e)).unwrap_or(0);
+        if opts.midstream && fmt != Format::Anthropic {
+            let err: Vec<u8> = match fmt {
+                Format::Ollama => b"{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n".to_vec(),
+                Format::Gemini => b"{\n  \"error\": {\n    \"code\": 499,\n    \"message\": \"The operation was cancelled.\",\n    \"status\": \"CANCELLED\"\n  }\n}\n".to_vec(),
+                _ => b"data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"code\":\"server_error\"}}\n\n".to_vec(),
+            };
+            events.truncate(first_content + 1);
+            events.push(err);
+        }
+        if opts.malformed {
+            let bad: &[u8] = match fmt {
+                Format::Ollama => b"{\"model\":\"qwen3:8b\",\"message\":{\"content\":\"oops\"\n",
+                Format::Gemini => b"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"oops\"\r\n\r\n",
+                Format::Anthropic => b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"oops\"\n\n",
+                _ => b"data: {\"id\":\"chatcmpl-x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"oops\"}\n\n",
+            };
+            events.insert(first_content + 1, bad.to_vec());
+        }
+        if opts.badutf8 {
+            if let Some(e) = events.get_mut(first_content) {
+                // Insert an invalid byte right after the first `"content":"`/`"text":"`.
+                let s = e.clone();
+                let key: &[u8] = if fmt == Format::Anthropic || fmt == Format::Gemini {
+                    b"\"text\":"
+                } else {
+                    b"\"content\":\""
+                };
+                if let Some(i) = s.windows(key.len()).rposition(|w| w == key) {
+                    let at = i + key.len() + if key.ends_with(b"\"") { 0 } else { 2 };
+                    let at = at.min(s.len());
+                    let mut n = s[..at].to_vec();
+                    n.extend_from_slice(b"\xFF\xFE");
+                    n.extend_from_slice(&s[at..]);
+                    *e = n;
+                }
+            }
+        }
+        if opts.truncate {
+            events.pop();
+        }
+    }
+    let mut body: Vec<u8> = Vec::new();
+    if opts.bom && faulty {
+        body.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    let ctype = if fmt == Format::Ollama {
+        "application/x-ndjson"
+    } else {
+        "text/event-stream"
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nCache-Control: no-cache\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).await?;
+    let first_content = events.iter().position(|e| is_content(fmt, e));
+    let n_events = events.len();
+    for (i, mut ev) in events.into_iter().enumerate() {
+        if i + 1 == n_events && opts.nofinal && faulty {
+            while ev.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                ev.pop();
+            }
+            ev.push(b'\n');
+        }
+        body.extend_from_slice(&ev);
+        let after_first = Some(i) == first_content;
+        if i == 0 && opts.dropearly && faulty {
+            return sock.shutdown().await;
+        }
+        if let Some(c) = opts.chunk {
+            for piece in body.chunks(c.max(1)) {
+                write_chunked(&mut sock, piece).await?;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        } else {
+            write_chunked(&mut sock, &body).await?;
+        }
+        body.clear();
+        if after_first && faulty {
+            if opts.drop {
+                // Abrupt close: no terminating chunk.
+                return sock.shutdown().await;
+            }
+            if let Some(ms) = opts.stall {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+        }
+        if let Some(ms) = opts.slow {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+    sock.write_all(b"0\r\n\r\n").await?;
+    sock.shutdown().await
+}
