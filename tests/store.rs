@@ -1,0 +1,94 @@
+//! The store under abuse: a writer killed with SIGKILL mid-save, a corrupt file among good
+//! ones, and the file format's round trip.
+
+use charla::conversation::{Answer, Conversation, Message, Store};
+use charla::provider::{Role, Usage};
+
+fn conv(id: &str, n: usize) -> Conversation {
+    let mut c = Conversation::new(id.to_string(), "2026-11-30T08:00:00.000Z".into());
+    c.system_prompt = Some("be brief".into());
+    for i in 0..n {
+        c.messages.push(Message::user(format!("question {i} {}", "x".repeat(2000))));
+        let mut a = Message::assistant("openai/gpt-4o-mini");
+        a.content = format!("answer {i} {}", "y".repeat(4000));
+        if let Some(ans) = a.answer.as_mut() {
+            ans.usage = Usage { input_tokens: 10, output_tokens: 20, ..Default::default() };
+            ans.cost_usd = Some(0.001);
+        }
+        c.messages.push(a);
+    }
+    c.ensure_title();
+    c
+}
+
+/// The child half of `kill_dash_nine_mid_save`: saves ever-growing versions until killed.
+#[test]
+fn writer_child() {
+    let Ok(dir) = std::env::var("CHARLA_TEST_WRITER_DIR") else { return };
+    let store = Store::new(dir);
+    let mut n = 1;
+    loop {
+        let _ = store.save(&conv("victim", n));
+        n = n % 200 + 1;
+    }
+}
+
+#[test]
+fn kill_dash_nine_mid_save_leaves_old_or_new() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for round in 0..5 {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
+            .env("CHARLA_TEST_WRITER_DIR", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn writer");
+        std::thread::sleep(std::time::Duration::from_millis(300 + round * 70));
+        let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        let _ = child.wait();
+        let path = dir.path().join("victim.json");
+        let c = Store::load_path(&path).unwrap_or_else(|e| panic!("round {round}: the file must parse after kill -9: {e}"));
+        let n = c.messages.len() / 2;
+        assert_eq!(c, conv("victim", n), "round {round}: a complete version");
+    }
+}
+
+#[test]
+fn round_trip_and_listing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::new(dir.path());
+    let mut c = conv("a1", 2);
+    c.messages.push(Message::example(Role::User, "ex"));
+    if let Some(a) = c.messages[1].answer.as_mut() {
+        a.interrupted = true;
+        a.error = Some("network error".into());
+        a.reasoning = "thinking".into();
+        a.cost_usd = None;
+    }
+    store.save(&c).expect("save");
+    let back = Store::load_path(&store.path_of("a1")).expect("load");
+    assert_eq!(back, c);
+    let text = std::fs::read_to_string(store.path_of("a1")).expect("text");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["messages"][1]["cost_usd"], serde_json::Value::Null, "unknown cost is null, not absent");
+    assert!(v["messages"][0].get("model").is_none(), "user messages carry no answer fields");
+    std::fs::write(dir.path().join("broken.json"), "[1,2").expect("w");
+    let (list, broken) = store.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].turns, 2);
+    assert_eq!(list[0].unpriced_turns, 1);
+    assert_eq!(broken.len(), 1);
+    assert!(broken[0].path.ends_with("broken.json"));
+    // Saving over a file that does not parse is refused.
+    let mut b = conv("broken", 1);
+    b.title = "x".into();
+    assert!(store.save(&b).is_err());
+    assert_eq!(std::fs::read_to_string(dir.path().join("broken.json")).expect("kept"), "[1,2");
+    // A file from a newer charla is refused by name, not misread.
+    let newer = text.replace("\"version\": 1", "\"version\": 9");
+    std::fs::write(dir.path().join("newer.json"), newer).expect("w");
+    let e = Store::load_path(&dir.path().join("newer.json")).expect_err("newer");
+    assert!(e.to_string().contains("newer than this charla"), "{e}");
+    let _ = Answer::new("x");
+}
