@@ -278,29 +278,36 @@ impl Session {
             .find_map(|m| m.answer.as_ref())
     }
 
-    /// Estimated input tokens and input cost of sending `draft` now. Uses the tokenizer only
-    /// once it is warm (never blocks a UI on loading it).
-    pub fn estimate(&self, draft: &str) -> Estimate {
-        let method = match self.estimate_method() {
+    fn estimate_method_now(&self) -> Method {
+        match self.estimate_method() {
             Method::Tiktoken if tokens::is_warm() => Method::Tiktoken,
             _ => Method::Approx,
-        };
-        let mut input = self
-            .conv
-            .system_prompt
-            .as_deref()
-            .map(|s| tokens::estimate(s, method) + 4)
-            .unwrap_or(0);
+        }
+    }
+
+    /// Estimated tokens of the system prompt and history (what every next request carries).
+    pub fn history_tokens(&self) -> u64 {
+        let method = self.estimate_method_now();
+        let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
         for m in self.conv.history() {
             input += tokens::estimate(&m.content, method) + 4;
         }
+        input
+    }
+
+    /// Estimated input tokens and input cost of sending `draft` now. Uses the tokenizer only
+    /// once it is warm (never blocks a UI on loading it).
+    pub fn estimate(&self, draft: &str) -> Estimate {
+        self.estimate_with(self.history_tokens(), draft)
+    }
+
+    /// Like [`Session::estimate`] with the history's tokens already counted (front ends cache them).
+    pub fn estimate_with(&self, history_tokens: u64, draft: &str) -> Estimate {
+        let mut input = history_tokens;
         if !draft.is_empty() {
-            input += tokens::estimate(draft, method) + 4;
+            input += tokens::estimate(draft, self.estimate_method_now()) + 4;
         }
-        let usage = Usage {
-            input_tokens: input,
-            ..Usage::default()
-        };
+        let usage = Usage { input_tokens: input, ..Usage::default() };
         let entry = price_entry(&self.cfg, &self.model);
         Estimate {
             input_tokens: input,

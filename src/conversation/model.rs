@@ -182,7 +182,8 @@ impl Conversation {
 
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        for a in self.answers() {
+        // An answer still streaming (no duration yet) is not a turn yet.
+        for a in self.answers().filter(|a| a.duration_ms.is_some()) {
             t.turns += 1;
             t.usage.add(&a.usage);
             match a.cost_usd {

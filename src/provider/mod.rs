@@ -55,7 +55,7 @@ pub struct ChatMessage {
 }
 
 /// A provider-neutral request; each wire module translates it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatRequest {
     /// The model id as the provider knows it (without the `provider/` prefix).
     pub model: String,

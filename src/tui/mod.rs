@@ -1,8 +1,215 @@
-//! The TUI front end (issue 4 builds the full screen).
-use crate::config::Config;
-use std::sync::Arc;
+//! The TUI front end: terminal set-up and restore, and the event loop that feeds `app::update`
+//! and executes its effects. Redraws are coalesced: events mark the screen dirty and the loop
+//! draws at most every 16 ms, so a fast stream never costs a frame per token.
 
-pub async fn run(_cfg: Arc<Config>, _model: Option<String>, _open: Option<String>) -> i32 {
-    eprintln!("charla: the chat screen is not built yet; use `charla ask`");
-    2
+pub mod app;
+pub mod markdown;
+pub mod theme;
+pub mod view;
+
+use crate::config::Config;
+use crate::conversation::Store;
+use crate::provider::stream;
+use crate::session::Session;
+use app::{App, Effect, Msg};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, EventStream};
+use futures::StreamExt;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Loads the theme named in the config (or `dark`); errors name the file.
+pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    theme::Theme::load(cfg.file.theme.as_deref().unwrap_or("dark"), &cfg.paths.themes_dir(), no_color)
+}
+
+fn restore_terminal() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste, DisableMouseCapture);
+    ratatui::restore();
+}
+
+pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) -> i32 {
+    // Everything that can fail is checked before raw mode.
+    let theme = match load_theme(&cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::cli::ask::err(e);
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    let store = Store::new(cfg.paths.conversations_dir());
+    let conv = match open.as_deref().map(|id| store.find(id)) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            crate::cli::ask::err(e);
+            return crate::cli::EXIT_USAGE;
+        }
+        None => None,
+    };
+    let (model, reason) = match model.or_else(|| conv.as_ref().and_then(app::model_of)) {
+        Some(m) => match cfg.resolve_model(&m) {
+            Ok(r) => (r, String::new()),
+            Err(e) => {
+                crate::cli::ask::err(e);
+                return crate::cli::EXIT_USAGE;
+            }
+        },
+        None => cfg.default_model(),
+    };
+    let session = match conv {
+        Some(c) => Session::with_conversation(cfg.clone(), c, model),
+        None => Session::new(cfg.clone(), model),
+    };
+    let mut app = App::new(session, theme, reason);
+    // Heavy lazy loads happen off the UI task, after the first frame.
+    tokio::task::spawn_blocking(markdown::warm);
+    tokio::task::spawn_blocking(crate::tokens::warm);
+
+    let prev_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        prev_hook(info);
+    }));
+    let mut terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+    let code = event_loop(&mut terminal, &mut app, &store).await;
+    restore_terminal();
+    code
+}
+
+async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, store: &Store) -> i32 {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut events = EventStream::new();
+    let mut cache = view::ViewCache::default();
+    let mut cancel: Option<CancellationToken> = None;
+    let mut dirty = true;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut last_total = 0usize;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            if terminal.draw(|f| view::render(app, &mut cache, f)).is_err() {
+                return 1;
+            }
+            // Keep the view still while the user reads back and new lines arrive.
+            if app.scroll > 0 && cache.total > last_total {
+                app.scroll += cache.total - last_total;
+            }
+            app.scroll = app.scroll.min(cache.max_scroll());
+            app.page = cache.height;
+            last_total = cache.total;
+            last_draw = tokio::time::Instant::now();
+            dirty = false;
+        }
+        let busy = app.session.is_streaming() || app.notice.is_some();
+        let next_draw = last_draw + FRAME;
+        let tick = tokio::time::sleep(if busy { Duration::from_millis(100) } else { Duration::from_secs(3600) });
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => Msg::Key(k),
+                Some(Ok(Event::Paste(p))) => Msg::Paste(p),
+                Some(Ok(Event::Mouse(m))) => Msg::Mouse(m),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return 1,
+            },
+            Some(m) = rx.recv() => m,
+            _ = tokio::time::sleep_until(next_draw), if dirty => continue,
+            _ = tick => Msg::Tick,
+        };
+        let mut pending = vec![msg];
+        // Drain everything already queued before drawing again.
+        while let Ok(m) = rx.try_recv() {
+            pending.push(m);
+        }
+        for m in pending {
+            if !matches!(m, Msg::Tick) {
+                app.now = std::time::Instant::now();
+            }
+            for eff in app::update(app, m) {
+                match eff {
+                    Effect::Quit => return 0,
+                    Effect::StartStream { request_id, provider, request } => {
+                        let token = CancellationToken::new();
+                        cancel = Some(token.clone());
+                        let tx = tx.clone();
+                        match app.session.cfg.endpoint(&provider) {
+                            Ok(ep) => {
+                                let mut rx = stream::spawn(Arc::new(ep), request, token);
+                                tokio::spawn(async move {
+                                    while let Some(ev) = rx.recv().await {
+                                        if tx.send(Msg::Stream(request_id, ev)).is_err() {
+                                            break;
+                                        }
+                                    }
+                                });
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Msg::Stream(request_id, crate::provider::StreamEvent::Error(e)));
+                            }
+                        }
+                    }
+                    Effect::CancelStream => {
+                        if let Some(c) = cancel.take() {
+                            c.cancel();
+                        }
+                    }
+                    Effect::Save(conv) => {
+                        let store = store.clone();
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let r = store.save(&conv).map(|p| p.display().to_string()).map_err(|e| e.to_string());
+                            let _ = tx.send(Msg::Saved(r));
+                        });
+                    }
+                    Effect::Copy(seq) => {
+                        let mut out = std::io::stdout();
+                        let seq = if std::env::var_os("TMUX").is_some() {
+                            // tmux passthrough so the outer terminal gets it even without set-clipboard.
+                            format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+                        } else {
+                            seq
+                        };
+                        let _ = out.write_all(seq.as_bytes()).and_then(|_| out.flush());
+                    }
+                    Effect::OpenEditor(draft) => {
+                        restore_terminal();
+                        let r = edit(&draft);
+                        *terminal = ratatui::init();
+                        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+                        let _ = terminal.clear();
+                        let _ = tx.send(Msg::Edited(r));
+                    }
+                }
+            }
+            if app.quit {
+                return 0;
+            }
+        }
+        dirty = true;
+    }
+}
+
+/// Runs $VISUAL or $EDITOR on `draft` in a temp file and returns the edited text.
+fn edit(draft: &str) -> Result<String, String> {
+    let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".into());
+    let path = std::env::temp_dir().join(format!("charla-draft-{}.md", std::process::id()));
+    std::fs::write(&path, draft).map_err(|e| format!("{}: {e}", path.display()))?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot run {editor}: {e}"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    if !status.success() {
+        return Err(format!("{editor} exited with {status}; the draft is unchanged"));
+    }
+    text
 }

@@ -25,6 +25,7 @@
 //! - `truncate`: end the body before the terminal marker (Gemini: no finishReason)
 //! - `big=N`: an OpenAI stream of N content chunks (benchmarks)
 //! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
+//! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write
 
 #![allow(dead_code)]
 
@@ -108,6 +109,7 @@ struct Opts {
     truncate: bool,
     big: Option<usize>,
     words: Option<usize>,
+    evil: bool,
 }
 
 fn parse_opts(seg: &str) -> Opts {
@@ -140,6 +142,7 @@ fn parse_opts(seg: &str) -> Opts {
             "truncate" => o.truncate = true,
             "big" => o.big = n.map(|n| n as usize),
             "words" => o.words = n.map(|n| n as usize),
+            "evil" => o.evil = true,
             _ => {}
         }
     }
@@ -585,6 +588,9 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
     } else if opts.echo {
         let (last, input) = last_user_text(fmt, &reqjson);
         let mut answer = format!("echo: {last}");
+        if opts.evil {
+            answer.push_str(" \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]52;c;cHduZWQ=\u{7} after");
+        }
         if let Some(n) = opts.words {
             for i in 0..n {
                 answer.push_str(if i % 12 == 11 { " word.\n\n" } else { " word" });

@@ -1,0 +1,469 @@
+//! Markdown → wrapped, styled lines for one width. Pure: the caller caches the result per
+//! message and width. Code blocks are highlighted with syntect (two-face's syntax set, which adds
+//! TypeScript, TOML, Dockerfile…) once the highlighter has been loaded off the UI task; before
+//! that they render in the plain code style. An unclosed fence (mid-stream) renders as code.
+
+use super::theme::Theme;
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use std::sync::OnceLock;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+struct Highlighter {
+    syntaxes: syntect::parsing::SyntaxSet,
+    themes: syntect::highlighting::ThemeSet,
+}
+
+static HIGHLIGHTER: OnceLock<Highlighter> = OnceLock::new();
+
+/// Loads the syntax and theme sets (call from a blocking task at start-up).
+pub fn warm() {
+    HIGHLIGHTER.get_or_init(|| Highlighter {
+        syntaxes: two_face::syntax::extra_newlines(),
+        themes: syntect::highlighting::ThemeSet::load_defaults(),
+    });
+}
+
+pub fn highlighter_ready() -> bool {
+    HIGHLIGHTER.get().is_some()
+}
+
+/// The rendered form of a message body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    pub lines: Vec<Line<'static>>,
+    /// The code blocks' raw text, in order (for `/copy N`).
+    pub code_blocks: Vec<String>,
+}
+
+/// Splits styled text into lines of at most `width` columns, breaking at spaces where it can and
+/// inside words only when a word is wider than the line. Wide characters are never split.
+pub fn wrap(spans: &[Span<'static>], width: usize, first_prefix: &[Span<'static>], rest_prefix: &[Span<'static>]) -> Vec<Line<'static>> {
+    let width = width.max(4);
+    let pw = |p: &[Span]| p.iter().map(|s| s.content.width()).sum::<usize>();
+    let mut lines = Vec::new();
+    let mut cur: Vec<Span<'static>> = first_prefix.to_vec();
+    let mut cur_w = pw(first_prefix);
+    let mut avail_start = cur_w;
+    let rest_w = pw(rest_prefix);
+    // Tokens: (text, style), words and runs of spaces kept apart.
+    let mut tokens: Vec<(String, Style)> = Vec::new();
+    for s in spans {
+        let mut word = String::new();
+        let mut in_space = None;
+        for c in s.content.chars() {
+            let sp = c == ' ';
+            if in_space.is_some_and(|w| w != sp) {
+                tokens.push((std::mem::take(&mut word), s.style));
+            }
+            in_space = Some(sp);
+            word.push(c);
+        }
+        if !word.is_empty() {
+            tokens.push((word, s.style));
+        }
+    }
+    let push_line = |cur: &mut Vec<Span<'static>>, lines: &mut Vec<Line<'static>>| {
+        // Trailing spaces are not worth a column.
+        while cur.last().is_some_and(|s| s.content.trim().is_empty() && !s.content.is_empty()) && cur.len() > rest_prefix.len().max(1) {
+            cur.pop();
+        }
+        lines.push(Line::from(std::mem::take(cur)));
+    };
+    for (text, style) in tokens {
+        let w = text.width();
+        let is_space = text.starts_with(' ');
+        if cur_w + w <= width {
+            if !(is_space && cur_w == avail_start && !lines.is_empty()) {
+                cur.push(Span::styled(text, style));
+                cur_w += w;
+            }
+            continue;
+        }
+        if is_space {
+            push_line(&mut cur, &mut lines);
+            cur = rest_prefix.to_vec();
+            cur_w = rest_w;
+            avail_start = rest_w;
+            continue;
+        }
+        if cur_w > avail_start && w <= width - rest_w {
+            push_line(&mut cur, &mut lines);
+            cur = rest_prefix.to_vec();
+            cur_w = rest_w;
+            avail_start = rest_w;
+            cur.push(Span::styled(text, style));
+            cur_w += w;
+            continue;
+        }
+        // A word wider than a line: break it by characters.
+        let mut piece = String::new();
+        for c in text.chars() {
+            let cw = c.width().unwrap_or(0);
+            if cur_w + cw > width {
+                if !piece.is_empty() {
+                    cur.push(Span::styled(std::mem::take(&mut piece), style));
+                }
+                push_line(&mut cur, &mut lines);
+                cur = rest_prefix.to_vec();
+                cur_w = rest_w;
+                avail_start = rest_w;
+            }
+            piece.push(c);
+            cur_w += cw;
+        }
+        if !piece.is_empty() {
+            cur.push(Span::styled(piece, style));
+        }
+    }
+    if cur_w > avail_start || lines.is_empty() {
+        push_line(&mut cur, &mut lines);
+    }
+    lines
+}
+
+fn syn_style(s: syntect::highlighting::Style, base: Style) -> Style {
+    let c = s.foreground;
+    let mut st = base.fg(Color::Rgb(c.r, c.g, c.b));
+    if s.font_style.contains(syntect::highlighting::FontStyle::BOLD) {
+        st = st.add_modifier(Modifier::BOLD);
+    }
+    if s.font_style.contains(syntect::highlighting::FontStyle::ITALIC) {
+        st = st.add_modifier(Modifier::ITALIC);
+    }
+    st
+}
+
+/// Highlights `code` in `lang` (plain code style when unknown or not loaded yet).
+fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
+    let plain = || code.lines().map(|l| vec![Span::styled(l.replace('\t', "    "), theme.code)]).collect();
+    let Some(h) = HIGHLIGHTER.get().filter(|_| !theme.no_color) else { return plain() };
+    let syntax = h
+        .syntaxes
+        .find_syntax_by_token(lang)
+        .or_else(|| h.syntaxes.find_syntax_by_extension(lang))
+        .or_else(|| h.syntaxes.find_syntax_by_name(lang));
+    let (Some(syntax), Some(st)) = (syntax, h.themes.themes.get(&theme.syntect)) else { return plain() };
+    let mut hl = syntect::easy::HighlightLines::new(syntax, st);
+    let mut out = Vec::new();
+    for line in syntect::util::LinesWithEndings::from(code) {
+        match hl.highlight_line(line, &h.syntaxes) {
+            Ok(regions) => out.push(
+                regions
+                    .into_iter()
+                    .map(|(s, t)| Span::styled(t.trim_end_matches('\n').replace('\t', "    "), syn_style(s, Style::default())))
+                    .filter(|s| !s.content.is_empty())
+                    .collect(),
+            ),
+            Err(_) => return plain(),
+        }
+    }
+    out
+}
+
+struct ListState {
+    next: Option<u64>,
+}
+
+/// Renders `text` (already sanitised) as Markdown at `width` columns.
+pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
+    let mut out = Rendered::default();
+    let mut opts = Options::empty();
+    opts.insert(Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut styles: Vec<Style> = vec![theme.text];
+    let mut lists: Vec<ListState> = Vec::new();
+    let mut quote = 0usize;
+    let mut item_first = false;
+    let mut code: Option<(String, String)> = None;
+    let mut link: Option<String> = None;
+    let mut heading: Option<HeadingLevel> = None;
+    let mut table: Option<(Vec<Vec<String>>, Vec<String>, String)> = None;
+
+    let prefix = |lists: &[ListState], quote: usize, first: bool, bullet: Option<String>| -> (Vec<Span<'static>>, Vec<Span<'static>>) {
+        let q = "│ ".repeat(quote);
+        let indent = "  ".repeat(lists.len().saturating_sub(1));
+        let b = bullet.unwrap_or_default();
+        let pad = " ".repeat(b.width());
+        let f = vec![Span::styled(q.clone(), theme.quote), Span::raw(indent.clone()), Span::styled(if first { b } else { pad.clone() }, theme.accent)];
+        let r = vec![Span::styled(q, theme.quote), Span::raw(indent), Span::raw(pad)];
+        (f, r)
+    };
+    let blank = |out: &mut Rendered| {
+        if out.lines.last().is_some_and(|l| l.width() > 0) {
+            out.lines.push(Line::default());
+        }
+    };
+
+    let flush = |spans: &mut Vec<Span<'static>>, out: &mut Rendered, lists: &mut Vec<ListState>, quote: usize, item_first: &mut bool| {
+        if spans.is_empty() {
+            return;
+        }
+        let bullet = if *item_first {
+            lists.last_mut().map(|l| match l.next.as_mut() {
+                Some(n) => {
+                    let b = format!("{n}. ");
+                    *n += 1;
+                    b
+                }
+                None => "• ".to_string(),
+            })
+        } else {
+            None
+        };
+        let (f, r) = prefix(lists, quote, *item_first || bullet.is_none(), bullet);
+        out.lines.extend(wrap(spans, width, &f, &r));
+        spans.clear();
+        *item_first = false;
+    };
+
+    for ev in Parser::new_ext(text, opts) {
+        let style = *styles.last().unwrap_or(&theme.text);
+        if let Some((_, buf)) = code.as_mut() {
+            match ev {
+                Event::Text(t) => {
+                    buf.push_str(&t);
+                    continue;
+                }
+                Event::End(TagEnd::CodeBlock) => {}
+                _ => continue,
+            }
+        }
+        if let Some((rows, row, cell)) = table.as_mut() {
+            match &ev {
+                Event::Text(t) | Event::Code(t) => {
+                    cell.push_str(t);
+                    continue;
+                }
+                Event::End(TagEnd::TableCell) => {
+                    row.push(std::mem::take(cell));
+                    continue;
+                }
+                Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
+                    rows.push(std::mem::take(row));
+                    continue;
+                }
+                Event::End(TagEnd::Table) => {}
+                _ => continue,
+            }
+        }
+        match ev {
+            Event::Start(tag) => match tag {
+                Tag::Paragraph => {}
+                Tag::Heading { level, .. } => {
+                    blank(&mut out);
+                    heading = Some(level);
+                    styles.push(theme.heading);
+                    spans.push(Span::styled(format!("{} ", "#".repeat(level as usize)), theme.heading));
+                }
+                Tag::BlockQuote(_) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    quote += 1;
+                    styles.push(theme.quote);
+                }
+                Tag::CodeBlock(kind) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    let lang = match kind {
+                        CodeBlockKind::Fenced(l) => l.split([',', ' ']).next().unwrap_or("").to_string(),
+                        CodeBlockKind::Indented => String::new(),
+                    };
+                    code = Some((lang, String::new()));
+                }
+                Tag::List(start) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    if lists.is_empty() {
+                        blank(&mut out);
+                    }
+                    lists.push(ListState { next: start });
+                }
+                Tag::Item => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    item_first = true;
+                }
+                Tag::Emphasis => styles.push(style.add_modifier(Modifier::ITALIC)),
+                Tag::Strong => styles.push(style.add_modifier(Modifier::BOLD)),
+                Tag::Strikethrough => styles.push(style.add_modifier(Modifier::CROSSED_OUT)),
+                Tag::Link { dest_url, .. } => {
+                    link = Some(dest_url.to_string());
+                    styles.push(theme.link);
+                }
+                Tag::Table(_) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    blank(&mut out);
+                    table = Some((Vec::new(), Vec::new(), String::new()));
+                }
+                _ => {}
+            },
+            Event::End(end) => match end {
+                TagEnd::Paragraph => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    if lists.is_empty() {
+                        out.lines.push(Line::default());
+                    }
+                }
+                TagEnd::Heading(_) => {
+                    styles.pop();
+                    if heading == Some(HeadingLevel::H1) {
+                        for s in spans.iter_mut() {
+                            s.style = s.style.add_modifier(Modifier::UNDERLINED);
+                        }
+                    }
+                    heading = None;
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    out.lines.push(Line::default());
+                }
+                TagEnd::BlockQuote(_) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    quote = quote.saturating_sub(1);
+                    styles.pop();
+                }
+                TagEnd::CodeBlock => {
+                    let Some((lang, buf)) = code.take() else { continue };
+                    out.code_blocks.push(buf.clone());
+                    let n = out.code_blocks.len();
+                    let label = if lang.is_empty() { format!("╭─ [{n}]") } else { format!("╭─ {lang} [{n}]") };
+                    out.lines.push(Line::from(vec![Span::raw("│ ".repeat(quote)), Span::styled(label, theme.dim)]));
+                    for l in code_lines(&buf, &lang, theme) {
+                        let first = vec![Span::raw("│ ".repeat(quote)), Span::styled("│ ", theme.dim)];
+                        out.lines.extend(wrap(&l, width, &first, &first));
+                    }
+                    out.lines.push(Line::from(vec![Span::raw("│ ".repeat(quote)), Span::styled("╰─", theme.dim)]));
+                    out.lines.push(Line::default());
+                }
+                TagEnd::List(_) => {
+                    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                    lists.pop();
+                    if lists.is_empty() {
+                        out.lines.push(Line::default());
+                    }
+                }
+                TagEnd::Item => flush(&mut spans, &mut out, &mut lists, quote, &mut item_first),
+                TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => {
+                    styles.pop();
+                }
+                TagEnd::Link => {
+                    styles.pop();
+                    if let Some(url) = link.take() {
+                        spans.push(Span::styled(format!(" <{url}>"), theme.dim));
+                    }
+                }
+                TagEnd::Table => {
+                    if let Some((rows, _, _)) = table.take() {
+                        let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+                        let mut widths = vec![0usize; cols];
+                        for r in &rows {
+                            for (i, c) in r.iter().enumerate() {
+                                widths[i] = widths[i].max(c.width());
+                            }
+                        }
+                        for (ri, r) in rows.iter().enumerate() {
+                            let mut line = Vec::new();
+                            for (i, w) in widths.iter().enumerate() {
+                                let c = r.get(i).map(String::as_str).unwrap_or("");
+                                let st = if ri == 0 { theme.heading } else { theme.text };
+                                line.push(Span::styled(format!("{c}{}", " ".repeat(w.saturating_sub(c.width()))), st));
+                                if i + 1 < cols {
+                                    line.push(Span::styled(" │ ", theme.dim));
+                                }
+                            }
+                            out.lines.extend(wrap(&line, width, &[], &[]));
+                            if ri == 0 {
+                                let rule: String = widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("─┼─");
+                                out.lines.push(Line::styled(rule, theme.dim));
+                            }
+                        }
+                        out.lines.push(Line::default());
+                    }
+                }
+                _ => {}
+            },
+            Event::Text(t) => spans.push(Span::styled(t.to_string(), style)),
+            Event::Code(t) => spans.push(Span::styled(t.to_string(), theme.code)),
+            Event::SoftBreak => spans.push(Span::styled(" ", style)),
+            Event::HardBreak => flush(&mut spans, &mut out, &mut lists, quote, &mut item_first),
+            Event::Rule => {
+                flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+                out.lines.push(Line::styled("─".repeat(width.min(40)), theme.dim));
+                out.lines.push(Line::default());
+            }
+            Event::Html(t) | Event::InlineHtml(t) => spans.push(Span::styled(t.to_string(), theme.dim)),
+            Event::TaskListMarker(done) => spans.push(Span::styled(if done { "[x] " } else { "[ ] " }, theme.accent)),
+            _ => {}
+        }
+    }
+    // An unclosed code block at the end (still streaming) is still shown.
+    if let Some((lang, buf)) = code.take() {
+        out.code_blocks.push(buf.clone());
+        out.lines.push(Line::styled(format!("╭─ {lang} [{}]", out.code_blocks.len()), theme.dim));
+        for l in code_lines(&buf, &lang, theme) {
+            let p = vec![Span::styled("│ ", theme.dim)];
+            out.lines.extend(wrap(&l, width, &p, &p));
+        }
+    }
+    flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
+    while out.lines.last().is_some_and(|l| l.width() == 0) {
+        out.lines.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(r: &Rendered) -> Vec<String> {
+        r.lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>()).collect()
+    }
+
+    #[test]
+    fn wraps_at_words_and_never_splits_wide_chars() {
+        let t = Theme::fallback(true);
+        let r = render("hello wonderful world", 11, &t);
+        assert_eq!(plain(&r), vec!["hello", "wonderful", "world"]);
+        let r = render("日本語のテキストです", 7, &t);
+        for l in &r.lines {
+            assert!(l.width() <= 7, "{l:?}");
+        }
+        assert_eq!(plain(&r).concat(), "日本語のテキストです");
+        let r = render("👋👋👋👋", 5, &t);
+        assert_eq!(plain(&r), vec!["👋👋", "👋👋"]);
+    }
+
+    #[test]
+    fn lists_quotes_code_and_tables() {
+        let t = Theme::fallback(true);
+        let md = "# Title\n\n- one\n- two\n\n1. first\n2. second\n\n> quoted\n\n```rust\nfn main() {}\n```\n\n| a | bb |\n|---|---|\n| 1 | 2 |\n\nsee [docs](https://x.y)";
+        let r = render(md, 40, &t);
+        let p = plain(&r);
+        assert_eq!(p[0], "# Title");
+        assert!(p.contains(&"• one".to_string()), "{p:?}");
+        assert!(p.contains(&"2. second".to_string()), "{p:?}");
+        assert!(p.contains(&"│ quoted".to_string()), "{p:?}");
+        assert!(p.contains(&"╭─ rust [1]".to_string()), "{p:?}");
+        assert!(p.contains(&"│ fn main() {}".to_string()), "{p:?}");
+        assert!(p.contains(&"a │ bb".to_string()), "{p:?}");
+        assert!(p.iter().any(|l| l == "see docs <https://x.y>"), "{p:?}");
+        assert_eq!(r.code_blocks, vec!["fn main() {}\n".to_string()]);
+    }
+
+    #[test]
+    fn unclosed_fence_renders_as_code() {
+        let t = Theme::fallback(true);
+        let r = render("Here:\n\n```python\nprint('hi')\nx = 1", 40, &t);
+        let p = plain(&r);
+        assert!(p.contains(&"│ print('hi')".to_string()), "{p:?}");
+        assert!(p.contains(&"│ x = 1".to_string()), "{p:?}");
+    }
+
+    #[test]
+    fn highlighting_knows_typescript_toml_dockerfile() {
+        warm();
+        let mut t = Theme::fallback(false);
+        t.syntect = "base16-ocean.dark".into();
+        for lang in ["typescript", "toml", "dockerfile", "rust"] {
+            let lines = code_lines("let x = 1\n", lang, &t);
+            assert!(lines[0].iter().any(|s| matches!(s.style.fg, Some(Color::Rgb(..)))), "{lang} highlighted");
+        }
+    }
+}
