@@ -460,10 +460,10 @@ impl Config {
     /// Parses `provider/model`. A bare model name is looked up in the providers' model lists
     /// and the price table.
     pub fn resolve_model(&self, s: &str) -> Result<ModelRef, String> {
-        if let Some(r) = ModelRef::parse(s) {
-            if self.providers.contains_key(&r.provider) {
-                return Ok(r);
-            }
+        if let Some(r) = ModelRef::parse(s)
+            && self.providers.contains_key(&r.provider)
+        {
+            return Ok(r);
         }
         let s = s.trim();
         let mut found: Vec<ModelRef> = Vec::new();
@@ -500,42 +500,41 @@ impl Config {
     /// first provider with a key in the environment, else a local Ollama that answers, else demo.
     /// Returns the model and a short reason.
     pub fn default_model(&self) -> (ModelRef, String) {
-        if let Some(m) = &self.file.default_model {
-            if let Ok(r) = self.resolve_model(m) {
-                return (r, "default_model".into());
-            }
+        if let Some(m) = &self.file.default_model
+            && let Ok(r) = self.resolve_model(m)
+        {
+            return (r, "default_model".into());
         }
         for name in AUTO_ORDER {
-            if let Some(p) = self.providers.get(*name).filter(|p| p.has_key_in_env()) {
-                if let Some(m) = &p.file.default_model {
-                    let var = p.file.api_key_env.clone().unwrap_or_default();
-                    return (
-                        ModelRef {
-                            provider: p.name.clone(),
-                            model: m.clone(),
-                        },
-                        format!("{var} is set"),
-                    );
-                }
+            if let Some(p) = self.providers.get(*name).filter(|p| p.has_key_in_env())
+                && let Some(m) = &p.file.default_model
+            {
+                let var = p.file.api_key_env.clone().unwrap_or_default();
+                return (
+                    ModelRef {
+                        provider: p.name.clone(),
+                        model: m.clone(),
+                    },
+                    format!("{var} is set"),
+                );
             }
         }
-        if self.file.probe_ollama.unwrap_or(true) {
-            if let Some(p) = self.providers.get("ollama") {
-                if ollama_answers(p.base_url()) {
-                    let m = p
-                        .file
-                        .default_model
-                        .clone()
-                        .unwrap_or_else(|| "llama3.2".into());
-                    return (
-                        ModelRef {
-                            provider: "ollama".into(),
-                            model: m,
-                        },
-                        "a local Ollama answers".into(),
-                    );
-                }
-            }
+        if self.file.probe_ollama.unwrap_or(true)
+            && let Some(p) = self.providers.get("ollama")
+            && ollama_answers(p.base_url())
+        {
+            let m = p
+                .file
+                .default_model
+                .clone()
+                .unwrap_or_else(|| "llama3.2".into());
+            return (
+                ModelRef {
+                    provider: "ollama".into(),
+                    model: m,
+                },
+                "a local Ollama answers".into(),
+            );
         }
         let r = ModelRef::parse(DEMO_MODEL).unwrap_or(ModelRef {
             provider: "demo".into(),
@@ -638,24 +637,23 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
                 at("base_url")
             )));
         }
-        if let Some(u) = &p.base_url {
-            if p.kind != Some(Kind::Demo)
-                && !(u.starts_with("http://") || u.starts_with("https://"))
-                && !(is_builtin && name == "demo")
-            {
-                return Err(ConfigError(format!(
-                    "{}: {u:?} is not an http(s) URL",
-                    at("base_url")
-                )));
-            }
+        if let Some(u) = &p.base_url
+            && p.kind != Some(Kind::Demo)
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+            && !(is_builtin && name == "demo")
+        {
+            return Err(ConfigError(format!(
+                "{}: {u:?} is not an http(s) URL",
+                at("base_url")
+            )));
         }
-        if let Some(pr) = &p.proxy {
-            if reqwest::Proxy::all(pr).is_err() {
-                return Err(ConfigError(format!(
-                    "{}: {pr:?} is not a proxy URL",
-                    at("proxy")
-                )));
-            }
+        if let Some(pr) = &p.proxy
+            && reqwest::Proxy::all(pr).is_err()
+        {
+            return Err(ConfigError(format!(
+                "{}: {pr:?} is not a proxy URL",
+                at("proxy")
+            )));
         }
     }
     Ok(())

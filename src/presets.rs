@@ -245,7 +245,7 @@ mod tests {
             .expect_err("unknown");
         assert!(matches!(e, PresetError::UnknownVar { .. }));
         let t = &all["translate"];
-        assert!(matches!(t.render(&BTreeMap::new()), Ok(_)));
+        assert!(t.render(&BTreeMap::new()).is_ok());
     }
 
     #[test]

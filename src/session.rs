@@ -288,7 +288,12 @@ impl Session {
     /// Estimated tokens of the system prompt and history (what every next request carries).
     pub fn history_tokens(&self) -> u64 {
         let method = self.estimate_method_now();
-        let mut input = self.conv.system_prompt.as_deref().map(|s| tokens::estimate(s, method) + 4).unwrap_or(0);
+        let mut input = self
+            .conv
+            .system_prompt
+            .as_deref()
+            .map(|s| tokens::estimate(s, method) + 4)
+            .unwrap_or(0);
         for m in self.conv.history() {
             input += tokens::estimate(&m.content, method) + 4;
         }
@@ -307,7 +312,10 @@ impl Session {
         if !draft.is_empty() {
             input += tokens::estimate(draft, self.estimate_method_now()) + 4;
         }
-        let usage = Usage { input_tokens: input, ..Usage::default() };
+        let usage = Usage {
+            input_tokens: input,
+            ..Usage::default()
+        };
         let entry = price_entry(&self.cfg, &self.model);
         Estimate {
             input_tokens: input,

@@ -8,11 +8,16 @@ fn conv(id: &str, n: usize) -> Conversation {
     let mut c = Conversation::new(id.to_string(), "2026-11-30T08:00:00.000Z".into());
     c.system_prompt = Some("be brief".into());
     for i in 0..n {
-        c.messages.push(Message::user(format!("question {i} {}", "x".repeat(2000))));
+        c.messages
+            .push(Message::user(format!("question {i} {}", "x".repeat(2000))));
         let mut a = Message::assistant("openai/gpt-4o-mini");
         a.content = format!("answer {i} {}", "y".repeat(4000));
         if let Some(ans) = a.answer.as_mut() {
-            ans.usage = Usage { input_tokens: 10, output_tokens: 20, ..Default::default() };
+            ans.usage = Usage {
+                input_tokens: 10,
+                output_tokens: 20,
+                ..Default::default()
+            };
             ans.cost_usd = Some(0.001);
         }
         c.messages.push(a);
@@ -24,7 +29,9 @@ fn conv(id: &str, n: usize) -> Conversation {
 /// The child half of `kill_dash_nine_mid_save`: saves ever-growing versions until killed.
 #[test]
 fn writer_child() {
-    let Ok(dir) = std::env::var("CHARLA_TEST_WRITER_DIR") else { return };
+    let Ok(dir) = std::env::var("CHARLA_TEST_WRITER_DIR") else {
+        return;
+    };
     let store = Store::new(dir);
     let mut n = 1;
     loop {
@@ -45,10 +52,13 @@ fn kill_dash_nine_mid_save_leaves_old_or_new() {
             .spawn()
             .expect("spawn writer");
         std::thread::sleep(std::time::Duration::from_millis(300 + round * 70));
-        let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
         let _ = child.wait();
         let path = dir.path().join("victim.json");
-        let c = Store::load_path(&path).unwrap_or_else(|e| panic!("round {round}: the file must parse after kill -9: {e}"));
+        let c = Store::load_path(&path)
+            .unwrap_or_else(|e| panic!("round {round}: the file must parse after kill -9: {e}"));
         let n = c.messages.len() / 2;
         assert_eq!(c, conv("victim", n), "round {round}: a complete version");
     }
@@ -71,8 +81,15 @@ fn round_trip_and_listing() {
     assert_eq!(back, c);
     let text = std::fs::read_to_string(store.path_of("a1")).expect("text");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(v["messages"][1]["cost_usd"], serde_json::Value::Null, "unknown cost is null, not absent");
-    assert!(v["messages"][0].get("model").is_none(), "user messages carry no answer fields");
+    assert_eq!(
+        v["messages"][1]["cost_usd"],
+        serde_json::Value::Null,
+        "unknown cost is null, not absent"
+    );
+    assert!(
+        v["messages"][0].get("model").is_none(),
+        "user messages carry no answer fields"
+    );
     std::fs::write(dir.path().join("broken.json"), "[1,2").expect("w");
     let (list, broken) = store.list();
     assert_eq!(list.len(), 1);
@@ -84,7 +101,10 @@ fn round_trip_and_listing() {
     let mut b = conv("broken", 1);
     b.title = "x".into();
     assert!(store.save(&b).is_err());
-    assert_eq!(std::fs::read_to_string(dir.path().join("broken.json")).expect("kept"), "[1,2");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("broken.json")).expect("kept"),
+        "[1,2"
+    );
     // A file from a newer charla is refused by name, not misread.
     let newer = text.replace("\"version\": 1", "\"version\": 9");
     std::fs::write(dir.path().join("newer.json"), newer).expect("w");

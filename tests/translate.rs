@@ -5,7 +5,10 @@ use charla::provider::{ChatMessage, ChatRequest, Role, anthropic, gemini, ollama
 use serde_json::json;
 
 fn history() -> ChatRequest {
-    let m = |role, c: &str| ChatMessage { role, content: c.to_string() };
+    let m = |role, c: &str| ChatMessage {
+        role,
+        content: c.to_string(),
+    };
     ChatRequest {
         model: "m".into(),
         system: Some("Be brief.".into()),
@@ -45,7 +48,10 @@ fn anthropic_body_alternates_strictly() {
     let mut h = history();
     h.messages.remove(0);
     let b = anthropic::body(&h);
-    assert_eq!(b["messages"][0]["role"], "user", "a history may not start with the assistant");
+    assert_eq!(
+        b["messages"][0]["role"], "user",
+        "a history may not start with the assistant"
+    );
 }
 
 #[test]
@@ -57,14 +63,23 @@ fn gemini_body_uses_model_role_and_system_instruction() {
             {"role":"user","parts":[{"text":"example q"}]},{"role":"model","parts":[{"text":"example a"}]},
             {"role":"user","parts":[{"text":"first\n\nsecond"}]}]})
     );
-    assert_eq!(gemini::url("https://g/v1beta/", "gemini-2.5-flash"), "https://g/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+    assert_eq!(
+        gemini::url("https://g/v1beta/", "gemini-2.5-flash"),
+        "https://g/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
 }
 
 #[test]
 fn ollama_body() {
     let b = ollama::body(&history());
-    assert_eq!(b["messages"][0], json!({"role":"system","content":"Be brief."}));
+    assert_eq!(
+        b["messages"][0],
+        json!({"role":"system","content":"Be brief."})
+    );
     assert_eq!(b["options"], json!({"num_predict":100}));
     assert_eq!(b["stream"], true);
-    assert_eq!(ollama::url("http://127.0.0.1:11434"), "http://127.0.0.1:11434/api/chat");
+    assert_eq!(
+        ollama::url("http://127.0.0.1:11434"),
+        "http://127.0.0.1:11434/api/chat"
+    );
 }

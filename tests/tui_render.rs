@@ -52,15 +52,28 @@ fn screen(a: &App, w: u16, h: u16) -> String {
 fn answered(a: &mut App, q: &str, text: &str, usage: Option<Usage>) {
     type_text(a, q);
     let eff = app::update(a, key(KeyCode::Enter));
-    let Some(Effect::StartStream { request_id, .. }) = eff.first() else { panic!("no stream started: {eff:?}") };
+    let Some(Effect::StartStream { request_id, .. }) = eff.first() else {
+        panic!("no stream started: {eff:?}")
+    };
     let id = *request_id;
     let t0 = a.session.in_flight.as_ref().expect("in flight").started;
     a.session.apply_at(id, StreamEvent::Started, t0);
-    a.session.apply_at(id, StreamEvent::TextDelta(text.into()), t0 + Duration::from_millis(500));
+    a.session.apply_at(
+        id,
+        StreamEvent::TextDelta(text.into()),
+        t0 + Duration::from_millis(500),
+    );
     if let Some(u) = usage {
-        a.session.apply_at(id, StreamEvent::Usage(u), t0 + Duration::from_millis(1900));
+        a.session
+            .apply_at(id, StreamEvent::Usage(u), t0 + Duration::from_millis(1900));
     }
-    a.session.apply_at(id, StreamEvent::Finished { reason: "stop".into() }, t0 + Duration::from_millis(2000));
+    a.session.apply_at(
+        id,
+        StreamEvent::Finished {
+            reason: "stop".into(),
+        },
+        t0 + Duration::from_millis(2000),
+    );
 }
 
 #[test]
@@ -68,15 +81,42 @@ fn enter_sends_and_stream_events_fill_the_answer() {
     let mut a = app("openai/gpt-4o-mini");
     type_text(&mut a, "hello");
     let eff = app::update(&mut a, key(KeyCode::Enter));
-    let Some(Effect::StartStream { request_id, provider, request }) = eff.first().cloned() else { panic!("{eff:?}") };
+    let Some(Effect::StartStream {
+        request_id,
+        provider,
+        request,
+    }) = eff.first().cloned()
+    else {
+        panic!("{eff:?}")
+    };
     assert_eq!(provider, "openai");
     assert_eq!(request.messages.len(), 1);
     assert!(a.draft().is_empty());
-    assert!(app::update(&mut a, Msg::Stream(request_id, StreamEvent::TextDelta("Hi".into()))).is_empty());
+    assert!(
+        app::update(
+            &mut a,
+            Msg::Stream(request_id, StreamEvent::TextDelta("Hi".into()))
+        )
+        .is_empty()
+    );
     // A stale request id changes nothing.
-    app::update(&mut a, Msg::Stream(request_id + 7, StreamEvent::TextDelta("zzz".into())));
-    let eff = app::update(&mut a, Msg::Stream(request_id, StreamEvent::Finished { reason: "stop".into() }));
-    assert!(matches!(eff.as_slice(), [Effect::Save(_)]), "autosave after every turn");
+    app::update(
+        &mut a,
+        Msg::Stream(request_id + 7, StreamEvent::TextDelta("zzz".into())),
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            request_id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    assert!(
+        matches!(eff.as_slice(), [Effect::Save(_)]),
+        "autosave after every turn"
+    );
     assert_eq!(a.session.conv.messages[1].content, "Hi");
     // Up on an empty box recalls the last prompt.
     app::update(&mut a, key(KeyCode::Up));
@@ -88,30 +128,53 @@ fn esc_cancels_keeps_partial_and_app_stays() {
     let mut a = app("openai/gpt-4o-mini");
     type_text(&mut a, "q");
     let eff = app::update(&mut a, key(KeyCode::Enter));
-    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else { panic!() };
-    app::update(&mut a, Msg::Stream(request_id, StreamEvent::TextDelta("part".into())));
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!()
+    };
+    app::update(
+        &mut a,
+        Msg::Stream(request_id, StreamEvent::TextDelta("part".into())),
+    );
     let eff = app::update(&mut a, key(KeyCode::Esc));
-    assert!(matches!(eff.as_slice(), [Effect::CancelStream, Effect::Save(_)]), "{eff:?}");
+    assert!(
+        matches!(eff.as_slice(), [Effect::CancelStream, Effect::Save(_)]),
+        "{eff:?}"
+    );
     let ans = a.session.last_answer().expect("answer");
     assert!(ans.interrupted);
     assert_eq!(a.session.conv.messages[1].content, "part");
     assert!(!a.quit);
     // The cancelled stream's late Cancelled error is ignored.
-    assert!(app::update(&mut a, Msg::Stream(request_id, StreamEvent::TextDelta("late".into()))).is_empty());
+    assert!(
+        app::update(
+            &mut a,
+            Msg::Stream(request_id, StreamEvent::TextDelta("late".into()))
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn newline_paste_editor_and_quit_keys() {
     let mut a = app("demo/charla-demo");
     type_text(&mut a, "a");
-    app::update(&mut a, Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    app::update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
     type_text(&mut a, "b");
     app::update(&mut a, Msg::Paste("line1\r\nline2".into()));
     assert_eq!(a.draft(), "a\nbline1\nline2");
-    assert_eq!(app::update(&mut a, ctrl('e')), vec![Effect::OpenEditor("a\nbline1\nline2".into())]);
+    assert_eq!(
+        app::update(&mut a, ctrl('e')),
+        vec![Effect::OpenEditor("a\nbline1\nline2".into())]
+    );
     app::update(&mut a, Msg::Edited(Ok("edited\n".into())));
     assert_eq!(a.draft(), "edited");
-    assert!(app::update(&mut a, ctrl('c')).is_empty(), "first Ctrl-C clears the draft");
+    assert!(
+        app::update(&mut a, ctrl('c')).is_empty(),
+        "first Ctrl-C clears the draft"
+    );
     assert_eq!(a.draft(), "");
     assert_eq!(app::update(&mut a, ctrl('c')), vec![Effect::Quit]);
     let mut b = app("demo/charla-demo");
@@ -122,17 +185,45 @@ fn newline_paste_editor_and_quit_keys() {
 #[test]
 fn model_switch_retry_and_copy() {
     let mut a = app("openai/gpt-4o-mini");
-    answered(&mut a, "one", "first answer\n\n```sh\necho hi\n```", Some(Usage { input_tokens: 1000, output_tokens: 100, ..Default::default() }));
+    answered(
+        &mut a,
+        "one",
+        "first answer\n\n```sh\necho hi\n```",
+        Some(Usage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            ..Default::default()
+        }),
+    );
     type_text(&mut a, "/model anthropic/claude-haiku-4-5");
     app::update(&mut a, key(KeyCode::Enter));
     assert_eq!(a.session.model.to_string(), "anthropic/claude-haiku-4-5");
-    answered(&mut a, "two", "second", Some(Usage { input_tokens: 1000, output_tokens: 100, ..Default::default() }));
-    assert_eq!(a.session.conv.models(), vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]);
+    answered(
+        &mut a,
+        "two",
+        "second",
+        Some(Usage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        a.session.conv.models(),
+        vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
+    );
     // 1000×0.15+100×0.6 = 210 → $0.00021; 1000×1+100×5 = 1500 → $0.0015.
     assert!((a.session.totals().cost_usd - 0.001_71).abs() < 1e-12);
     let eff = app::update(&mut a, ctrl('r'));
     assert!(matches!(eff.first(), Some(Effect::StartStream { .. })));
-    let alt = &a.session.conv.messages.last().and_then(|m| m.answer.as_ref()).expect("answer").alternatives;
+    let alt = &a
+        .session
+        .conv
+        .messages
+        .last()
+        .and_then(|m| m.answer.as_ref())
+        .expect("answer")
+        .alternatives;
     assert_eq!(alt.len(), 1);
     assert_eq!(alt[0].content, "second");
     a.session.cancel();
@@ -152,8 +243,19 @@ fn snapshot_empty_demo() {
 #[test]
 fn snapshot_finished_turn_with_footer_and_code() {
     let mut a = app("openai/gpt-5-mini");
-    let u = Usage { input_tokens: 1187, output_tokens: 215, cached_input_tokens: 1024, reasoning_tokens: 192, ..Default::default() };
-    answered(&mut a, "Show me Rust", "Here you go:\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n- fast\n- **safe**", Some(u));
+    let u = Usage {
+        input_tokens: 1187,
+        output_tokens: 215,
+        cached_input_tokens: 1024,
+        reasoning_tokens: 192,
+        ..Default::default()
+    };
+    answered(
+        &mut a,
+        "Show me Rust",
+        "Here you go:\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n- fast\n- **safe**",
+        Some(u),
+    );
     insta::assert_snapshot!(screen(&a, 80, 24));
 }
 
@@ -162,10 +264,20 @@ fn snapshot_streaming_unclosed_fence() {
     let mut a = app("anthropic/claude-sonnet-4-5");
     type_text(&mut a, "code please");
     let eff = app::update(&mut a, key(KeyCode::Enter));
-    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else { panic!() };
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!()
+    };
     let t0 = a.session.in_flight.as_ref().expect("f").started;
-    a.session.apply_at(request_id, StreamEvent::ReasoningDelta("Let me think about it".into()), t0 + Duration::from_millis(300));
-    a.session.apply_at(request_id, StreamEvent::TextDelta("Sure:\n\n```python\nprint('hi')\nfor i in".into()), t0 + Duration::from_millis(700));
+    a.session.apply_at(
+        request_id,
+        StreamEvent::ReasoningDelta("Let me think about it".into()),
+        t0 + Duration::from_millis(300),
+    );
+    a.session.apply_at(
+        request_id,
+        StreamEvent::TextDelta("Sure:\n\n```python\nprint('hi')\nfor i in".into()),
+        t0 + Duration::from_millis(700),
+    );
     a.now = t0 + Duration::from_millis(1700);
     insta::assert_snapshot!(screen(&a, 70, 16));
 }
@@ -175,18 +287,36 @@ fn snapshot_interrupted_and_unknown_price() {
     let mut a = app("openai/brand-new-model");
     type_text(&mut a, "q");
     let eff = app::update(&mut a, key(KeyCode::Enter));
-    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else { panic!() };
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!()
+    };
     let t0 = a.session.in_flight.as_ref().expect("f").started;
-    a.session.apply_at(request_id, StreamEvent::TextDelta("Half an ans".into()), t0 + Duration::from_millis(400));
-    let e = charla::provider::ProviderError::new(charla::provider::ErrorKind::Network, "connection reset");
-    a.session.apply_at(request_id, StreamEvent::Error(e), t0 + Duration::from_millis(900));
+    a.session.apply_at(
+        request_id,
+        StreamEvent::TextDelta("Half an ans".into()),
+        t0 + Duration::from_millis(400),
+    );
+    let e = charla::provider::ProviderError::new(
+        charla::provider::ErrorKind::Network,
+        "connection reset",
+    );
+    a.session.apply_at(
+        request_id,
+        StreamEvent::Error(e),
+        t0 + Duration::from_millis(900),
+    );
     insta::assert_snapshot!(screen(&a, 80, 12));
 }
 
 #[test]
 fn snapshot_narrow_terminal_with_wide_chars() {
     let mut a = app("ollama/qwen3:8b");
-    answered(&mut a, "日本語で", "日本語のテキストと絵文字 👋🌍 が折り返されても壊れません。", None);
+    answered(
+        &mut a,
+        "日本語で",
+        "日本語のテキストと絵文字 👋🌍 が折り返されても壊れません。",
+        None,
+    );
     insta::assert_snapshot!(screen(&a, 30, 16));
 }
 
@@ -209,10 +339,28 @@ fn snapshot_examples_collapsed_and_switched_models() {
     charla::cli::ask::apply_preset(&cfg, &mut conv, "review-genre", &[]).expect("preset");
     s.conv = conv;
     let mut a = App::new(s, Theme::fallback(true), String::new());
-    answered(&mut a, "Car chases everywhere", "Action", Some(Usage { input_tokens: 120, output_tokens: 2, ..Default::default() }));
+    answered(
+        &mut a,
+        "Car chases everywhere",
+        "Action",
+        Some(Usage {
+            input_tokens: 120,
+            output_tokens: 2,
+            ..Default::default()
+        }),
+    );
     type_text(&mut a, "/model gemini/gemini-2.5-flash");
     app::update(&mut a, key(KeyCode::Enter));
-    answered(&mut a, "A robot falls in love", "Sci-Fi", Some(Usage { input_tokens: 130, output_tokens: 3, ..Default::default() }));
+    answered(
+        &mut a,
+        "A robot falls in love",
+        "Sci-Fi",
+        Some(Usage {
+            input_tokens: 130,
+            output_tokens: 3,
+            ..Default::default()
+        }),
+    );
     a.notice = None;
     insta::assert_snapshot!(screen(&a, 90, 20));
 }
@@ -220,7 +368,12 @@ fn snapshot_examples_collapsed_and_switched_models() {
 #[test]
 fn escape_sequences_render_as_visible_text() {
     let mut a = app("openai/gpt-4o-mini");
-    answered(&mut a, "x", "a\x1b]0;pwned\x07b\x1b[2Jc\x1b]52;c;aGk=\x07d", None);
+    answered(
+        &mut a,
+        "x",
+        "a\x1b]0;pwned\x07b\x1b[2Jc\x1b]52;c;aGk=\x07d",
+        None,
+    );
     let s = screen(&a, 80, 10);
     assert!(s.contains("a␛]0;pwned␇b␛[2Jc␛]52;c;aGk=␇d"), "{s}");
     assert!(!s.contains('\x1b'));
@@ -236,10 +389,13 @@ fn themes_colour_the_roles() {
         a.theme = t;
         let mut term = Terminal::new(TestBackend::new(40, 20)).expect("t");
         let mut cache = view::ViewCache::default();
-        term.draw(|f| view::render(&a, &mut cache, f)).expect("draw");
+        term.draw(|f| view::render(&a, &mut cache, f))
+            .expect("draw");
         let buf = term.backend().buffer().clone();
         // The "▌ you" header is in the user colour.
-        let row = (0..20u16).find(|y| buf[(2, *y)].symbol() == "y" && buf[(3, *y)].symbol() == "o").expect("a `you` header");
+        let row = (0..20u16)
+            .find(|y| buf[(2, *y)].symbol() == "y" && buf[(3, *y)].symbol() == "o")
+            .expect("a `you` header");
         assert_eq!(buf[(2, row)].fg, user_fg.unwrap_or_default(), "{name}");
     }
 }

@@ -328,24 +328,24 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             let _ = writeln!(o, "{l}");
         }
     }
-    if !args.no_save {
-        if let Err(e) = store.save(&session.conv) {
-            err(format!("could not save the conversation: {e}"));
-        }
+    if !args.no_save
+        && let Err(e) = store.save(&session.conv)
+    {
+        err(format!("could not save the conversation: {e}"));
     }
-    if args.stats {
-        if let Some(a) = session.last_answer() {
-            let mut line = export::answer_footer(a);
-            let t = session.totals();
-            if t.turns > 1 {
-                line.push_str(&format!(
-                    " · conversation {} over {} turns",
-                    crate::util::dollars(t.cost_usd),
-                    t.turns
-                ));
-            }
-            eprintln!("{}", crate::sanitize::sanitize(&line));
+    if args.stats
+        && let Some(a) = session.last_answer()
+    {
+        let mut line = export::answer_footer(a);
+        let t = session.totals();
+        if t.turns > 1 {
+            line.push_str(&format!(
+                " · conversation {} over {} turns",
+                crate::util::dollars(t.cost_usd),
+                t.turns
+            ));
         }
+        eprintln!("{}", crate::sanitize::sanitize(&line));
     }
     match end {
         TurnEnd::Finished => EXIT_OK,

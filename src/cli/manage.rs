@@ -196,11 +196,11 @@ pub fn config_cmd(
                 ));
                 return EXIT_USAGE;
             }
-            if let Some(dir) = p.parent() {
-                if let Err(e) = std::fs::create_dir_all(dir) {
-                    err(format!("{}: {e}", dir.display()));
-                    return EXIT_USAGE;
-                }
+            if let Some(dir) = p.parent()
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                err(format!("{}: {e}", dir.display()));
+                return EXIT_USAGE;
             }
             match std::fs::write(p, config::EXAMPLE) {
                 Ok(()) => {

@@ -95,13 +95,13 @@ impl Store {
     pub fn save(&self, conv: &Conversation) -> Result<PathBuf, StoreError> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let path = self.path_of(&conv.id);
-        if let Ok(existing) = std::fs::read(&path) {
-            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&existing) {
-                return Err(StoreError::Parse {
-                    path,
-                    error: e.to_string(),
-                });
-            }
+        if let Ok(existing) = std::fs::read(&path)
+            && let Err(e) = serde_json::from_slice::<serde_json::Value>(&existing)
+        {
+            return Err(StoreError::Parse {
+                path,
+                error: e.to_string(),
+            });
         }
         let json = serde_json::to_vec_pretty(conv).map_err(|e| StoreError::Parse {
             path: path.clone(),
@@ -188,10 +188,10 @@ impl Store {
                             Some(x) => cost += x,
                             None => unpriced += 1,
                         }
-                        if let Some(model) = &m.model {
-                            if !models.contains(model) {
-                                models.push(model.clone());
-                            }
+                        if let Some(model) = &m.model
+                            && !models.contains(model)
+                        {
+                            models.push(model.clone());
                         }
                     }
                     out.push(Summary {

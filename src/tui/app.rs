@@ -26,7 +26,11 @@ pub enum Msg {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    StartStream { request_id: u64, provider: String, request: ChatRequest },
+    StartStream {
+        request_id: u64,
+        provider: String,
+        request: ChatRequest,
+    },
     CancelStream,
     Save(Box<Conversation>),
     OpenEditor(String),
@@ -108,7 +112,11 @@ impl App {
     fn send(&mut self, text: String) -> Vec<Effect> {
         let (request_id, request) = self.session.begin(&text);
         self.scroll = 0;
-        vec![Effect::StartStream { request_id, provider: self.session.model.provider.clone(), request }]
+        vec![Effect::StartStream {
+            request_id,
+            provider: self.session.model.provider.clone(),
+            request,
+        }]
     }
 
     /// The last real question (for Up-recall).
@@ -131,8 +139,15 @@ impl App {
             }
             "/model" if !arg.is_empty() => match self.session.cfg.resolve_model(arg) {
                 Ok(m) => {
-                    let warn = crate::session::price_entry(&self.session.cfg, &m).and_then(|e| e.warning());
-                    self.notify(format!("model: {m}{}", warn.map(|w| format!(" ({w})")).unwrap_or_default()), Level::Info);
+                    let warn = crate::session::price_entry(&self.session.cfg, &m)
+                        .and_then(|e| e.warning());
+                    self.notify(
+                        format!(
+                            "model: {m}{}",
+                            warn.map(|w| format!(" ({w})")).unwrap_or_default()
+                        ),
+                        Level::Info,
+                    );
                     self.session.set_model(m);
                     self.model_reason.clear();
                     vec![]
@@ -143,13 +158,26 @@ impl App {
                 }
             },
             "/model" => {
-                self.notify(format!("model: {} · /model provider/name switches (charla models lists them)", self.session.model), Level::Info);
+                self.notify(
+                    format!(
+                        "model: {} · /model provider/name switches (charla models lists them)",
+                        self.session.model
+                    ),
+                    Level::Info,
+                );
                 vec![]
             }
             "/system" => {
                 self.session.conv.system_prompt = (!arg.is_empty()).then(|| arg.to_string());
                 self.show_system = true;
-                self.notify(if arg.is_empty() { "system prompt cleared" } else { "system prompt set" }, Level::Info);
+                self.notify(
+                    if arg.is_empty() {
+                        "system prompt cleared"
+                    } else {
+                        "system prompt set"
+                    },
+                    Level::Info,
+                );
                 vec![Effect::Save(Box::new(self.session.conv.clone()))]
             }
             "/new" => {
@@ -162,7 +190,10 @@ impl App {
             "/retry" => self.retry(),
             "/copy" => self.copy(arg),
             _ => {
-                self.notify(format!("unknown command {cmd} · press ? for help"), Level::Warn);
+                self.notify(
+                    format!("unknown command {cmd} · press ? for help"),
+                    Level::Warn,
+                );
                 vec![]
             }
         }
@@ -171,28 +202,56 @@ impl App {
     /// Regenerates the last answer with the current model; the old one is kept as an alternative.
     fn retry(&mut self) -> Vec<Effect> {
         let msgs = &mut self.session.conv.messages;
-        let Some(last) = msgs.last() else { return vec![] };
+        let Some(last) = msgs.last() else {
+            return vec![];
+        };
         if last.role != crate::provider::Role::Assistant || last.example {
             self.notify("nothing to retry", Level::Warn);
             return vec![];
         }
         let old = msgs.pop();
         let (request_id, request) = self.session.begin_answer();
-        if let (Some(old), Some(new)) = (old, self.session.conv.messages.last_mut().and_then(|m| m.answer.as_mut())) {
-            let mut alts = old.answer.as_ref().map(|a| a.alternatives.clone()).unwrap_or_default();
+        if let (Some(old), Some(new)) = (
+            old,
+            self.session
+                .conv
+                .messages
+                .last_mut()
+                .and_then(|m| m.answer.as_mut()),
+        ) {
+            let mut alts = old
+                .answer
+                .as_ref()
+                .map(|a| a.alternatives.clone())
+                .unwrap_or_default();
             alts.push(crate::conversation::Alternative {
                 content: old.content.clone(),
-                model: old.answer.as_ref().map(|a| a.model.clone()).unwrap_or_default(),
+                model: old
+                    .answer
+                    .as_ref()
+                    .map(|a| a.model.clone())
+                    .unwrap_or_default(),
                 cost_usd: old.answer.as_ref().and_then(|a| a.cost_usd),
             });
             new.alternatives = alts;
         }
         self.scroll = 0;
-        vec![Effect::StartStream { request_id, provider: self.session.model.provider.clone(), request }]
+        vec![Effect::StartStream {
+            request_id,
+            provider: self.session.model.provider.clone(),
+            request,
+        }]
     }
 
     fn copy(&mut self, arg: &str) -> Vec<Effect> {
-        let Some(msg) = self.session.conv.messages.iter().rev().find(|m| m.answer.is_some()) else {
+        let Some(msg) = self
+            .session
+            .conv
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.answer.is_some())
+        else {
             self.notify("no answer to copy yet", Level::Warn);
             return vec![];
         };
@@ -200,15 +259,29 @@ impl App {
             msg.content.clone()
         } else {
             let blocks = super::markdown::render(&msg.content, 1000, &self.theme).code_blocks;
-            match arg.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| blocks.get(i)) {
+            match arg
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| blocks.get(i))
+            {
                 Some(b) => b.clone(),
                 None => {
-                    self.notify(format!("no code block {arg} in the last answer ({} blocks)", blocks.len()), Level::Warn);
+                    self.notify(
+                        format!(
+                            "no code block {arg} in the last answer ({} blocks)",
+                            blocks.len()
+                        ),
+                        Level::Warn,
+                    );
                     return vec![];
                 }
             }
         };
-        self.notify(format!("copied {} characters (OSC 52)", text.chars().count()), Level::Info);
+        self.notify(
+            format!("copied {} characters (OSC 52)", text.chars().count()),
+            Level::Info,
+        );
         vec![Effect::Copy(osc52(&text))]
     }
 }
@@ -221,7 +294,11 @@ pub fn osc52(text: &str) -> String {
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 12);
     out.push_str("\x1b]52;c;");
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -241,7 +318,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Tick => {
             app.tick += 1;
             app.now = Instant::now();
-            if app.notice.as_ref().is_some_and(|(_, l, t)| *l == Level::Info && app.now.duration_since(*t) > Duration::from_secs(4)) {
+            if app.notice.as_ref().is_some_and(|(_, l, t)| {
+                *l == Level::Info && app.now.duration_since(*t) > Duration::from_secs(4)
+            }) {
                 app.notice = None;
             }
             vec![]
@@ -249,12 +328,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Resize => vec![],
         Msg::Stream(id, ev) => match app.session.apply(id, ev) {
             Applied::TurnEnded { interrupted } => {
-                if interrupted {
-                    if let Some(e) = app.session.last_answer().and_then(|a| a.error.clone()) {
-                        if e != "cancelled" {
-                            app.notify(e, Level::Error);
-                        }
-                    }
+                if interrupted
+                    && let Some(e) = app.session.last_answer().and_then(|a| a.error.clone())
+                    && e != "cancelled"
+                {
+                    app.notify(e, Level::Error);
                 }
                 vec![Effect::Save(Box::new(app.session.conv.clone()))]
             }
@@ -275,7 +353,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Paste(text) => {
             // Normalise line endings; keep the text exactly otherwise.
-            app.input.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            app.input
+                .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
             vec![]
         }
         Msg::Mouse(m) => {
@@ -306,9 +385,16 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             app.session.cancel();
             app.notify("cancelled · Ctrl-C again to quit", Level::Info);
             app.ctrl_c_at = Some(app.now);
-            return vec![Effect::CancelStream, Effect::Save(Box::new(app.session.conv.clone()))];
+            return vec![
+                Effect::CancelStream,
+                Effect::Save(Box::new(app.session.conv.clone())),
+            ];
         }
-        if app.ctrl_c_at.is_some_and(|t| app.now.duration_since(t) < Duration::from_secs(2)) || app.draft().is_empty() && app.ctrl_c_at.is_some() {
+        if app
+            .ctrl_c_at
+            .is_some_and(|t| app.now.duration_since(t) < Duration::from_secs(2))
+            || app.draft().is_empty() && app.ctrl_c_at.is_some()
+        {
             app.quit = true;
             return vec![Effect::Quit];
         }
@@ -324,7 +410,10 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Esc if app.session.is_streaming() => {
             app.session.cancel();
             app.notify("cancelled · the partial answer is kept", Level::Info);
-            return vec![Effect::CancelStream, Effect::Save(Box::new(app.session.conv.clone()))];
+            return vec![
+                Effect::CancelStream,
+                Effect::Save(Box::new(app.session.conv.clone())),
+            ];
         }
         KeyCode::Esc => {
             app.notice = None;
@@ -355,7 +444,13 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             return vec![];
         }
         KeyCode::Char('e') if ctrl => return vec![Effect::OpenEditor(app.draft())],
-        KeyCode::Char('r') if ctrl => return if app.session.is_streaming() { vec![] } else { app.retry() },
+        KeyCode::Char('r') if ctrl => {
+            return if app.session.is_streaming() {
+                vec![]
+            } else {
+                app.retry()
+            };
+        }
         KeyCode::Char('n') if ctrl => return app.command("/new"),
         KeyCode::Char('t') if ctrl => {
             app.show_reasoning = !app.show_reasoning;
@@ -398,4 +493,3 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
 pub fn model_of(conv: &Conversation) -> Option<String> {
     conv.answers().last().map(|a| a.model.clone())
 }
-

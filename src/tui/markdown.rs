@@ -39,7 +39,12 @@ pub struct Rendered {
 
 /// Splits styled text into lines of at most `width` columns, breaking at spaces where it can and
 /// inside words only when a word is wider than the line. Wide characters are never split.
-pub fn wrap(spans: &[Span<'static>], width: usize, first_prefix: &[Span<'static>], rest_prefix: &[Span<'static>]) -> Vec<Line<'static>> {
+pub fn wrap(
+    spans: &[Span<'static>],
+    width: usize,
+    first_prefix: &[Span<'static>],
+    rest_prefix: &[Span<'static>],
+) -> Vec<Line<'static>> {
     let width = width.max(4);
     let pw = |p: &[Span]| p.iter().map(|s| s.content.width()).sum::<usize>();
     let mut lines = Vec::new();
@@ -66,7 +71,11 @@ pub fn wrap(spans: &[Span<'static>], width: usize, first_prefix: &[Span<'static>
     }
     let push_line = |cur: &mut Vec<Span<'static>>, lines: &mut Vec<Line<'static>>| {
         // Trailing spaces are not worth a column.
-        while cur.last().is_some_and(|s| s.content.trim().is_empty() && !s.content.is_empty()) && cur.len() > rest_prefix.len().max(1) {
+        while cur
+            .last()
+            .is_some_and(|s| s.content.trim().is_empty() && !s.content.is_empty())
+            && cur.len() > rest_prefix.len().max(1)
+        {
             cur.pop();
         }
         lines.push(Line::from(std::mem::take(cur)));
@@ -126,10 +135,14 @@ pub fn wrap(spans: &[Span<'static>], width: usize, first_prefix: &[Span<'static>
 fn syn_style(s: syntect::highlighting::Style, base: Style) -> Style {
     let c = s.foreground;
     let mut st = base.fg(Color::Rgb(c.r, c.g, c.b));
-    if s.font_style.contains(syntect::highlighting::FontStyle::BOLD) {
+    if s.font_style
+        .contains(syntect::highlighting::FontStyle::BOLD)
+    {
         st = st.add_modifier(Modifier::BOLD);
     }
-    if s.font_style.contains(syntect::highlighting::FontStyle::ITALIC) {
+    if s.font_style
+        .contains(syntect::highlighting::FontStyle::ITALIC)
+    {
         st = st.add_modifier(Modifier::ITALIC);
     }
     st
@@ -137,14 +150,22 @@ fn syn_style(s: syntect::highlighting::Style, base: Style) -> Style {
 
 /// Highlights `code` in `lang` (plain code style when unknown or not loaded yet).
 fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
-    let plain = || code.lines().map(|l| vec![Span::styled(l.replace('\t', "    "), theme.code)]).collect();
-    let Some(h) = HIGHLIGHTER.get().filter(|_| !theme.no_color) else { return plain() };
+    let plain = || {
+        code.lines()
+            .map(|l| vec![Span::styled(l.replace('\t', "    "), theme.code)])
+            .collect()
+    };
+    let Some(h) = HIGHLIGHTER.get().filter(|_| !theme.no_color) else {
+        return plain();
+    };
     let syntax = h
         .syntaxes
         .find_syntax_by_token(lang)
         .or_else(|| h.syntaxes.find_syntax_by_extension(lang))
         .or_else(|| h.syntaxes.find_syntax_by_name(lang));
-    let (Some(syntax), Some(st)) = (syntax, h.themes.themes.get(&theme.syntect)) else { return plain() };
+    let (Some(syntax), Some(st)) = (syntax, h.themes.themes.get(&theme.syntect)) else {
+        return plain();
+    };
     let mut hl = syntect::easy::HighlightLines::new(syntax, st);
     let mut out = Vec::new();
     for line in syntect::util::LinesWithEndings::from(code) {
@@ -152,7 +173,12 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
             Ok(regions) => out.push(
                 regions
                     .into_iter()
-                    .map(|(s, t)| Span::styled(t.trim_end_matches('\n').replace('\t', "    "), syn_style(s, Style::default())))
+                    .map(|(s, t)| {
+                        Span::styled(
+                            t.trim_end_matches('\n').replace('\t', "    "),
+                            syn_style(s, Style::default()),
+                        )
+                    })
                     .filter(|s| !s.content.is_empty())
                     .collect(),
             ),
@@ -181,13 +207,25 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
     let mut heading: Option<HeadingLevel> = None;
     let mut table: Option<(Vec<Vec<String>>, Vec<String>, String)> = None;
 
-    let prefix = |lists: &[ListState], quote: usize, first: bool, bullet: Option<String>| -> (Vec<Span<'static>>, Vec<Span<'static>>) {
+    let prefix = |lists: &[ListState],
+                  quote: usize,
+                  first: bool,
+                  bullet: Option<String>|
+     -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         let q = "│ ".repeat(quote);
         let indent = "  ".repeat(lists.len().saturating_sub(1));
         let b = bullet.unwrap_or_default();
         let pad = " ".repeat(b.width());
-        let f = vec![Span::styled(q.clone(), theme.quote), Span::raw(indent.clone()), Span::styled(if first { b } else { pad.clone() }, theme.accent)];
-        let r = vec![Span::styled(q, theme.quote), Span::raw(indent), Span::raw(pad)];
+        let f = vec![
+            Span::styled(q.clone(), theme.quote),
+            Span::raw(indent.clone()),
+            Span::styled(if first { b } else { pad.clone() }, theme.accent),
+        ];
+        let r = vec![
+            Span::styled(q, theme.quote),
+            Span::raw(indent),
+            Span::raw(pad),
+        ];
         (f, r)
     };
     let blank = |out: &mut Rendered| {
@@ -196,7 +234,11 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
         }
     };
 
-    let flush = |spans: &mut Vec<Span<'static>>, out: &mut Rendered, lists: &mut Vec<ListState>, quote: usize, item_first: &mut bool| {
+    let flush = |spans: &mut Vec<Span<'static>>,
+                 out: &mut Rendered,
+                 lists: &mut Vec<ListState>,
+                 quote: usize,
+                 item_first: &mut bool| {
         if spans.is_empty() {
             return;
         }
@@ -255,7 +297,10 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
                     blank(&mut out);
                     heading = Some(level);
                     styles.push(theme.heading);
-                    spans.push(Span::styled(format!("{} ", "#".repeat(level as usize)), theme.heading));
+                    spans.push(Span::styled(
+                        format!("{} ", "#".repeat(level as usize)),
+                        theme.heading,
+                    ));
                 }
                 Tag::BlockQuote(_) => {
                     flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
@@ -265,7 +310,9 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
                 Tag::CodeBlock(kind) => {
                     flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
                     let lang = match kind {
-                        CodeBlockKind::Fenced(l) => l.split([',', ' ']).next().unwrap_or("").to_string(),
+                        CodeBlockKind::Fenced(l) => {
+                            l.split([',', ' ']).next().unwrap_or("").to_string()
+                        }
                         CodeBlockKind::Indented => String::new(),
                     };
                     code = Some((lang, String::new()));
@@ -319,16 +366,29 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
                     styles.pop();
                 }
                 TagEnd::CodeBlock => {
-                    let Some((lang, buf)) = code.take() else { continue };
+                    let Some((lang, buf)) = code.take() else {
+                        continue;
+                    };
                     out.code_blocks.push(buf.clone());
                     let n = out.code_blocks.len();
-                    let label = if lang.is_empty() { format!("╭─ [{n}]") } else { format!("╭─ {lang} [{n}]") };
-                    out.lines.push(Line::from(vec![Span::raw("│ ".repeat(quote)), Span::styled(label, theme.dim)]));
+                    let label = if lang.is_empty() {
+                        format!("╭─ [{n}]")
+                    } else {
+                        format!("╭─ {lang} [{n}]")
+                    };
+                    out.lines.push(Line::from(vec![
+                        Span::raw("│ ".repeat(quote)),
+                        Span::styled(label, theme.dim),
+                    ]));
                     for l in code_lines(&buf, &lang, theme) {
-                        let first = vec![Span::raw("│ ".repeat(quote)), Span::styled("│ ", theme.dim)];
+                        let first =
+                            vec![Span::raw("│ ".repeat(quote)), Span::styled("│ ", theme.dim)];
                         out.lines.extend(wrap(&l, width, &first, &first));
                     }
-                    out.lines.push(Line::from(vec![Span::raw("│ ".repeat(quote)), Span::styled("╰─", theme.dim)]));
+                    out.lines.push(Line::from(vec![
+                        Span::raw("│ ".repeat(quote)),
+                        Span::styled("╰─", theme.dim),
+                    ]));
                     out.lines.push(Line::default());
                 }
                 TagEnd::List(_) => {
@@ -362,14 +422,21 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
                             for (i, w) in widths.iter().enumerate() {
                                 let c = r.get(i).map(String::as_str).unwrap_or("");
                                 let st = if ri == 0 { theme.heading } else { theme.text };
-                                line.push(Span::styled(format!("{c}{}", " ".repeat(w.saturating_sub(c.width()))), st));
+                                line.push(Span::styled(
+                                    format!("{c}{}", " ".repeat(w.saturating_sub(c.width()))),
+                                    st,
+                                ));
                                 if i + 1 < cols {
                                     line.push(Span::styled(" │ ", theme.dim));
                                 }
                             }
                             out.lines.extend(wrap(&line, width, &[], &[]));
                             if ri == 0 {
-                                let rule: String = widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("─┼─");
+                                let rule: String = widths
+                                    .iter()
+                                    .map(|w| "─".repeat(*w))
+                                    .collect::<Vec<_>>()
+                                    .join("─┼─");
                                 out.lines.push(Line::styled(rule, theme.dim));
                             }
                         }
@@ -384,18 +451,27 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
             Event::HardBreak => flush(&mut spans, &mut out, &mut lists, quote, &mut item_first),
             Event::Rule => {
                 flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
-                out.lines.push(Line::styled("─".repeat(width.min(40)), theme.dim));
+                out.lines
+                    .push(Line::styled("─".repeat(width.min(40)), theme.dim));
                 out.lines.push(Line::default());
             }
-            Event::Html(t) | Event::InlineHtml(t) => spans.push(Span::styled(t.to_string(), theme.dim)),
-            Event::TaskListMarker(done) => spans.push(Span::styled(if done { "[x] " } else { "[ ] " }, theme.accent)),
+            Event::Html(t) | Event::InlineHtml(t) => {
+                spans.push(Span::styled(t.to_string(), theme.dim))
+            }
+            Event::TaskListMarker(done) => spans.push(Span::styled(
+                if done { "[x] " } else { "[ ] " },
+                theme.accent,
+            )),
             _ => {}
         }
     }
     // An unclosed code block at the end (still streaming) is still shown.
     if let Some((lang, buf)) = code.take() {
         out.code_blocks.push(buf.clone());
-        out.lines.push(Line::styled(format!("╭─ {lang} [{}]", out.code_blocks.len()), theme.dim));
+        out.lines.push(Line::styled(
+            format!("╭─ {lang} [{}]", out.code_blocks.len()),
+            theme.dim,
+        ));
         for l in code_lines(&buf, &lang, theme) {
             let p = vec![Span::styled("│ ", theme.dim)];
             out.lines.extend(wrap(&l, width, &p, &p));
@@ -413,7 +489,15 @@ mod tests {
     use super::*;
 
     fn plain(r: &Rendered) -> Vec<String> {
-        r.lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>()).collect()
+        r.lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect()
     }
 
     #[test]
@@ -463,7 +547,12 @@ mod tests {
         t.syntect = "base16-ocean.dark".into();
         for lang in ["typescript", "toml", "dockerfile", "rust"] {
             let lines = code_lines("let x = 1\n", lang, &t);
-            assert!(lines[0].iter().any(|s| matches!(s.style.fg, Some(Color::Rgb(..)))), "{lang} highlighted");
+            assert!(
+                lines[0]
+                    .iter()
+                    .any(|s| matches!(s.style.fg, Some(Color::Rgb(..)))),
+                "{lang} highlighted"
+            );
         }
     }
 }

@@ -12,7 +12,10 @@ use crate::conversation::Store;
 use crate::provider::stream;
 use crate::session::Session;
 use app::{App, Effect, Msg};
-use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, EventStream};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    EventStream,
+};
 use futures::StreamExt;
 use std::io::Write;
 use std::sync::Arc;
@@ -25,11 +28,19 @@ const FRAME: Duration = Duration::from_millis(16);
 /// Loads the theme named in the config (or `dark`); errors name the file.
 pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    theme::Theme::load(cfg.file.theme.as_deref().unwrap_or("dark"), &cfg.paths.themes_dir(), no_color)
+    theme::Theme::load(
+        cfg.file.theme.as_deref().unwrap_or("dark"),
+        &cfg.paths.themes_dir(),
+        no_color,
+    )
 }
 
 fn restore_terminal() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste, DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
     ratatui::restore();
 }
 
@@ -107,7 +118,11 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
         }
         let busy = app.session.is_streaming() || app.notice.is_some();
         let next_draw = last_draw + FRAME;
-        let tick = tokio::time::sleep(if busy { Duration::from_millis(100) } else { Duration::from_secs(3600) });
+        let tick = tokio::time::sleep(if busy {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(3600)
+        });
         let msg = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
@@ -133,7 +148,11 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
             for eff in app::update(app, m) {
                 match eff {
                     Effect::Quit => return 0,
-                    Effect::StartStream { request_id, provider, request } => {
+                    Effect::StartStream {
+                        request_id,
+                        provider,
+                        request,
+                    } => {
                         let token = CancellationToken::new();
                         cancel = Some(token.clone());
                         let tx = tx.clone();
@@ -149,7 +168,10 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
                                 });
                             }
                             Err(e) => {
-                                let _ = tx.send(Msg::Stream(request_id, crate::provider::StreamEvent::Error(e)));
+                                let _ = tx.send(Msg::Stream(
+                                    request_id,
+                                    crate::provider::StreamEvent::Error(e),
+                                ));
                             }
                         }
                     }
@@ -162,7 +184,10 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
                         let store = store.clone();
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
-                            let r = store.save(&conv).map(|p| p.display().to_string()).map_err(|e| e.to_string());
+                            let r = store
+                                .save(&conv)
+                                .map(|p| p.display().to_string())
+                                .map_err(|e| e.to_string());
                             let _ = tx.send(Msg::Saved(r));
                         });
                     }
@@ -180,7 +205,11 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
                         restore_terminal();
                         let r = edit(&draft);
                         *terminal = ratatui::init();
-                        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+                        let _ = crossterm::execute!(
+                            std::io::stdout(),
+                            EnableBracketedPaste,
+                            EnableMouseCapture
+                        );
                         let _ = terminal.clear();
                         let _ = tx.send(Msg::Edited(r));
                     }
@@ -196,7 +225,9 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
 
 /// Runs $VISUAL or $EDITOR on `draft` in a temp file and returns the edited text.
 fn edit(draft: &str) -> Result<String, String> {
-    let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".into());
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
     let path = std::env::temp_dir().join(format!("charla-draft-{}.md", std::process::id()));
     std::fs::write(&path, draft).map_err(|e| format!("{}: {e}", path.display()))?;
     let status = std::process::Command::new("sh")
@@ -209,7 +240,9 @@ fn edit(draft: &str) -> Result<String, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
     let _ = std::fs::remove_file(&path);
     if !status.success() {
-        return Err(format!("{editor} exited with {status}; the draft is unchanged"));
+        return Err(format!(
+            "{editor} exited with {status}; the draft is unchanged"
+        ));
     }
     text
 }

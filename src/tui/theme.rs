@@ -10,7 +10,10 @@ use std::path::Path;
 const SHIPPED: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +45,20 @@ pub struct Theme {
 }
 
 pub const ROLES: &[&str] = &[
-    "text", "user", "assistant", "accent", "dim", "error", "warning", "code", "heading", "link", "quote", "border", "status_fg", "status_bg",
+    "text",
+    "user",
+    "assistant",
+    "accent",
+    "dim",
+    "error",
+    "warning",
+    "code",
+    "heading",
+    "link",
+    "quote",
+    "border",
+    "status_fg",
+    "status_bg",
 ];
 
 fn parse_color(s: &str) -> Option<Color> {
@@ -53,14 +69,25 @@ impl Theme {
     fn from_file(f: ThemeFile, no_color: bool, source: &str) -> Result<Theme, String> {
         for k in f.colors.keys() {
             if !ROLES.contains(&k.as_str()) {
-                return Err(format!("{source}: unknown colour role `{k}` (roles: {})", ROLES.join(", ")));
+                return Err(format!(
+                    "{source}: unknown colour role `{k}` (roles: {})",
+                    ROLES.join(", ")
+                ));
             }
         }
         let get = |k: &str| -> Result<Color, String> {
             let v = f.colors.get(k).map(String::as_str).unwrap_or("reset");
-            parse_color(v).ok_or_else(|| format!("{source}: colors.{k} = {v:?} is not a colour (use a name or #rrggbb)"))
+            parse_color(v).ok_or_else(|| {
+                format!("{source}: colors.{k} = {v:?} is not a colour (use a name or #rrggbb)")
+            })
         };
-        let fg = |c: Color| if no_color { Style::default() } else { Style::default().fg(c) };
+        let fg = |c: Color| {
+            if no_color {
+                Style::default()
+            } else {
+                Style::default().fg(c)
+            }
+        };
         let text = fg(get("text")?);
         let status = if no_color {
             Style::default().add_modifier(Modifier::REVERSED)
@@ -75,7 +102,11 @@ impl Theme {
             user: fg(get("user")?).add_modifier(Modifier::BOLD),
             assistant: fg(get("assistant")?).add_modifier(Modifier::BOLD),
             accent: fg(get("accent")?),
-            dim: fg(get("dim")?).add_modifier(if no_color { Modifier::DIM } else { Modifier::empty() }),
+            dim: fg(get("dim")?).add_modifier(if no_color {
+                Modifier::DIM
+            } else {
+                Modifier::empty()
+            }),
             error: fg(get("error")?).add_modifier(Modifier::BOLD),
             warning: fg(get("warning")?),
             code: fg(get("code")?),
@@ -91,7 +122,11 @@ impl Theme {
     pub fn load(name_or_path: &str, user_dir: &Path, no_color: bool) -> Result<Theme, String> {
         let path = Path::new(name_or_path);
         let (src, source) = if name_or_path.ends_with(".toml") || path.components().count() > 1 {
-            (std::fs::read_to_string(path).map_err(|e| format!("theme {}: {e}", path.display()))?, path.display().to_string())
+            (
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("theme {}: {e}", path.display()))?,
+                path.display().to_string(),
+            )
         } else {
             let user = user_dir.join(format!("{name_or_path}.toml"));
             match std::fs::read_to_string(&user) {
@@ -100,7 +135,11 @@ impl Theme {
                     Some((_, s)) => (s.to_string(), format!("(built-in) {name_or_path}")),
                     None => {
                         let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-                        return Err(format!("no theme named '{name_or_path}' (shipped: {}; or put {name_or_path}.toml in {})", names.join(", "), user_dir.display()));
+                        return Err(format!(
+                            "no theme named '{name_or_path}' (shipped: {}; or put {name_or_path}.toml in {})",
+                            names.join(", "),
+                            user_dir.display()
+                        ));
                     }
                 },
             }
@@ -147,7 +186,11 @@ mod tests {
             assert_eq!(t.name, n);
         }
         let dir = tempfile::tempdir().expect("tmp");
-        std::fs::write(dir.path().join("mine.toml"), "name = \"mine\"\n[colors]\nuser = \"not-a-colour\"\n").expect("w");
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "name = \"mine\"\n[colors]\nuser = \"not-a-colour\"\n",
+        )
+        .expect("w");
         let e = Theme::load("mine", dir.path(), false).expect_err("bad colour");
         assert!(e.contains("mine.toml") && e.contains("colors.user"), "{e}");
         assert!(Theme::load("nope", dir.path(), false).is_err());

@@ -41,7 +41,13 @@ impl ViewCache {
 
 const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-fn message_lines(app: &App, i: usize, m: &Message, width: usize, streaming: bool) -> Vec<Line<'static>> {
+fn message_lines(
+    app: &App,
+    i: usize,
+    m: &Message,
+    width: usize,
+    streaming: bool,
+) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut out = Vec::new();
     let body_w = width.saturating_sub(2).max(10);
@@ -50,15 +56,34 @@ fn message_lines(app: &App, i: usize, m: &Message, width: usize, streaming: bool
         if !app.show_examples {
             let prev_is_example = i > 0 && app.session.conv.messages[i - 1].example;
             if !prev_is_example {
-                let n = app.session.conv.messages[i..].iter().take_while(|m| m.example).count() / 2;
-                out.push(Line::styled(format!("▸ {n} few-shot example{} · Ctrl-X shows", if n == 1 { "" } else { "s" }), t.dim));
+                let n = app.session.conv.messages[i..]
+                    .iter()
+                    .take_while(|m| m.example)
+                    .count()
+                    / 2;
+                out.push(Line::styled(
+                    format!(
+                        "▸ {n} few-shot example{} · Ctrl-X shows",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    t.dim,
+                ));
                 out.push(Line::default());
             }
             return out;
         }
-        let who = if m.role == Role::User { "example · you" } else { "example · assistant" };
+        let who = if m.role == Role::User {
+            "example · you"
+        } else {
+            "example · assistant"
+        };
         out.push(Line::styled(format!("▌ {who}"), t.dim));
-        for l in markdown::wrap(&[Span::styled(sanitize(&m.content), t.dim)], body_w + 2, &indent, &indent) {
+        for l in markdown::wrap(
+            &[Span::styled(sanitize(&m.content), t.dim)],
+            body_w + 2,
+            &indent,
+            &indent,
+        ) {
             out.push(l);
         }
         out.push(Line::default());
@@ -68,21 +93,44 @@ fn message_lines(app: &App, i: usize, m: &Message, width: usize, streaming: bool
         (None, _) | (_, Role::User) => {
             out.push(Line::styled("▌ you", t.user));
             for para in sanitize(&m.content).split('\n') {
-                out.extend(markdown::wrap(&[Span::styled(para.to_string(), t.text)], width, &indent, &indent));
+                out.extend(markdown::wrap(
+                    &[Span::styled(para.to_string(), t.text)],
+                    width,
+                    &indent,
+                    &indent,
+                ));
             }
         }
         (Some(a), Role::Assistant) => {
-            out.push(Line::from(vec![Span::styled(format!("▌ {}", a.model), t.assistant)]));
+            out.push(Line::from(vec![Span::styled(
+                format!("▌ {}", a.model),
+                t.assistant,
+            )]));
             if !a.reasoning.is_empty() {
                 if app.show_reasoning {
                     let p = vec![Span::styled("  ┆ ", t.dim)];
                     for para in sanitize(&a.reasoning).split('\n') {
-                        out.extend(markdown::wrap(&[Span::styled(para.to_string(), t.dim.add_modifier(Modifier::ITALIC))], width, &p, &p));
+                        out.extend(markdown::wrap(
+                            &[Span::styled(
+                                para.to_string(),
+                                t.dim.add_modifier(Modifier::ITALIC),
+                            )],
+                            width,
+                            &p,
+                            &p,
+                        ));
                     }
                 } else {
                     let words = a.reasoning.split_whitespace().count();
-                    let label = if streaming && m.content.is_empty() { "thinking…" } else { "thought" };
-                    out.push(Line::styled(format!("  ▸ {label} ({words} words) · Ctrl-T shows"), t.dim));
+                    let label = if streaming && m.content.is_empty() {
+                        "thinking…"
+                    } else {
+                        "thought"
+                    };
+                    out.push(Line::styled(
+                        format!("  ▸ {label} ({words} words) · Ctrl-T shows"),
+                        t.dim,
+                    ));
                 }
             }
             let body = markdown::render(&sanitize(&m.content), body_w, t);
@@ -94,9 +142,21 @@ fn message_lines(app: &App, i: usize, m: &Message, width: usize, streaming: bool
             if !streaming {
                 let style = if a.interrupted { t.warning } else { t.dim };
                 let footer = format!("  {}", sanitize(&answer_footer(a)));
-                out.extend(markdown::wrap(&[Span::styled(footer, style)], width, &[], &indent));
+                out.extend(markdown::wrap(
+                    &[Span::styled(footer, style)],
+                    width,
+                    &[],
+                    &indent,
+                ));
                 if !a.alternatives.is_empty() {
-                    out.push(Line::styled(format!("  ({} earlier answer{} kept)", a.alternatives.len(), if a.alternatives.len() == 1 { "" } else { "s" }), t.dim));
+                    out.push(Line::styled(
+                        format!(
+                            "  ({} earlier answer{} kept)",
+                            a.alternatives.len(),
+                            if a.alternatives.len() == 1 { "" } else { "s" }
+                        ),
+                        t.dim,
+                    ));
                 }
             }
         }
@@ -117,15 +177,31 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         if app.show_system {
             header.push(Line::styled("⚙ system prompt", t.accent));
             for para in sanitize(sys).split('\n') {
-                header.extend(markdown::wrap(&[Span::styled(para.to_string(), t.dim)], width, &[Span::raw("  ")], &[Span::raw("  ")]));
+                header.extend(markdown::wrap(
+                    &[Span::styled(para.to_string(), t.dim)],
+                    width,
+                    &[Span::raw("  ")],
+                    &[Span::raw("  ")],
+                ));
             }
         } else {
-            let first: String = sanitize(sys).lines().next().unwrap_or("").chars().take(width.saturating_sub(30)).collect();
-            header.push(Line::styled(format!("⚙ system: {first}… · Ctrl-X shows"), t.dim));
+            let first: String = sanitize(sys)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(width.saturating_sub(30))
+                .collect();
+            header.push(Line::styled(
+                format!("⚙ system: {first}… · Ctrl-X shows"),
+                t.dim,
+            ));
         }
         header.push(Line::default());
     }
-    let flags = u8::from(app.show_examples) | u8::from(app.show_reasoning) << 1 | u8::from(markdown::highlighter_ready()) << 2;
+    let flags = u8::from(app.show_examples)
+        | u8::from(app.show_reasoning) << 1
+        | u8::from(markdown::highlighter_ready()) << 2;
     let mut heights = Vec::with_capacity(conv.messages.len());
     for (i, m) in conv.messages.iter().enumerate() {
         if Some(i) == streaming_idx {
@@ -136,7 +212,8 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             width,
             len: m.content.len(),
             reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
-            flags: flags | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
+            flags: flags
+                | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
             theme: app.theme.name.clone(),
         };
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
@@ -149,7 +226,11 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         Some(i) => message_lines(app, i, &conv.messages[i], width, true),
         None => vec![],
     };
-    let total = header.len() + heights.iter().map(|h| h.unwrap_or(live.len())).sum::<usize>();
+    let total = header.len()
+        + heights
+            .iter()
+            .map(|h| h.unwrap_or(live.len()))
+            .sum::<usize>();
     let h = area.height as usize;
     cache.total = total;
     cache.height = h;
@@ -194,11 +275,20 @@ fn welcome(app: &App, _width: usize) -> Vec<Line<'static>> {
     let mut l = vec![
         Line::default(),
         Line::styled("  charla", t.accent.add_modifier(Modifier::BOLD)),
-        Line::styled(format!("  {} · type a question and press Enter · ? for keys", app.session.model), t.dim),
+        Line::styled(
+            format!(
+                "  {} · type a question and press Enter · ? for keys",
+                app.session.model
+            ),
+            t.dim,
+        ),
     ];
     if app.session.model.provider == "demo" {
         l.push(Line::default());
-        l.push(Line::styled("  You are on the offline demo model (no API key found). To use a real provider:", t.warning));
+        l.push(Line::styled(
+            "  You are on the offline demo model (no API key found). To use a real provider:",
+            t.warning,
+        ));
         l.push(Line::styled("    export OPENAI_API_KEY=…  (or ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY)", t.text));
         l.push(Line::styled("    or switch now: /model anthropic/claude-haiku-4-5 · `charla models` lists models and prices", t.text));
     }
@@ -208,10 +298,18 @@ fn welcome(app: &App, _width: usize) -> Vec<Line<'static>> {
 fn status(app: &App, area: Rect, f: &mut Frame) {
     let t = &app.theme;
     let tot = app.session.totals();
-    let mut parts: Vec<Span<'static>> = vec![Span::styled(format!(" {} ", app.session.model), t.status.add_modifier(Modifier::BOLD))];
+    let mut parts: Vec<Span<'static>> = vec![Span::styled(
+        format!(" {} ", app.session.model),
+        t.status.add_modifier(Modifier::BOLD),
+    )];
     let unknown = if tot.unpriced_turns > 0 { "+?" } else { "" };
     parts.push(Span::styled(
-        format!(" Σ {} tok {}{} ", thousands(tot.usage.input_tokens + tot.usage.output_tokens), dollars(tot.cost_usd), unknown),
+        format!(
+            " Σ {} tok {}{} ",
+            thousands(tot.usage.input_tokens + tot.usage.output_tokens),
+            dollars(tot.cost_usd),
+            unknown
+        ),
         t.status,
     ));
     if let Some(budget) = app.session.cfg.file.max_cost_per_session {
@@ -223,10 +321,16 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         let text = if let Some((attempt, wait, reason, at)) = &f.retry {
             let left = wait.as_secs_f64() - app.now.saturating_duration_since(*at).as_secs_f64();
             let short: String = reason.split(':').next().unwrap_or(reason).to_string();
-            format!(" {spin} {short}, retrying in {:.0} s (attempt {attempt}) ", left.max(0.0).ceil())
+            format!(
+                " {spin} {short}, retrying in {:.0} s (attempt {attempt}) ",
+                left.max(0.0).ceil()
+            )
         } else if let Some(ft) = f.first_token {
             let msg = &app.session.conv.messages[f.index];
-            let toks = (msg.content.len() + msg.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0)) as f64 / 4.0;
+            let toks = (msg.content.len()
+                + msg.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0))
+                as f64
+                / 4.0;
             let generating = (el - ft.as_secs_f64()).max(0.001);
             format!(" {spin} {:.0} tok/s · {el:.1}s ", toks / generating)
         } else {
@@ -234,7 +338,10 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         };
         parts.push(Span::styled(text, t.status.add_modifier(Modifier::BOLD)));
     } else if let Some(a) = app.session.last_answer() {
-        let c = a.cost_usd.map(dollars).unwrap_or_else(|| "price unknown".into());
+        let c = a
+            .cost_usd
+            .map(dollars)
+            .unwrap_or_else(|| "price unknown".into());
         parts.push(Span::styled(format!(" last {c} "), t.status));
     }
     let left_w: usize = parts.iter().map(|s| s.width()).sum();
@@ -247,7 +354,10 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
             };
             Some(Span::styled(format!(" {} ", sanitize(text)), st))
         }
-        None if app.session.model.provider == "demo" => Some(Span::styled(" demo model · set OPENAI_API_KEY (or another key) for a real one ", t.status)),
+        None if app.session.model.provider == "demo" => Some(Span::styled(
+            " demo model · set OPENAI_API_KEY (or another key) for a real one ",
+            t.status,
+        )),
         None => Some(Span::styled(" ? help ", t.status)),
     };
     if let Some(r) = right {
@@ -280,14 +390,29 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
     ];
     let w = 64.min(area.width.saturating_sub(2));
     let h = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
-    let r = Rect { x: area.x + (area.width.saturating_sub(w)) / 2, y: area.y + (area.height.saturating_sub(h)) / 2, width: w, height: h };
+    let r = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    };
     let lines: Vec<Line> = rows
         .iter()
-        .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<24}"), t.accent), Span::styled(d.to_string(), t.text)]))
+        .map(|(k, d)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<24}"), t.accent),
+                Span::styled(d.to_string(), t.text),
+            ])
+        })
         .collect();
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).border_style(t.border).title(" keys · any key closes ")),
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.border)
+                .title(" keys · any key closes "),
+        ),
         r,
     );
 }
@@ -296,10 +421,19 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
 pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     let area = f.area();
     let input_h = (app.input.lines().len() as u16 + 2).clamp(3, (area.height / 3).max(3));
-    let [chat, input, bar] = Layout::vertical([Constraint::Min(1), Constraint::Length(input_h), Constraint::Length(1)]).areas(area);
+    let [chat, input, bar] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(input_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     transcript(app, cache, chat, f);
     let conv = &app.session.conv;
-    let key = (conv.messages.len(), conv.messages.last().map(|m| m.content.len()).unwrap_or(0), app.session.model.to_string());
+    let key = (
+        conv.messages.len(),
+        conv.messages.last().map(|m| m.content.len()).unwrap_or(0),
+        app.session.model.to_string(),
+    );
     let hist = match &cache.history {
         Some((k, n)) if *k == key => *n,
         _ => {
@@ -315,7 +449,12 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     };
     let title = format!(" message · ~{} tok · {cost} ", thousands(est.input_tokens));
     let mut ta = app.input.clone();
-    ta.set_block(Block::default().borders(Borders::ALL).border_style(app.theme.border).title(Span::styled(title, app.theme.dim)));
+    ta.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.border)
+            .title(Span::styled(title, app.theme.dim)),
+    );
     ta.set_style(app.theme.text);
     ta.set_placeholder_style(app.theme.dim);
     f.render_widget(&ta, input);
@@ -324,4 +463,3 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         help(app, area, f);
     }
 }
-

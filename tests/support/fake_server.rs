@@ -629,23 +629,23 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
             };
             events.insert(first_content + 1, bad.to_vec());
         }
-        if opts.badutf8 {
-            if let Some(e) = events.get_mut(first_content) {
-                // Insert an invalid byte right after the first `"content":"`/`"text":"`.
-                let s = e.clone();
-                let key: &[u8] = if fmt == Format::Anthropic || fmt == Format::Gemini {
-                    b"\"text\":"
-                } else {
-                    b"\"content\":\""
-                };
-                if let Some(i) = s.windows(key.len()).rposition(|w| w == key) {
-                    let at = i + key.len() + if key.ends_with(b"\"") { 0 } else { 2 };
-                    let at = at.min(s.len());
-                    let mut n = s[..at].to_vec();
-                    n.extend_from_slice(b"\xFF\xFE");
-                    n.extend_from_slice(&s[at..]);
-                    *e = n;
-                }
+        if opts.badutf8
+            && let Some(e) = events.get_mut(first_content)
+        {
+            // Insert an invalid byte right after the first `"content":"`/`"text":"`.
+            let s = e.clone();
+            let key: &[u8] = if fmt == Format::Anthropic || fmt == Format::Gemini {
+                b"\"text\":"
+            } else {
+                b"\"content\":\""
+            };
+            if let Some(i) = s.windows(key.len()).rposition(|w| w == key) {
+                let at = i + key.len() + if key.ends_with(b"\"") { 0 } else { 2 };
+                let at = at.min(s.len());
+                let mut n = s[..at].to_vec();
+                n.extend_from_slice(b"\xFF\xFE");
+                n.extend_from_slice(&s[at..]);
+                *e = n;
             }
         }
         if opts.truncate {

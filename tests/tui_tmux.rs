@@ -1,0 +1,151 @@
+//! The real binary in tmux against the fake provider: type, stream, see the cost footer, switch
+//! model, cancel with Esc, see escape sequences rendered harmless, quit, find the conversation
+//! saved. `.ci/run` installs tmux; without tmux on the machine this test fails, loudly.
+
+mod support;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{Home, KEY, server};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux must be installed (.ci/run installs it)");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "t"];
+        a.extend_from_slice(keys);
+        self.cmd(&a);
+    }
+    fn text(&self, s: &str) {
+        self.cmd(&["send-keys", "-t", "t", "-l", s]);
+    }
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "t", "-p"])
+    }
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn chat_switch_model_cancel_quit_and_saved() {
+    let extra = format!(
+        "[providers.slow]\nkind = \"openai\"\nbase_url = \"{}/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n\n[providers.evil]\nkind = \"openai\"\nbase_url = \"{}/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n",
+        server().url("echo,slow=200,words=300"),
+        server().url("echo,evil")
+    );
+    let h = Home::with_extra("echo", &extra);
+    let t = Tmux {
+        socket: format!("charla-test-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env -i PATH=\"$PATH\" TERM=xterm-256color CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m openai/gpt-4o-mini",
+        h.path().display(),
+        env!("CARGO_BIN_EXE_charla")
+    );
+    t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "110",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    t.wait_for("type a question");
+
+    t.text("hello tmux");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("openai/gpt-4o-mini · in ");
+    assert!(s.contains("echo: hello tmux"), "{s}");
+    assert!(s.contains("· $0.00000"), "cost in the footer:\n{s}");
+
+    t.text("/model anthropic/claude-haiku-4-5");
+    t.keys(&["Enter"]);
+    t.text("second question");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("anthropic/claude-haiku-4-5 · in ");
+    assert!(s.contains("echo: second question"), "{s}");
+    assert!(
+        s.contains("openai/gpt-4o-mini · in "),
+        "both footers name their model:\n{s}"
+    );
+
+    // Esc cancels a slow stream; the partial answer stays, marked interrupted.
+    t.text("/model slow/gpt-4o-mini");
+    t.keys(&["Enter"]);
+    t.text("a long story");
+    t.keys(&["Enter"]);
+    t.wait_for("echo: a long");
+    t.keys(&["Escape"]);
+    let s = t.wait_for("interrupted: cancelled");
+    assert!(s.contains("slow/gpt-4o-mini · in "), "{s}");
+
+    // Escape sequences from the model are shown, not executed.
+    t.text("/model evil/gpt-4o-mini");
+    t.keys(&["Enter"]);
+    t.text("be evil");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("evil/gpt-4o-mini · in ");
+    assert!(s.contains("␛]0;pwned␇␛[2J␛]52;c;cHduZWQ=␇ after"), "{s}");
+    assert!(
+        s.contains("echo: hello tmux"),
+        "the screen was not cleared:\n{s}"
+    );
+    let title = t.cmd(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    assert!(!title.contains("pwned"), "title changed: {title}");
+
+    t.keys(&["C-c"]);
+    t.keys(&["C-c"]);
+    let start = Instant::now();
+    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1, "one conversation saved");
+    let models: Vec<&str> = saved[0]["messages"]
+        .as_array()
+        .expect("m")
+        .iter()
+        .filter_map(|m| m["model"].as_str())
+        .collect();
+    assert_eq!(
+        models,
+        vec![
+            "openai/gpt-4o-mini",
+            "anthropic/claude-haiku-4-5",
+            "slow/gpt-4o-mini",
+            "evil/gpt-4o-mini"
+        ]
+    );
+    assert_eq!(saved[0]["messages"][5]["interrupted"], true);
+}
