@@ -11,6 +11,8 @@ mod fake_server;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// CPU time (wait4) and peak RSS of a child. Peak RSS is the child's own `VmHWM`, sampled from
+/// /proc while it runs: wait4's ru_maxrss also counts the pre-exec fork of this (larger) process.
 fn rusage_of(mut cmd: Command) -> (Duration, u64, bool) {
     let child = cmd
         .stdout(Stdio::null())
@@ -19,11 +21,24 @@ fn rusage_of(mut cmd: Command) -> (Duration, u64, bool) {
         .spawn()
         .expect("spawn");
     let pid = child.id() as libc::pid_t;
+    let status_path = format!("/proc/{pid}/status");
+    let mut hwm_kb = 0u64;
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter for wait4 on our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; pointers are valid for the call.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                hwm_kb = hwm_kb.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+        }
+        // SAFETY: pid is our child; pointers are valid for the call.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == pid {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let cpu = Duration::from_micros(
         (ru.ru_utime.tv_sec * 1_000_000
             + ru.ru_utime.tv_usec
@@ -31,7 +46,7 @@ fn rusage_of(mut cmd: Command) -> (Duration, u64, bool) {
             + ru.ru_stime.tv_usec) as u64,
     );
     std::mem::forget(child);
-    (cpu, ru.ru_maxrss as u64, status == 0)
+    (cpu, hwm_kb, status == 0)
 }
 
 fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
@@ -86,32 +101,11 @@ fn stream_bench() {
 }
 
 fn render_bench() {
-    use charla::config::Config;
-    use charla::conversation::Message;
-    use charla::session::Session;
     use charla::tui::{app::App, theme::Theme, view};
     use ratatui::{Terminal, backend::TestBackend};
-    use std::sync::Arc;
     charla::tui::markdown::warm();
-    let cfg = Arc::new(Config::builtin());
-    let m = cfg.resolve_model("openai/gpt-4o-mini").expect("model");
-    let mut s = Session::new(cfg, m);
-    let mut bytes = 0;
-    for i in 0..2500 {
-        s.conv.messages.push(Message::user(format!(
-            "Question {i}: how do I parse **JSON** in Rust?"
-        )));
-        let mut a = Message::assistant("openai/gpt-4o-mini");
-        a.content = format!(
-            "## Answer {i}\n\nUse `serde_json`. Here is an example with *emphasis* and a [link](https://docs.rs):\n\n```rust\nuse serde::Deserialize;\n#[derive(Deserialize)]\nstruct Point {{ x: i32, y: i32 }}\nfn main() {{\n    let p: Point = serde_json::from_str(r#\"{{\"x\":1,\"y\":2}}\"#).unwrap();\n    println!(\"{{}} {{}}\", p.x, p.y);\n}}\n```\n\n- fast\n- safe\n- {i}\n\n> A quote to finish, long enough to wrap across the line at two hundred columns or so, and then some more words.\n"
-        );
-        if let Some(ans) = a.answer.as_mut() {
-            ans.duration_ms = Some(1000);
-            ans.cost_usd = Some(0.0001);
-        }
-        bytes += a.content.len() + 60;
-        s.conv.messages.push(a);
-    }
+    let s = big_conversation();
+    let bytes: usize = s.conv.messages.iter().map(|m| m.content.len()).sum();
     let mut app = App::new(s, Theme::fallback(false), String::new());
     let mut term = Terminal::new(TestBackend::new(200, 50)).expect("t");
     let mut cache = view::ViewCache::default();
@@ -128,16 +122,231 @@ fn render_bench() {
         times.push(t.elapsed());
     }
     times.sort();
+    // Paging up from the bottom, as a reader does (PgUp = 49 lines at this size).
+    let mut app2 = app;
+    app2.scroll = 0;
+    let mut cache2 = view::ViewCache::default();
+    term.draw(|f| view::render(&app2, &mut cache2, f))
+        .expect("draw");
+    let mut paging = Vec::new();
+    for _ in 0..300 {
+        app2.scroll += 49;
+        let t = Instant::now();
+        term.draw(|f| view::render(&app2, &mut cache2, f))
+            .expect("draw");
+        paging.push(t.elapsed());
+    }
+    paging.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "render 5,000 messages ({:.1} MB markdown) at 200x50: first frame {:.0} ms, then p50 {:.2} ms, p99 {:.2} ms",
+        "render 5,000 messages ({:.1} MB markdown) at 200x50: first frame {:.0} ms; random jumps p50 {:.2} ms p99 {:.2} ms; paging up p50 {:.2} ms p99 {:.2} ms",
         bytes as f64 / 1e6,
-        first.as_secs_f64() * 1e3,
-        times[times.len() / 2].as_secs_f64() * 1e3,
-        times[times.len() * 99 / 100].as_secs_f64() * 1e3
+        ms(first),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 99 / 100]),
+        ms(paging[paging.len() / 2]),
+        ms(paging[paging.len() * 99 / 100])
     );
+}
+
+fn big_conversation() -> charla::session::Session {
+    use charla::config::Config;
+    use charla::conversation::Message;
+    use charla::session::Session;
+    use std::sync::Arc;
+    let cfg = Arc::new(Config::builtin());
+    let m = cfg.resolve_model("openai/gpt-4o-mini").expect("model");
+    let mut s = Session::new(cfg, m);
+    for i in 0..2500 {
+        s.conv.messages.push(Message::user(format!(
+            "Question {i}: how do I parse **JSON** in Rust?"
+        )));
+        let mut a = Message::assistant("openai/gpt-4o-mini");
+        a.content = format!(
+            "## Answer {i}\n\nUse `serde_json`. Here is an example with *emphasis* and a [link](https://docs.rs):\n\n```rust\nuse serde::Deserialize;\n#[derive(Deserialize)]\nstruct Point {{ x: i32, y: i32 }}\nfn main() {{\n    let p: Point = serde_json::from_str(r#\"{{\"x\":1,\"y\":2}}\"#).unwrap();\n    println!(\"{{}} {{}}\", p.x, p.y);\n}}\n```\n\n- fast\n- safe\n- {i}\n\n> A quote to finish, long enough to wrap across the line at two hundred columns or so, and then some more words.\n"
+        );
+        if let Some(ans) = a.answer.as_mut() {
+            ans.duration_ms = Some(1000);
+            ans.cost_usd = Some(0.0001);
+        }
+        s.conv.messages.push(a);
+    }
+    s
 }
 
 fn main() {
     stream_bench();
     render_bench();
+    tui_bench();
+}
+
+/// CPU seconds (utime + stime) and VmHWM (KB) of a running process, from /proc.
+fn proc_usage(pid: &str) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        / tick;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+        .unwrap_or(0);
+    (cpu, hwm)
+}
+
+struct Tmux(String);
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    fn wait_for(&self, what: &str, secs: u64) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            if self.run(&["capture-pane", "-t", "b", "-p"]).contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// The TUI in a 200×50 tmux pane: a 20,000-token answer at full speed, and a 5,000-message
+/// conversation reopened and paged through.
+fn tui_bench() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("tui: tmux not installed, skipped");
+        return;
+    }
+    let server = fake_server::FakeServer::start();
+    let (mut cpus, mut frames, mut fps, mut firsts, mut rss_stream) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for run in 0..5 {
+        let home = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!(
+                "[providers.bench]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nlocal = true\n",
+                server.url("big=20000")
+            ),
+        )
+        .expect("config");
+        let stats = home.path().join("stats.json");
+        let t = Tmux(format!("charla-bench-{}-{run}", std::process::id()));
+        let cmd = format!(
+            "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} -m bench/m",
+            home.path().display(),
+            stats.display(),
+            env!("CARGO_BIN_EXE_charla")
+        );
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "b",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &cmd,
+        ]);
+        if !t.wait_for("type a question", 10) {
+            println!("tui: charla did not start");
+            return;
+        }
+        let pid = t
+            .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])
+            .trim()
+            .to_string();
+        let (cpu0, _) = proc_usage(&pid);
+        t.run(&["send-keys", "-t", "b", "go", "Enter"]);
+        if !t.wait_for("bench/m · in ", 120) {
+            println!("tui: the stream did not finish");
+            return;
+        }
+        let (cpu1, hwm) = proc_usage(&pid);
+        t.run(&["send-keys", "-t", "b", "C-c"]);
+        t.run(&["send-keys", "-t", "b", "C-c"]);
+        let w = Instant::now();
+        while !stats.exists() && w.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap_or_default())
+                .unwrap_or_default();
+        cpus.push(((cpu1 - cpu0) * 1000.0) as u64);
+        frames.push(s["frames"].as_u64().unwrap_or(0));
+        fps.push(s["max_frames_in_1s"].as_u64().unwrap_or(0));
+        firsts.push((s["first_frame_ms"].as_f64().unwrap_or(0.0) * 10.0) as u64);
+        rss_stream.push(hwm);
+    }
+    println!(
+        "tui 20,000-token answer at 200x50: charla cpu {} ms for the stream, {} frames in all, at most {} frames in any second, peak RSS {:.1} MB; first frame {:.1} ms after start (median of 5)",
+        median(cpus),
+        median(frames),
+        median(fps),
+        median(rss_stream) as f64 / 1024.0,
+        median(firsts) as f64 / 10.0
+    );
+
+    // A 5,000-message conversation, reopened and paged through.
+    let home = tempfile::tempdir().expect("tmp");
+    let store = charla::conversation::Store::new(home.path().join("data").join("conversations"));
+    store.save(&big_conversation().conv).expect("save");
+    let t = Tmux(format!("charla-bench-{}-big", std::process::id()));
+    let stats = home.path().join("stats.json");
+    let cmd = format!(
+        "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} --open last",
+        home.path().display(),
+        stats.display(),
+        env!("CARGO_BIN_EXE_charla")
+    );
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    t.wait_for("Answer 2499", 20);
+    let pid = t
+        .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])
+        .trim()
+        .to_string();
+    for _ in 0..100 {
+        t.run(&["send-keys", "-t", "b", "PageUp"]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, hwm) = proc_usage(&pid);
+    t.run(&["send-keys", "-t", "b", "C-c"]);
+    t.run(&["send-keys", "-t", "b", "C-c"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap_or_default())
+            .unwrap_or_default();
+    println!(
+        "tui reopening 5,000 messages: first frame {:.0} ms after start, peak RSS {:.1} MB after paging up 100 screens",
+        s["first_frame_ms"].as_f64().unwrap_or(f64::NAN),
+        hwm as f64 / 1024.0
+    );
 }

@@ -4,6 +4,7 @@ use clap::{CommandFactory, Parser};
 use std::sync::Arc;
 
 fn main() {
+    charla::util::mark_start();
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.as_deref());
     // Commands that work without a valid config.

@@ -55,6 +55,9 @@ pub struct Session {
     next_request_id: u64,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// May estimates load tiktoken (~200 ms, ~47 MB)? True for the CLI; the TUI says no and
+    /// uses the approximation unless the tokenizer is already loaded.
+    pub load_tokenizer: bool,
 }
 
 impl Session {
@@ -71,6 +74,7 @@ impl Session {
             conv,
             model,
             in_flight: None,
+            load_tokenizer: true,
             next_request_id: 1,
             max_tokens,
             temperature,
@@ -198,7 +202,13 @@ impl Session {
 
     fn estimate_method(&self) -> Method {
         match self.cfg.provider(&self.model.provider) {
-            Some(p) if p.kind == Kind::Openai && !p.is_local() => Method::Tiktoken,
+            Some(p)
+                if p.kind == Kind::Openai
+                    && !p.is_local()
+                    && (self.load_tokenizer || tokens::is_warm()) =>
+            {
+                Method::Tiktoken
+            }
             _ => Method::Approx,
         }
     }

@@ -16,6 +16,13 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Marks the process start (called first thing in main); later calls keep the first mark.
+pub fn mark_start() -> std::time::Instant {
+    *START.get_or_init(std::time::Instant::now)
+}
+
 pub fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

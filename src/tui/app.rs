@@ -75,7 +75,8 @@ fn new_input() -> TextArea<'static> {
 }
 
 impl App {
-    pub fn new(session: Session, theme: Theme, model_reason: String) -> App {
+    pub fn new(mut session: Session, theme: Theme, model_reason: String) -> App {
+        session.load_tokenizer = false;
         App {
             session,
             input: new_input(),
@@ -183,6 +184,7 @@ impl App {
             "/new" => {
                 let model = self.session.model.clone();
                 self.session = Session::new(self.session.cfg.clone(), model);
+                self.session.load_tokenizer = false;
                 self.scroll = 0;
                 self.notify("new conversation", Level::Info);
                 vec![]

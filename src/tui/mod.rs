@@ -79,7 +79,8 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut app = App::new(session, theme, reason);
     // Heavy lazy loads happen off the UI task, after the first frame.
     tokio::task::spawn_blocking(markdown::warm);
-    tokio::task::spawn_blocking(crate::tokens::warm);
+    // No tokenizer warm-up: o200k costs ~47 MB and ~200 ms; the TUI estimates with the
+    // approximation (shown as an estimate) unless something else loaded it.
 
     let prev_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -88,12 +89,55 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     }));
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
-    let code = event_loop(&mut terminal, &mut app, &store).await;
+    let mut stats = FrameStats::default();
+    let code = event_loop(&mut terminal, &mut app, &store, &mut stats).await;
     restore_terminal();
+    stats.write();
     code
 }
 
-async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, store: &Store) -> i32 {
+/// Frame timings for `CHARLA_TUI_STATS=FILE` (diagnostics and the benchmark): written as JSON
+/// when charla exits.
+#[derive(Default)]
+struct FrameStats {
+    first_frame_ms: Option<f64>,
+    frames: Vec<f64>,
+}
+
+impl FrameStats {
+    fn frame(&mut self) {
+        if std::env::var_os("CHARLA_TUI_STATS").is_none() {
+            return;
+        }
+        let t = crate::util::mark_start().elapsed().as_secs_f64() * 1000.0;
+        self.first_frame_ms.get_or_insert(t);
+        self.frames.push(t);
+    }
+
+    fn write(&self) {
+        let Some(path) = std::env::var_os("CHARLA_TUI_STATS") else {
+            return;
+        };
+        // The most frames drawn in any one-second window.
+        let mut max_fps = 0;
+        let mut j = 0;
+        for i in 0..self.frames.len() {
+            while self.frames[i] - self.frames[j] > 1000.0 {
+                j += 1;
+            }
+            max_fps = max_fps.max(i - j + 1);
+        }
+        let v = serde_json::json!({"first_frame_ms": self.first_frame_ms, "frames": self.frames.len(), "max_frames_in_1s": max_fps});
+        let _ = std::fs::write(path, v.to_string());
+    }
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    store: &Store,
+    stats: &mut FrameStats,
+) -> i32 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut events = EventStream::new();
     let mut cache = view::ViewCache::default();
@@ -106,6 +150,7 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App, stor
             if terminal.draw(|f| view::render(app, &mut cache, f)).is_err() {
                 return 1;
             }
+            stats.frame();
             // Keep the view still while the user reads back and new lines arrive.
             if app.scroll > 0 && cache.total > last_total {
                 app.scroll += cache.total - last_total;

@@ -20,12 +20,15 @@ struct Key {
     len: usize,
     reasoning: usize,
     flags: u8,
-    theme: String,
 }
 
 #[derive(Default)]
 pub struct ViewCache {
     entries: Vec<Option<(Key, Vec<Line<'static>>)>>,
+    /// The theme the cached lines were rendered with (a change clears the cache).
+    theme: String,
+    /// Height estimates of messages not rendered yet, keyed by (content bytes, width).
+    estimates: Vec<(usize, usize, usize)>,
     /// Total transcript lines and the viewport height at the last frame.
     pub total: usize,
     /// Estimated history tokens, keyed by (messages, bytes of the last message, model).
@@ -37,6 +40,24 @@ impl ViewCache {
     pub fn max_scroll(&self) -> usize {
         self.total.saturating_sub(self.height)
     }
+}
+
+#[derive(Clone, Copy)]
+enum Height {
+    Live,
+    Exact,
+    Estimate(usize),
+}
+
+/// A cheap guess of a message's rendered height (before it is rendered).
+fn estimate_height(app: &App, i: usize, m: &Message, width: usize) -> usize {
+    if m.example && !app.show_examples {
+        let first = i == 0 || !app.session.conv.messages[i - 1].example;
+        return if first { 2 } else { 0 };
+    }
+    let w = width.saturating_sub(2).max(10);
+    let body: usize = m.content.lines().map(|l| l.chars().count() / w + 1).sum();
+    body + 3
 }
 
 const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -169,6 +190,10 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let width = area.width as usize;
     let conv = &app.session.conv;
     let streaming_idx = app.session.in_flight.as_ref().map(|f| f.index);
+    if cache.theme != app.theme.name {
+        cache.entries.clear();
+        cache.theme = app.theme.name.clone();
+    }
     cache.entries.resize(conv.messages.len(), None);
     cache.entries.truncate(conv.messages.len());
     let mut header: Vec<Line<'static>> = Vec::new();
@@ -202,10 +227,21 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let flags = u8::from(app.show_examples)
         | u8::from(app.show_reasoning) << 1
         | u8::from(markdown::highlighter_ready()) << 2;
-    let mut heights = Vec::with_capacity(conv.messages.len());
-    for (i, m) in conv.messages.iter().enumerate() {
+    // Heights, bottom-up: messages are rendered (and cached) only as far up as the viewport
+    // reaches; older ones not rendered yet get an estimate, so reopening a huge conversation
+    // renders one screenful, not every message.
+    let h = area.height as usize;
+    let need = app.scroll.saturating_add(h).saturating_add(h);
+    let mut heights: Vec<Height> = vec![Height::Estimate(0); conv.messages.len()];
+    let mut acc = 0usize;
+    let live: Vec<Line<'static>> = match streaming_idx {
+        Some(i) => message_lines(app, i, &conv.messages[i], width, true),
+        None => vec![],
+    };
+    for (i, m) in conv.messages.iter().enumerate().rev() {
         if Some(i) == streaming_idx {
-            heights.push(None);
+            heights[i] = Height::Live;
+            acc += live.len();
             continue;
         }
         let key = Key {
@@ -214,24 +250,37 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
             flags: flags
                 | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
-            theme: app.theme.name.clone(),
         };
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
-        if !fresh {
+        if !fresh && acc < need {
             cache.entries[i] = Some((key, message_lines(app, i, m, width, false)));
         }
-        heights.push(cache.entries[i].as_ref().map(|(_, l)| l.len()));
+        let n = match &cache.entries[i] {
+            Some((k, l)) if k.width == width && (acc < need || fresh) => {
+                heights[i] = Height::Exact;
+                l.len()
+            }
+            _ => {
+                let est = match cache.estimates.get(i) {
+                    Some(&(len, w, est)) if len == m.content.len() && w == width => est,
+                    _ => {
+                        let est = estimate_height(app, i, m, width);
+                        if cache.estimates.len() <= i {
+                            cache
+                                .estimates
+                                .resize(conv.messages.len(), (usize::MAX, 0, 0));
+                        }
+                        cache.estimates[i] = (m.content.len(), width, est);
+                        est
+                    }
+                };
+                heights[i] = Height::Estimate(est);
+                est
+            }
+        };
+        acc += n;
     }
-    let live: Vec<Line<'static>> = match streaming_idx {
-        Some(i) => message_lines(app, i, &conv.messages[i], width, true),
-        None => vec![],
-    };
-    let total = header.len()
-        + heights
-            .iter()
-            .map(|h| h.unwrap_or(live.len()))
-            .sum::<usize>();
-    let h = area.height as usize;
+    let total = header.len() + acc;
     cache.total = total;
     cache.height = h;
     let scroll = app.scroll.min(total.saturating_sub(h));
@@ -254,13 +303,22 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         if pos >= end {
             break;
         }
-        match hgt {
-            None => take(&live, &mut pos, &mut lines),
-            Some(n) if pos + n <= start => pos += n,
-            Some(_) => {
+        match *hgt {
+            Height::Live => take(&live, &mut pos, &mut lines),
+            Height::Exact => {
                 if let Some((_, l)) = &cache.entries[i] {
-                    take(l, &mut pos, &mut lines);
+                    if pos + l.len() <= start {
+                        pos += l.len();
+                    } else {
+                        take(l, &mut pos, &mut lines);
+                    }
                 }
+            }
+            Height::Estimate(n) if pos + n <= start => pos += n,
+            Height::Estimate(_) => {
+                // Scrolled into a part not rendered yet: render it now (cached for next time).
+                let l = message_lines(app, i, &conv.messages[i], width, false);
+                take(&l, &mut pos, &mut lines);
             }
         }
     }
