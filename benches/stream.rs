@@ -27,10 +27,10 @@ fn rusage_of(mut cmd: Command) -> (Duration, u64, bool) {
     // SAFETY: a zeroed rusage is a valid out-parameter for wait4 on our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                hwm_kb = hwm_kb.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
-            }
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+        {
+            hwm_kb = hwm_kb.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
         }
         // SAFETY: pid is our child; pointers are valid for the call.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
