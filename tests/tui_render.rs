@@ -167,9 +167,15 @@ fn newline_paste_editor_and_quit_keys() {
     assert_eq!(a.draft(), "a\nbline1\nline2");
     assert_eq!(
         app::update(&mut a, ctrl('e')),
-        vec![Effect::OpenEditor("a\nbline1\nline2".into())]
+        vec![Effect::OpenEditor {
+            text: "a\nbline1\nline2".into(),
+            target: app::EditTarget::Draft
+        }]
     );
-    app::update(&mut a, Msg::Edited(Ok("edited\n".into())));
+    app::update(
+        &mut a,
+        Msg::Edited(app::EditTarget::Draft, Ok("edited\n".into())),
+    );
     assert_eq!(a.draft(), "edited");
     assert!(
         app::update(&mut a, ctrl('c')).is_empty(),
@@ -415,4 +421,65 @@ fn scrolling_and_resize() {
     app::update(&mut a, Msg::Resize);
     let narrow = screen(&a, 25, 16);
     assert!(narrow.contains("line 79"), "{narrow}");
+}
+
+#[test]
+fn a_regenerated_answer_of_the_same_length_is_redrawn() {
+    let mut a = app("openai/gpt-4o-mini");
+    answered(
+        &mut a,
+        "q",
+        "same",
+        Some(Usage {
+            input_tokens: 5,
+            output_tokens: 1,
+            ..Default::default()
+        }),
+    );
+    let mut t = Terminal::new(TestBackend::new(80, 20)).expect("terminal");
+    let mut cache = view::ViewCache::default();
+    t.draw(|f| view::render(&a, &mut cache, f)).expect("draw");
+    let eff = app::update(&mut a, ctrl('r'));
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!("{eff:?}")
+    };
+    app::update(
+        &mut a,
+        Msg::Stream(request_id, StreamEvent::TextDelta("same".into())),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(
+            request_id,
+            StreamEvent::Usage(Usage {
+                input_tokens: 9,
+                output_tokens: 1,
+                ..Default::default()
+            }),
+        ),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(
+            request_id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    t.draw(|f| view::render(&a, &mut cache, f)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    let text: String = (0..20u16)
+        .map(|y| {
+            (0..80u16)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect();
+    assert!(text.contains("(1 earlier answer kept)"), "{text}");
+    assert!(
+        text.contains("in 9 · out 1"),
+        "the footer is the new answer's:\n{text}"
+    );
 }

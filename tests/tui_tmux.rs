@@ -149,3 +149,106 @@ fn chat_switch_model_cancel_quit_and_saved() {
     );
     assert_eq!(saved[0]["messages"][5]["interrupted"], true);
 }
+
+#[test]
+fn workflows_switch_retry_browse_reopen_copy() {
+    let h = Home::new("echo");
+    let t = Tmux {
+        socket: format!("charla-test-wf-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env -i PATH=\"$PATH\" TERM=xterm-256color CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m openai/gpt-4o-mini",
+        h.path().display(),
+        env!("CARGO_BIN_EXE_charla")
+    );
+    t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    t.cmd(&["set-option", "-g", "set-clipboard", "on"]);
+    t.wait_for("type a question");
+
+    t.text("hello");
+    t.keys(&["Enter"]);
+    t.wait_for("openai/gpt-4o-mini · in 1 · out 2 · $0.000001");
+    t.text("/model anthropic/claude-haiku-4-5");
+    t.keys(&["Enter"]);
+    t.text("again");
+    t.keys(&["Enter"]);
+    // in 4 (hello, echo: hello, again) × $1 + out 2 × $5 per 1M = $0.000014.
+    let s = t.wait_for("anthropic/claude-haiku-4-5 · in 4 · out 2 · $0.000014");
+    assert!(s.contains("openai/gpt-4o-mini · in 1 · out 2"), "{s}");
+    // 1.35e-6 + 14e-6: the session total sums both models.
+    assert!(s.contains("Σ 9 tok $0.000015"), "{s}");
+
+    t.keys(&["C-r"]);
+    t.wait_for("(1 earlier answer kept)");
+
+    t.keys(&["C-n"]);
+    t.wait_for("type a question");
+    t.text("python question");
+    t.keys(&["Enter"]);
+    t.wait_for("echo: python question");
+
+    t.keys(&["C-o"]);
+    t.wait_for("conversations · 2");
+    t.text("hello");
+    t.wait_for("conversations · 1");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("opened \"hello\"");
+    assert!(
+        s.contains("echo: hello") && s.contains("echo: again"),
+        "{s}"
+    );
+
+    t.text("/copy");
+    t.keys(&["Enter"]);
+    t.wait_for("copied");
+    let start = Instant::now();
+    let mut buffer = String::new();
+    while start.elapsed() < Duration::from_secs(5) {
+        buffer = t.cmd(&["show-buffer"]);
+        if !buffer.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        buffer, "echo: again",
+        "the OSC 52 sequence reached tmux's clipboard"
+    );
+
+    t.text("/q");
+    t.keys(&["Enter"]);
+    let start = Instant::now();
+    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 2);
+    let first = saved
+        .iter()
+        .find(|c| c["title"] == "hello")
+        .expect("first conversation");
+    let models: Vec<&str> = first["messages"]
+        .as_array()
+        .expect("m")
+        .iter()
+        .filter_map(|m| m["model"].as_str())
+        .collect();
+    assert_eq!(
+        models,
+        vec!["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]
+    );
+    assert_eq!(
+        first["messages"][3]["alternatives"][0]["content"],
+        "echo: again"
+    );
+}

@@ -71,6 +71,9 @@ pub struct Alternative {
     pub model: String,
     #[serde(default)]
     pub cost_usd: Option<f64>,
+    /// The question it answered, when the question was edited afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 impl Answer {

@@ -4,11 +4,14 @@
 //! loop in `mod.rs` executes, feeding results back as messages.
 
 use super::theme::Theme;
-use crate::conversation::Conversation;
+use crate::cli::manage::ModelRow;
+use crate::conversation::{Conversation, Summary};
+use crate::presets::Preset;
 use crate::provider::{ChatRequest, StreamEvent};
 use crate::session::{Applied, Session};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui_textarea::TextArea;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -19,9 +22,22 @@ pub enum Msg {
     Resize,
     Stream(u64, StreamEvent),
     Tick,
-    /// $EDITOR returned the edited draft (or failed).
-    Edited(Result<String, String>),
+    /// $EDITOR returned the edited text (or failed).
+    Edited(EditTarget, Result<String, String>),
     Saved(Result<String, String>),
+    /// A provider's own model list arrived (or failed).
+    Models(String, Result<Vec<String>, String>),
+    /// Saved conversations for the browser (already filtered by the search words).
+    Conversations(Vec<Summary>),
+    Opened(Result<Conversation, String>),
+    Exported(Result<String, String>),
+}
+
+/// What an $EDITOR session edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditTarget {
+    Draft,
+    System,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +49,21 @@ pub enum Effect {
     },
     CancelStream,
     Save(Box<Conversation>),
-    OpenEditor(String),
+    OpenEditor {
+        text: String,
+        target: EditTarget,
+    },
+    /// Ask these providers for their model lists (in the background).
+    FetchModels(Vec<String>),
+    /// List saved conversations matching these words (empty: all).
+    ListConversations(String),
+    OpenConversation(String),
+    DeleteConversation(String),
+    Export {
+        conv: Box<Conversation>,
+        markdown: bool,
+        path: String,
+    },
     /// Write this OSC 52 sequence (already built) to the terminal.
     Copy(String),
     Quit,
@@ -65,6 +95,84 @@ pub struct App {
     pub now: Instant,
     /// Rows of the transcript area at the last frame (for paging).
     pub page: usize,
+    pub overlay: Overlay,
+    /// Every known model (price table, config, fetched lists), for the picker.
+    pub models: Vec<ModelRow>,
+    /// Providers' own lists as fetched, and fetch errors shown inline in the picker.
+    pub remote: BTreeMap<String, Vec<String>>,
+    pub remote_errors: BTreeMap<String, String>,
+    pub models_fetched: bool,
+    pub presets: BTreeMap<String, Preset>,
+    /// The browser's rows (from the last ListConversations).
+    pub conversations: Vec<Summary>,
+    /// Questions still to re-ask in a `/replay` running in this screen.
+    pub replay_queue: VecDeque<String>,
+    /// The draft replaces the last question (after /edit or Up-recall).
+    pub editing_last: bool,
+    /// Spend limit for this conversation (config max_cost_per_session, or /budget).
+    pub budget: Option<f64>,
+}
+
+/// A popup that takes the keys while it is open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    ModelPicker {
+        filter: String,
+        selected: usize,
+    },
+    PresetPicker {
+        filter: String,
+        selected: usize,
+    },
+    /// Asking a preset's variables one by one.
+    PresetVars {
+        preset: String,
+        names: Vec<String>,
+        values: Vec<String>,
+        index: usize,
+        input: String,
+    },
+    Browser {
+        filter: String,
+        selected: usize,
+        confirm_delete: Option<String>,
+    },
+    /// Over budget: send anyway?
+    ConfirmSend {
+        text: String,
+        message: String,
+    },
+}
+
+/// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
+pub fn fuzzy_score(needle: &str, hay: &str) -> Option<i64> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let hay_l: Vec<char> = hay.to_lowercase().chars().collect();
+    let mut score = 0i64;
+    let mut pos = 0usize;
+    let mut last: Option<usize> = None;
+    for n in needle.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
+        let found = hay_l[pos..].iter().position(|c| *c == n)? + pos;
+        score += if last == Some(found.wrapping_sub(1)) {
+            5
+        } else {
+            1
+        };
+        if found == 0
+            || matches!(
+                hay_l.get(found.wrapping_sub(1)),
+                Some('/' | '-' | ' ' | ':' | '.')
+            )
+        {
+            score += 3;
+        }
+        last = Some(found);
+        pos = found + 1;
+    }
+    Some(score * 100 - hay_l.len() as i64)
 }
 
 fn new_input() -> TextArea<'static> {
@@ -93,7 +201,267 @@ impl App {
             tick: 0,
             now: Instant::now(),
             page: 20,
+            overlay: Overlay::None,
+            models: Vec::new(),
+            remote: BTreeMap::new(),
+            remote_errors: BTreeMap::new(),
+            models_fetched: false,
+            presets: BTreeMap::new(),
+            conversations: Vec::new(),
+            replay_queue: VecDeque::new(),
+            editing_last: false,
+            budget: None,
         }
+        .with_catalogue()
+    }
+
+    fn with_catalogue(mut self) -> Self {
+        self.models = crate::cli::manage::model_rows(&self.session.cfg, &self.remote);
+        self.budget = self
+            .session
+            .cfg
+            .file
+            .max_cost_per_session
+            .filter(|b| *b > 0.0);
+        self
+    }
+
+    /// Models matching the picker's filter, best first.
+    pub fn picker_rows(&self, filter: &str) -> Vec<&ModelRow> {
+        let mut rows: Vec<(i64, usize, &ModelRow)> = self
+            .models
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                fuzzy_score(filter, &format!("{}/{}", r.provider, r.model)).map(|s| (s, i, r))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        rows.into_iter().map(|(_, _, r)| r).collect()
+    }
+
+    pub fn preset_rows(&self, filter: &str) -> Vec<&Preset> {
+        let mut rows: Vec<(i64, &Preset)> = self
+            .presets
+            .values()
+            .filter_map(|p| {
+                fuzzy_score(filter, &format!("{} {}", p.name, p.description)).map(|s| (s, p))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.name.cmp(&b.1.name)));
+        rows.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Providers whose model list can be fetched (a key, a key command, or local).
+    fn fetchable(&self) -> Vec<String> {
+        self.session
+            .cfg
+            .providers
+            .values()
+            .filter(|p| {
+                p.kind != crate::provider::Kind::Demo
+                    && (p.has_key_in_env() || p.file.api_key_cmd.is_some() || p.is_local())
+            })
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    fn open_model_picker(&mut self, filter: &str) -> Vec<Effect> {
+        self.overlay = Overlay::ModelPicker {
+            filter: filter.to_string(),
+            selected: 0,
+        };
+        if self.models_fetched {
+            return vec![];
+        }
+        self.models_fetched = true;
+        let providers = self.fetchable();
+        if providers.is_empty() {
+            vec![]
+        } else {
+            vec![Effect::FetchModels(providers)]
+        }
+    }
+
+    fn switch_model(&mut self, m: crate::config::ModelRef) {
+        let warn = crate::session::price_entry(&self.session.cfg, &m).and_then(|e| e.warning());
+        self.notify(
+            format!(
+                "model: {m}{}",
+                warn.map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+            Level::Info,
+        );
+        self.session.set_model(m);
+        self.model_reason.clear();
+    }
+
+    fn new_session(&mut self, conv: Option<Conversation>) {
+        let cfg = self.session.cfg.clone();
+        let model = match conv
+            .as_ref()
+            .and_then(model_of)
+            .and_then(|m| cfg.resolve_model(&m).ok())
+        {
+            Some(m) => m,
+            None => self.session.model.clone(),
+        };
+        self.session = match conv {
+            Some(c) => Session::with_conversation(cfg, c, model),
+            None => Session::new(cfg, model),
+        };
+        self.session.load_tokenizer = false;
+        self.scroll = 0;
+        self.editing_last = false;
+        self.replay_queue.clear();
+    }
+
+    /// Applies a preset: system prompt, few-shot examples, default model. A conversation that
+    /// already has turns is left alone: the preset starts a new one.
+    fn apply_preset(&mut self, name: &str, vars: &BTreeMap<String, String>) -> Vec<Effect> {
+        let Some(p) = self.presets.get(name).cloned() else {
+            self.notify(format!("no preset named '{name}'"), Level::Error);
+            return vec![];
+        };
+        let r = match p.render(vars) {
+            Ok(r) => r,
+            Err(e) => {
+                self.notify(e.to_string(), Level::Error);
+                return vec![];
+            }
+        };
+        if self.session.conv.messages.iter().any(|m| !m.example) || self.session.is_streaming() {
+            if self.session.is_streaming() {
+                self.notify(
+                    "wait for the answer (or Esc) before changing preset",
+                    Level::Warn,
+                );
+                return vec![];
+            }
+            self.new_session(None);
+        }
+        let conv = &mut self.session.conv;
+        conv.messages.retain(|m| !m.example);
+        conv.preset = Some(r.name.clone());
+        conv.system_prompt = (!r.system.is_empty()).then_some(r.system);
+        for ex in r.examples {
+            conv.messages.push(crate::conversation::Message::example(
+                crate::provider::Role::User,
+                ex.user,
+            ));
+            conv.messages.push(crate::conversation::Message::example(
+                crate::provider::Role::Assistant,
+                ex.assistant,
+            ));
+        }
+        if let Some(m) = r
+            .model
+            .and_then(|m| self.session.cfg.resolve_model(&m).ok())
+        {
+            self.switch_model(m);
+        }
+        self.notify(
+            format!("preset {name}: system prompt and examples set"),
+            Level::Info,
+        );
+        vec![]
+    }
+
+    fn start_preset(&mut self, name: &str) -> Vec<Effect> {
+        let Some(p) = self.presets.get(name) else {
+            self.notify(
+                format!("no preset named '{name}' · /preset lists them"),
+                Level::Error,
+            );
+            return vec![];
+        };
+        let names: Vec<String> = p.variables.keys().cloned().collect();
+        if names.is_empty() {
+            self.overlay = Overlay::None;
+            return self.apply_preset(name, &BTreeMap::new());
+        }
+        let values: Vec<String> = names
+            .iter()
+            .map(|n| p.variables.get(n).cloned().unwrap_or_default())
+            .collect();
+        let input = values[0].clone();
+        self.overlay = Overlay::PresetVars {
+            preset: name.to_string(),
+            names,
+            values,
+            index: 0,
+            input,
+        };
+        vec![]
+    }
+
+    /// Sends `text`, asking first when the request would take the spend over the budget.
+    fn send_checked(&mut self, text: String) -> Vec<Effect> {
+        if let Some(budget) = self.budget {
+            let spent = self.session.totals().cost_usd;
+            let est = self.session.estimate(&text).input_cost_usd.unwrap_or(0.0);
+            if spent + est > budget || spent >= budget {
+                let message = format!(
+                    "This request (~{} input) takes the conversation to ~{}, over its {} budget. Send anyway? y / n",
+                    crate::util::dollars(est),
+                    crate::util::dollars(spent + est),
+                    crate::util::dollars(budget)
+                );
+                self.overlay = Overlay::ConfirmSend { text, message };
+                return vec![];
+            }
+        }
+        self.send_now(text)
+    }
+
+    fn send_now(&mut self, text: String) -> Vec<Effect> {
+        if self.editing_last {
+            self.editing_last = false;
+            return self.replace_last_question(text);
+        }
+        self.send(text)
+    }
+
+    /// Replaces the last question and regenerates its answer; the old exchange is kept as an
+    /// alternative on the new answer.
+    fn replace_last_question(&mut self, text: String) -> Vec<Effect> {
+        let msgs = &mut self.session.conv.messages;
+        let Some(qi) = msgs
+            .iter()
+            .rposition(|m| m.role == crate::provider::Role::User && !m.example)
+        else {
+            return self.send(text);
+        };
+        let old_q = msgs[qi].content.clone();
+        let old_a = msgs.get(qi + 1).cloned();
+        msgs.truncate(qi);
+        let effects = self.send(text);
+        if let (Some(old), Some(new)) = (
+            old_a,
+            self.session
+                .conv
+                .messages
+                .last_mut()
+                .and_then(|m| m.answer.as_mut()),
+        ) {
+            let mut alts = old
+                .answer
+                .as_ref()
+                .map(|a| a.alternatives.clone())
+                .unwrap_or_default();
+            alts.push(crate::conversation::Alternative {
+                content: old.content.clone(),
+                model: old
+                    .answer
+                    .as_ref()
+                    .map(|a| a.model.clone())
+                    .unwrap_or_default(),
+                cost_usd: old.answer.as_ref().and_then(|a| a.cost_usd),
+                question: Some(old_q),
+            });
+            new.alternatives = alts;
+        }
+        effects
     }
 
     pub fn draft(&self) -> String {
@@ -138,59 +506,140 @@ impl App {
                 self.help = true;
                 vec![]
             }
-            "/model" if !arg.is_empty() => match self.session.cfg.resolve_model(arg) {
+            // `/model provider/name` switches directly (any model, listed or not);
+            // `/model [filter]` opens the picker.
+            "/model" if arg.contains('/') => match self.session.cfg.resolve_model(arg) {
                 Ok(m) => {
-                    let warn = crate::session::price_entry(&self.session.cfg, &m)
-                        .and_then(|e| e.warning());
-                    self.notify(
-                        format!(
-                            "model: {m}{}",
-                            warn.map(|w| format!(" ({w})")).unwrap_or_default()
-                        ),
-                        Level::Info,
-                    );
-                    self.session.set_model(m);
-                    self.model_reason.clear();
+                    self.switch_model(m);
                     vec![]
+                }
+                Err(_) => self.open_model_picker(arg),
+            },
+            "/model" => self.open_model_picker(arg),
+            "/system" if arg.is_empty() => vec![Effect::OpenEditor {
+                text: self.session.conv.system_prompt.clone().unwrap_or_default(),
+                target: EditTarget::System,
+            }],
+            "/system" => {
+                self.session.conv.system_prompt = Some(arg.to_string());
+                self.show_system = true;
+                self.notify("system prompt set", Level::Info);
+                vec![Effect::Save(Box::new(self.session.conv.clone()))]
+            }
+            "/preset" if arg.is_empty() => {
+                self.overlay = Overlay::PresetPicker {
+                    filter: String::new(),
+                    selected: 0,
+                };
+                vec![]
+            }
+            "/preset" => self.start_preset(arg),
+            "/new" => {
+                self.new_session(None);
+                self.notify("new conversation", Level::Info);
+                vec![]
+            }
+            "/open" => {
+                self.overlay = Overlay::Browser {
+                    filter: arg.to_string(),
+                    selected: 0,
+                    confirm_delete: None,
+                };
+                vec![Effect::ListConversations(arg.to_string())]
+            }
+            "/title" if !arg.is_empty() => {
+                self.session.conv.title = arg.to_string();
+                self.notify(format!("renamed to \"{arg}\""), Level::Info);
+                vec![Effect::Save(Box::new(self.session.conv.clone()))]
+            }
+            "/title" => {
+                self.notify(
+                    format!("title: {} · /title NEW renames", self.session.conv.title),
+                    Level::Info,
+                );
+                vec![]
+            }
+            "/retry" if !arg.is_empty() => match self.session.cfg.resolve_model(arg) {
+                Ok(m) => {
+                    self.switch_model(m);
+                    self.retry()
                 }
                 Err(e) => {
                     self.notify(e, Level::Error);
                     vec![]
                 }
             },
-            "/model" => {
-                self.notify(
-                    format!(
-                        "model: {} · /model provider/name switches (charla models lists them)",
-                        self.session.model
-                    ),
-                    Level::Info,
-                );
-                vec![]
-            }
-            "/system" => {
-                self.session.conv.system_prompt = (!arg.is_empty()).then(|| arg.to_string());
-                self.show_system = true;
-                self.notify(
-                    if arg.is_empty() {
-                        "system prompt cleared"
-                    } else {
-                        "system prompt set"
-                    },
-                    Level::Info,
-                );
-                vec![Effect::Save(Box::new(self.session.conv.clone()))]
-            }
-            "/new" => {
-                let model = self.session.model.clone();
-                self.session = Session::new(self.session.cfg.clone(), model);
-                self.session.load_tokenizer = false;
-                self.scroll = 0;
-                self.notify("new conversation", Level::Info);
-                vec![]
-            }
             "/retry" => self.retry(),
+            "/edit" => {
+                match self.last_prompt() {
+                    Some(p) => {
+                        self.set_draft(&p);
+                        self.editing_last = true;
+                    }
+                    None => self.notify("no question to edit yet", Level::Warn),
+                }
+                vec![]
+            }
             "/copy" => self.copy(arg),
+            "/export" => {
+                let mut words = arg.split_whitespace();
+                let fmt = words.next().unwrap_or("md");
+                let markdown = match fmt {
+                    "md" | "markdown" => true,
+                    "json" => false,
+                    other => {
+                        self.notify(
+                            format!("/export md|json [path], not {other:?}"),
+                            Level::Error,
+                        );
+                        return vec![];
+                    }
+                };
+                let ext = if markdown { "md" } else { "json" };
+                let path = words
+                    .next()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("charla-{}.{ext}", self.session.conv.id));
+                vec![Effect::Export {
+                    conv: Box::new(self.session.conv.clone()),
+                    markdown,
+                    path,
+                }]
+            }
+            "/replay" => self.replay(arg),
+            "/budget" => {
+                match arg {
+                    "" => {
+                        let text = match self.budget {
+                            Some(b) => format!(
+                                "budget {} · spent {} · /budget off removes it",
+                                crate::util::dollars(b),
+                                crate::util::dollars(self.session.totals().cost_usd)
+                            ),
+                            None => "no budget · /budget 0.50 sets one".to_string(),
+                        };
+                        self.notify(text, Level::Info);
+                    }
+                    "off" | "0" | "none" => {
+                        self.budget = None;
+                        self.notify("budget removed", Level::Info);
+                    }
+                    v => match v.trim_start_matches('$').parse::<f64>() {
+                        Ok(b) if b > 0.0 && b.is_finite() => {
+                            self.budget = Some(b);
+                            self.notify(
+                                format!("budget {} for this conversation", crate::util::dollars(b)),
+                                Level::Info,
+                            );
+                        }
+                        _ => self.notify(
+                            format!("/budget takes dollars, e.g. /budget 0.50 (not {v:?})"),
+                            Level::Error,
+                        ),
+                    },
+                }
+                vec![]
+            }
             _ => {
                 self.notify(
                     format!("unknown command {cmd} · press ? for help"),
@@ -234,6 +683,7 @@ impl App {
                     .map(|a| a.model.clone())
                     .unwrap_or_default(),
                 cost_usd: old.answer.as_ref().and_then(|a| a.cost_usd),
+                question: None,
             });
             new.alternatives = alts;
         }
@@ -281,10 +731,52 @@ impl App {
             }
         };
         self.notify(
-            format!("copied {} characters (OSC 52)", text.chars().count()),
+            format!(
+                "copied {} characters via OSC 52 (nothing arrived? allow clipboard access in your terminal; in tmux: set -g set-clipboard on)",
+                text.chars().count()
+            ),
             Level::Info,
         );
         vec![Effect::Copy(osc52(&text))]
+    }
+}
+
+impl App {
+    /// Re-asks every question of this conversation on `model` in a new conversation shown here.
+    fn replay(&mut self, arg: &str) -> Vec<Effect> {
+        if arg.is_empty() {
+            self.notify("/replay provider/model", Level::Warn);
+            return vec![];
+        }
+        let model = match self.session.cfg.resolve_model(arg) {
+            Ok(m) => m,
+            Err(e) => {
+                self.notify(e, Level::Error);
+                return vec![];
+            }
+        };
+        if self.session.is_streaming() {
+            self.notify("wait for the answer (or Esc) first", Level::Warn);
+            return vec![];
+        }
+        let orig = self.session.conv.clone();
+        let questions: VecDeque<String> =
+            orig.questions().into_iter().map(str::to_string).collect();
+        if questions.is_empty() {
+            self.notify("nothing to replay yet", Level::Warn);
+            return vec![];
+        }
+        self.new_session(Some(crate::cli::replay::fresh_copy(&orig)));
+        self.session.set_model(model.clone());
+        self.replay_queue = questions;
+        self.notify(
+            format!("replaying {} questions on {model}", self.replay_queue.len()),
+            Level::Info,
+        );
+        match self.replay_queue.pop_front() {
+            Some(q) => self.send(q),
+            None => vec![],
+        }
     }
 }
 
@@ -330,27 +822,90 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Resize => vec![],
         Msg::Stream(id, ev) => match app.session.apply(id, ev) {
             Applied::TurnEnded { interrupted } => {
+                if interrupted && !app.replay_queue.is_empty() {
+                    app.replay_queue.clear();
+                    app.notify("replay stopped; the finished turns are saved", Level::Warn);
+                }
                 if interrupted
                     && let Some(e) = app.session.last_answer().and_then(|a| a.error.clone())
                     && e != "cancelled"
                 {
                     app.notify(e, Level::Error);
                 }
-                vec![Effect::Save(Box::new(app.session.conv.clone()))]
+                let mut eff = vec![Effect::Save(Box::new(app.session.conv.clone()))];
+                if !interrupted && let Some(q) = app.replay_queue.pop_front() {
+                    eff.extend(app.send(q));
+                }
+                eff
             }
             _ => vec![],
         },
+        Msg::Models(provider, Ok(list)) => {
+            app.remote_errors.remove(&provider);
+            app.remote.insert(provider, list);
+            app.models = crate::cli::manage::model_rows(&app.session.cfg, &app.remote);
+            vec![]
+        }
+        Msg::Models(provider, Err(e)) => {
+            app.remote_errors.insert(provider, e);
+            vec![]
+        }
+        Msg::Conversations(list) => {
+            app.conversations = list;
+            if let Overlay::Browser { selected, .. } = &mut app.overlay {
+                *selected = (*selected).min(app.conversations.len().saturating_sub(1));
+            }
+            vec![]
+        }
+        Msg::Opened(Ok(conv)) => {
+            let title = conv.title.clone();
+            app.new_session(Some(conv));
+            app.overlay = Overlay::None;
+            app.notify(
+                format!("opened \"{title}\" on {}", app.session.model),
+                Level::Info,
+            );
+            vec![]
+        }
+        Msg::Opened(Err(e)) | Msg::Exported(Err(e)) => {
+            app.notify(e, Level::Error);
+            vec![]
+        }
+        Msg::Exported(Ok(path)) => {
+            app.notify(format!("exported to {path}"), Level::Info);
+            vec![]
+        }
         Msg::Saved(Ok(_)) => vec![],
         Msg::Saved(Err(e)) => {
             app.notify(format!("could not save: {e}"), Level::Error);
             vec![]
         }
-        Msg::Edited(Ok(text)) => {
+        Msg::Edited(EditTarget::Draft, Ok(text)) => {
             app.set_draft(text.trim_end_matches('\n'));
             vec![]
         }
-        Msg::Edited(Err(e)) => {
+        Msg::Edited(EditTarget::System, Ok(text)) => {
+            let text = text.trim_end().to_string();
+            app.notify(
+                if text.is_empty() {
+                    "system prompt cleared"
+                } else {
+                    "system prompt set"
+                },
+                Level::Info,
+            );
+            app.session.conv.system_prompt = (!text.is_empty()).then_some(text);
+            app.show_system = true;
+            vec![Effect::Save(Box::new(app.session.conv.clone()))]
+        }
+        Msg::Edited(_, Err(e)) => {
             app.notify(e, Level::Error);
+            vec![]
+        }
+        Msg::Paste(text) if app.overlay != Overlay::None => {
+            for c in text.chars().filter(|c| !c.is_control()) {
+                overlay_key(app, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+            }
             vec![]
         }
         Msg::Paste(text) => {
@@ -381,6 +936,9 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     if app.help {
         app.help = false;
         return vec![];
+    }
+    if app.overlay != Overlay::None && !(ctrl && k.code == KeyCode::Char('c')) {
+        return overlay_key(app, k);
     }
     if ctrl && k.code == KeyCode::Char('c') {
         if app.session.is_streaming() {
@@ -419,6 +977,26 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             app.notice = None;
+            if app.editing_last {
+                app.editing_last = false;
+                app.set_draft("");
+            }
+            return vec![];
+        }
+        KeyCode::F(2) => return app.open_model_picker(""),
+        KeyCode::Char('o') if ctrl => {
+            app.overlay = Overlay::Browser {
+                filter: String::new(),
+                selected: 0,
+                confirm_delete: None,
+            };
+            return vec![Effect::ListConversations(String::new())];
+        }
+        KeyCode::Char('p') if ctrl => {
+            app.overlay = Overlay::PresetPicker {
+                filter: String::new(),
+                selected: 0,
+            };
             return vec![];
         }
         KeyCode::Enter if alt || shift => {
@@ -439,13 +1017,18 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 return vec![];
             }
             app.set_draft("");
-            return app.send(text);
+            return app.send_checked(text);
         }
         KeyCode::Char('?') if app.draft().is_empty() => {
             app.help = true;
             return vec![];
         }
-        KeyCode::Char('e') if ctrl => return vec![Effect::OpenEditor(app.draft())],
+        KeyCode::Char('e') if ctrl => {
+            return vec![Effect::OpenEditor {
+                text: app.draft(),
+                target: EditTarget::Draft,
+            }];
+        }
         KeyCode::Char('r') if ctrl => {
             return if app.session.is_streaming() {
                 vec![]
@@ -466,6 +1049,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Up if app.draft().is_empty() => {
             if let Some(p) = app.last_prompt() {
                 app.set_draft(&p);
+                app.editing_last = true;
             }
             return vec![];
         }
@@ -489,6 +1073,218 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     }
     app.input.input(k);
     vec![]
+}
+
+/// Keys while a popup is open.
+fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let overlay = std::mem::replace(&mut app.overlay, Overlay::None);
+    // Shared list navigation: returns the new selection.
+    let nav = |sel: usize, len: usize, code: KeyCode| -> usize {
+        match code {
+            KeyCode::Up => sel.saturating_sub(1),
+            KeyCode::Down => (sel + 1).min(len.saturating_sub(1)),
+            KeyCode::PageUp => sel.saturating_sub(10),
+            KeyCode::PageDown => (sel + 10).min(len.saturating_sub(1)),
+            _ => sel,
+        }
+    };
+    let edit = |filter: &mut String, code: KeyCode| -> bool {
+        match code {
+            KeyCode::Char(c) if !ctrl => {
+                filter.push(c);
+                true
+            }
+            KeyCode::Backspace => filter.pop().is_some(),
+            _ => false,
+        }
+    };
+    match overlay {
+        Overlay::None => vec![],
+        Overlay::ModelPicker {
+            mut filter,
+            selected,
+        } => {
+            let len = app.picker_rows(&filter).len();
+            match k.code {
+                KeyCode::Esc => vec![],
+                KeyCode::Enter => {
+                    let pick = app
+                        .picker_rows(&filter)
+                        .get(selected)
+                        .map(|r| format!("{}/{}", r.provider, r.model));
+                    let typed = filter.contains('/').then(|| filter.clone());
+                    match pick.or(typed).map(|m| app.session.cfg.resolve_model(&m)) {
+                        Some(Ok(m)) => app.switch_model(m),
+                        Some(Err(e)) => app.notify(e, Level::Error),
+                        None => app.notify("no model matches", Level::Warn),
+                    }
+                    vec![]
+                }
+                code => {
+                    let sel = if edit(&mut filter, code) {
+                        0
+                    } else {
+                        nav(selected, len, code)
+                    };
+                    app.overlay = Overlay::ModelPicker {
+                        filter,
+                        selected: sel,
+                    };
+                    vec![]
+                }
+            }
+        }
+        Overlay::PresetPicker {
+            mut filter,
+            selected,
+        } => {
+            let len = app.preset_rows(&filter).len();
+            match k.code {
+                KeyCode::Esc => vec![],
+                KeyCode::Enter => match app
+                    .preset_rows(&filter)
+                    .get(selected)
+                    .map(|p| p.name.clone())
+                {
+                    Some(name) => app.start_preset(&name),
+                    None => vec![],
+                },
+                code => {
+                    let sel = if edit(&mut filter, code) {
+                        0
+                    } else {
+                        nav(selected, len, code)
+                    };
+                    app.overlay = Overlay::PresetPicker {
+                        filter,
+                        selected: sel,
+                    };
+                    vec![]
+                }
+            }
+        }
+        Overlay::PresetVars {
+            preset,
+            names,
+            mut values,
+            mut index,
+            mut input,
+        } => match k.code {
+            KeyCode::Esc => vec![],
+            KeyCode::Enter => {
+                values[index] = input.clone();
+                index += 1;
+                if index < names.len() {
+                    let input = values[index].clone();
+                    app.overlay = Overlay::PresetVars {
+                        preset,
+                        names,
+                        values,
+                        index,
+                        input,
+                    };
+                    vec![]
+                } else {
+                    let vars: BTreeMap<String, String> = names.into_iter().zip(values).collect();
+                    app.apply_preset(&preset, &vars)
+                }
+            }
+            code => {
+                edit(&mut input, code);
+                app.overlay = Overlay::PresetVars {
+                    preset,
+                    names,
+                    values,
+                    index,
+                    input,
+                };
+                vec![]
+            }
+        },
+        Overlay::Browser {
+            mut filter,
+            selected,
+            confirm_delete,
+        } => {
+            if let Some(id) = confirm_delete {
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    app.overlay = Overlay::Browser {
+                        filter: filter.clone(),
+                        selected,
+                        confirm_delete: None,
+                    };
+                    app.notify("conversation deleted", Level::Info);
+                    if id == app.session.conv.id {
+                        app.new_session(None);
+                    }
+                    return vec![
+                        Effect::DeleteConversation(id),
+                        Effect::ListConversations(filter),
+                    ];
+                }
+                app.overlay = Overlay::Browser {
+                    filter,
+                    selected,
+                    confirm_delete: None,
+                };
+                return vec![];
+            }
+            let len = app.conversations.len();
+            match k.code {
+                KeyCode::Esc => vec![],
+                KeyCode::Enter => match app.conversations.get(selected) {
+                    Some(s) => vec![Effect::OpenConversation(s.id.clone())],
+                    None => {
+                        app.overlay = Overlay::Browser {
+                            filter,
+                            selected,
+                            confirm_delete: None,
+                        };
+                        vec![]
+                    }
+                },
+                KeyCode::Delete | KeyCode::Char('d') if ctrl || k.code == KeyCode::Delete => {
+                    let id = app.conversations.get(selected).map(|s| s.id.clone());
+                    app.overlay = Overlay::Browser {
+                        filter,
+                        selected,
+                        confirm_delete: id,
+                    };
+                    vec![]
+                }
+                code => {
+                    if edit(&mut filter, code) {
+                        app.overlay = Overlay::Browser {
+                            filter: filter.clone(),
+                            selected: 0,
+                            confirm_delete: None,
+                        };
+                        vec![Effect::ListConversations(filter)]
+                    } else {
+                        app.overlay = Overlay::Browser {
+                            filter,
+                            selected: nav(selected, len, code),
+                            confirm_delete: None,
+                        };
+                        vec![]
+                    }
+                }
+            }
+        }
+        Overlay::ConfirmSend { text, message } => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => app.send_now(text),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                app.set_draft(&text);
+                app.notify("not sent; the draft is kept", Level::Info);
+                vec![]
+            }
+            _ => {
+                app.overlay = Overlay::ConfirmSend { text, message };
+                vec![]
+            }
+        },
+    }
 }
 
 /// The model of the conversation's last answer, for reopening.

@@ -77,6 +77,11 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
         None => Session::new(cfg.clone(), model),
     };
     let mut app = App::new(session, theme, reason);
+    let (presets, preset_errors) = crate::presets::load_all(&cfg.paths.presets_dir());
+    app.presets = presets;
+    if let Some(e) = preset_errors.first() {
+        app.notify(e.to_string(), app::Level::Warn);
+    }
     // Heavy lazy loads happen off the UI task, after the first frame.
     tokio::task::spawn_blocking(markdown::warm);
     // No tokenizer warm-up: o200k costs ~47 MB and ~200 ms; the TUI estimates with the
@@ -236,19 +241,75 @@ async fn event_loop(
                             let _ = tx.send(Msg::Saved(r));
                         });
                     }
+                    Effect::FetchModels(providers) => {
+                        for p in providers {
+                            let cfg = app.session.cfg.clone();
+                            let tx = tx.clone();
+                            tokio::spawn(async move {
+                                let r = crate::provider::list::fetch(&cfg, &p)
+                                    .await
+                                    .map_err(|e| e.to_string());
+                                let _ = tx.send(Msg::Models(p, r));
+                            });
+                        }
+                    }
+                    Effect::ListConversations(words) => {
+                        let store = store.clone();
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let list = if words.trim().is_empty() {
+                                store.list().0
+                            } else {
+                                store.search(&words)
+                            };
+                            let _ = tx.send(Msg::Conversations(list));
+                        });
+                    }
+                    Effect::OpenConversation(id) => {
+                        let store = store.clone();
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let _ =
+                                tx.send(Msg::Opened(store.find(&id).map_err(|e| e.to_string())));
+                        });
+                    }
+                    Effect::DeleteConversation(id) => {
+                        if let Err(e) = store.delete(&id) {
+                            app.notify(e.to_string(), app::Level::Error);
+                        }
+                    }
+                    Effect::Export {
+                        conv,
+                        markdown,
+                        path,
+                    } => {
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let text = if markdown {
+                                crate::conversation::export::to_markdown(&conv)
+                            } else {
+                                crate::conversation::export::to_json(&conv)
+                            };
+                            let r = std::fs::write(&path, text)
+                                .map(|_| path.clone())
+                                .map_err(|e| format!("{path}: {e}"));
+                            let _ = tx.send(Msg::Exported(r));
+                        });
+                    }
                     Effect::Copy(seq) => {
                         let mut out = std::io::stdout();
                         let seq = if std::env::var_os("TMUX").is_some() {
-                            // tmux passthrough so the outer terminal gets it even without set-clipboard.
-                            format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+                            // Raw OSC 52 (tmux takes it with `set-clipboard on`) and the same
+                            // wrapped for passthrough (with `allow-passthrough on`).
+                            format!("{seq}\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
                         } else {
                             seq
                         };
                         let _ = out.write_all(seq.as_bytes()).and_then(|_| out.flush());
                     }
-                    Effect::OpenEditor(draft) => {
+                    Effect::OpenEditor { text, target } => {
                         restore_terminal();
-                        let r = edit(&draft);
+                        let r = edit(&text);
                         *terminal = ratatui::init();
                         let _ = crossterm::execute!(
                             std::io::stdout(),
@@ -256,7 +317,7 @@ async fn event_loop(
                             EnableMouseCapture
                         );
                         let _ = terminal.clear();
-                        let _ = tx.send(Msg::Edited(r));
+                        let _ = tx.send(Msg::Edited(target, r));
                     }
                 }
             }

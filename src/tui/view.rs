@@ -2,7 +2,7 @@
 //! lines per width (render output only; it holds no state of its own), so a frame re-renders
 //! only the message that is streaming.
 
-use super::app::{App, Level};
+use super::app::{App, Level, Overlay};
 use super::markdown;
 use crate::conversation::{Message, export::answer_footer};
 use crate::provider::Role;
@@ -20,6 +20,8 @@ struct Key {
     len: usize,
     reasoning: usize,
     flags: u8,
+    /// What the footer shows: a regenerated answer of the same length must not reuse lines.
+    answer: Option<(Option<u64>, u64, u64, usize, bool)>,
 }
 
 #[derive(Default)]
@@ -250,6 +252,15 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
             flags: flags
                 | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
+            answer: m.answer.as_ref().map(|a| {
+                (
+                    a.duration_ms,
+                    a.usage.input_tokens,
+                    a.usage.output_tokens,
+                    a.alternatives.len(),
+                    a.interrupted,
+                )
+            }),
         };
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
         if !fresh && acc < need {
@@ -370,8 +381,14 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         ),
         t.status,
     ));
-    if let Some(budget) = app.session.cfg.file.max_cost_per_session {
-        parts.push(Span::styled(format!("of {} ", dollars(budget)), t.status));
+    if let Some(budget) = app.budget {
+        let over = tot.cost_usd >= budget;
+        let st = if over {
+            t.status.patch(t.error)
+        } else {
+            t.status
+        };
+        parts.push(Span::styled(format!("of {} budget ", dollars(budget)), st));
     }
     if let Some(f) = &app.session.in_flight {
         let el = app.now.saturating_duration_since(f.started).as_secs_f64();
@@ -433,20 +450,35 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ("Enter", "send"),
         ("Alt-Enter / Shift-Enter", "new line"),
         ("Ctrl-E", "edit the draft in $EDITOR"),
-        ("Up (empty input)", "recall the last question"),
+        (
+            "Up (empty input), /edit",
+            "edit the last question (Enter resends)",
+        ),
         ("Esc", "cancel the answer (partial kept)"),
-        ("Ctrl-R, /retry", "regenerate the last answer"),
+        ("Ctrl-C twice, /q", "quit"),
+        ("Ctrl-R, /retry [model]", "regenerate the last answer"),
+        ("F2, /model [filter]", "pick a model (prices, context)"),
+        ("/model provider/name", "switch to any model"),
+        ("/system [TEXT]", "system prompt (no text: editor)"),
+        (
+            "Ctrl-P, /preset [name]",
+            "presets: system prompt + examples",
+        ),
+        ("Ctrl-O, /open [words]", "saved conversations (search)"),
+        ("Ctrl-N, /new", "new conversation"),
+        ("/title NEW", "rename this conversation"),
+        ("/copy [N]", "copy the last answer or code block N"),
+        (
+            "/export md|json [path]",
+            "write this conversation to a file",
+        ),
+        ("/replay provider/model", "re-ask every question on a model"),
+        ("/budget [0.50|off]", "spend limit; asks before crossing"),
         ("PgUp / PgDn, wheel", "scroll"),
         ("Home / End", "top / bottom (follow)"),
-        ("Ctrl-T", "show / hide reasoning"),
-        ("Ctrl-X", "show / hide system prompt and examples"),
-        ("Ctrl-N, /new", "new conversation"),
-        ("/model provider/name", "switch model for the next answers"),
-        ("/system TEXT", "set the system prompt"),
-        ("/copy [N]", "copy the last answer or its code block N"),
-        ("Ctrl-C twice, /q", "quit"),
+        ("Ctrl-T / Ctrl-X", "reasoning / system + examples"),
     ];
-    let w = 64.min(area.width.saturating_sub(2));
+    let w = 70.min(area.width.saturating_sub(2));
     let h = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x + (area.width.saturating_sub(w)) / 2,
@@ -473,6 +505,250 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ),
         r,
     );
+}
+
+fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2)).max(10);
+    let h = h.min(area.height.saturating_sub(2)).max(3);
+    Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// A list window of `visible` rows that keeps `selected` in view.
+fn window(len: usize, selected: usize, visible: usize) -> std::ops::Range<usize> {
+    let start = selected
+        .saturating_sub(visible.saturating_sub(1))
+        .min(len.saturating_sub(visible));
+    start..(start + visible).min(len)
+}
+
+fn price(x: Option<f64>) -> String {
+    match x {
+        Some(0.0) => "free".into(),
+        Some(v) => format!("${v}"),
+        None => "?".into(),
+    }
+}
+
+fn overlay(app: &App, area: Rect, f: &mut Frame) {
+    let t = &app.theme;
+    let sel = t.accent.add_modifier(Modifier::REVERSED);
+    let block = |title: String| {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(t.border)
+            .title(Span::styled(title, t.accent))
+    };
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::ModelPicker { filter, selected } => {
+            let r = popup(area, 96, area.height.saturating_sub(4));
+            let rows = app.picker_rows(filter);
+            let visible = (r.height as usize).saturating_sub(4 + app.remote_errors.len());
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" filter: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            for (i, row) in rows
+                .iter()
+                .enumerate()
+                .take(window(rows.len(), *selected, visible).end)
+                .skip(window(rows.len(), *selected, visible).start)
+            {
+                let name = format!("{}/{}", row.provider, row.model);
+                let current = name == app.session.model.to_string();
+                let prices = match (row.input, row.output) {
+                    (Some(_), Some(_)) => {
+                        format!("in {:>7} out {:>7}", price(row.input), price(row.output))
+                    }
+                    _ => "price unknown".to_string(),
+                };
+                let ctx = row
+                    .context
+                    .map(|c| {
+                        if c >= 1_000_000 {
+                            format!("{:.1}M", c as f64 / 1e6)
+                        } else {
+                            format!("{}K", c / 1000)
+                        }
+                    })
+                    .unwrap_or_else(|| "?".into());
+                let warn = row
+                    .warning
+                    .as_deref()
+                    .map(|w| format!("  {w}"))
+                    .unwrap_or_default();
+                let text = format!(
+                    " {}{:<44} {:<24} ctx {:>6}{}",
+                    if current { "● " } else { "  " },
+                    name,
+                    prices,
+                    ctx,
+                    warn
+                );
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected {
+                        sel
+                    } else if row.warning.is_some() {
+                        t.dim
+                    } else {
+                        t.text
+                    },
+                ));
+            }
+            if rows.is_empty() {
+                let hint = if filter.contains('/') {
+                    " Enter uses it as typed"
+                } else {
+                    " no match · type provider/name to use any model"
+                };
+                lines.push(Line::styled(hint, t.dim));
+            }
+            for (p, e) in &app.remote_errors {
+                lines.push(Line::styled(
+                    format!(" {p}: model list unavailable: {}", sanitize(e)),
+                    t.warning,
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(format!(
+                    " models · {} · ↑↓ Enter · Esc · prices per 1M tokens ",
+                    rows.len()
+                ))),
+                r,
+            );
+        }
+        Overlay::PresetPicker { filter, selected } => {
+            let rows = app.preset_rows(filter);
+            let r = popup(area, 90, (rows.len() as u16 + 4).max(6));
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" filter: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            let visible = (r.height as usize).saturating_sub(3);
+            let win = window(rows.len(), *selected, visible);
+            for (i, p) in rows.iter().enumerate().take(win.end).skip(win.start) {
+                let extra = if p.examples.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} examples)", p.examples.len())
+                };
+                let text = format!(" {:<20} {}{}", p.name, p.description, extra);
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected { sel } else { t.text },
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(" presets · Enter applies · Esc ".into())),
+                r,
+            );
+        }
+        Overlay::PresetVars {
+            preset,
+            names,
+            index,
+            input,
+            ..
+        } => {
+            let r = popup(area, 70, 5);
+            let lines = vec![
+                Line::styled(
+                    format!(
+                        " {preset}: value for {{{{{}}}}} ({} of {})",
+                        names[*index],
+                        index + 1,
+                        names.len()
+                    ),
+                    t.dim,
+                ),
+                Line::styled(format!(" {input}▏"), t.text),
+                Line::styled(" Enter accepts · Esc cancels", t.dim),
+            ];
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(" preset variables ".into())),
+                r,
+            );
+        }
+        Overlay::Browser {
+            filter,
+            selected,
+            confirm_delete,
+        } => {
+            let r = popup(area, 110, area.height.saturating_sub(4));
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" search: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            let visible = (r.height as usize).saturating_sub(4);
+            let win = window(app.conversations.len(), *selected, visible);
+            for (i, c) in app
+                .conversations
+                .iter()
+                .enumerate()
+                .take(win.end)
+                .skip(win.start)
+            {
+                let cost = if c.unpriced_turns > 0 {
+                    format!("{}+?", dollars(c.cost_usd))
+                } else {
+                    dollars(c.cost_usd)
+                };
+                let title: String = sanitize(&c.title).chars().take(40).collect();
+                let text = format!(
+                    " {:<40} {:<16} {:>3} turns {:>10}  {}",
+                    title,
+                    c.updated.get(..16).unwrap_or(&c.updated).replace('T', " "),
+                    c.turns,
+                    cost,
+                    c.models.join(", ")
+                );
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected { sel } else { t.text },
+                ));
+            }
+            if app.conversations.is_empty() {
+                lines.push(Line::styled(" no saved conversation matches", t.dim));
+            }
+            if let Some(id) = confirm_delete {
+                lines.push(Line::styled(
+                    format!(" delete {id}? y deletes · any other key keeps it"),
+                    t.error,
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(format!(
+                    " conversations · {} · Enter opens · Ctrl-D deletes · Esc ",
+                    app.conversations.len()
+                ))),
+                r,
+            );
+        }
+        Overlay::ConfirmSend { message, .. } => {
+            let r = popup(area, 80, 4);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(markdown::wrap(
+                    &[Span::styled(format!(" {message}"), t.warning)],
+                    r.width.saturating_sub(2) as usize,
+                    &[],
+                    &[],
+                ))
+                .block(block(" budget ".into())),
+                r,
+            );
+        }
+    }
 }
 
 /// Draws the whole screen.
@@ -505,7 +781,15 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         Some(c) => format!("~{} in", dollars(c)),
         None => "price unknown".into(),
     };
-    let title = format!(" message · ~{} tok · {cost} ", thousands(est.input_tokens));
+    let editing = if app.editing_last {
+        "editing the last question (Esc: stop) · "
+    } else {
+        ""
+    };
+    let title = format!(
+        " {editing}message · ~{} tok · {cost} ",
+        thousands(est.input_tokens)
+    );
     let mut ta = app.input.clone();
     ta.set_block(
         Block::default()
@@ -517,6 +801,7 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     ta.set_placeholder_style(app.theme.dim);
     f.render_widget(&ta, input);
     status(app, bar, f);
+    overlay(app, area, f);
     if app.help {
         help(app, area, f);
     }

@@ -1,0 +1,548 @@
+//! The TUI workflows, driven through `update()` (keys and slash commands in, state and effects
+//! out), with snapshots of the pickers and the conversation browser.
+
+use charla::config::Config;
+use charla::conversation::{Store, Summary};
+use charla::provider::{StreamEvent, Usage};
+use charla::session::Session;
+use charla::tui::app::{self, App, EditTarget, Effect, Msg, Overlay};
+use charla::tui::{theme::Theme, view};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::{Terminal, backend::TestBackend};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn app_with(cfg: Config, model: &str) -> App {
+    let cfg = Arc::new(cfg);
+    let m = cfg.resolve_model(model).expect("model");
+    let mut a = App::new(
+        Session::new(cfg.clone(), m),
+        Theme::fallback(true),
+        String::new(),
+    );
+    a.presets = charla::presets::load_all(std::path::Path::new("/nonexistent")).0;
+    a
+}
+
+fn app(model: &str) -> App {
+    app_with(Config::builtin(), model)
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_text(a: &mut App, s: &str) -> Vec<Effect> {
+    let mut out = vec![];
+    for c in s.chars() {
+        out.extend(app::update(a, key(KeyCode::Char(c))));
+    }
+    out
+}
+
+fn command(a: &mut App, s: &str) -> Vec<Effect> {
+    type_text(a, s);
+    app::update(a, key(KeyCode::Enter))
+}
+
+fn screen(a: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut cache = view::ViewCache::default();
+    t.draw(|f| view::render(a, &mut cache, f)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// Streams a finished answer with fixed timings.
+fn answer(a: &mut App, eff: &[Effect], text: &str, usage: Usage) {
+    let Some(Effect::StartStream { request_id, .. }) =
+        eff.iter().find(|e| matches!(e, Effect::StartStream { .. }))
+    else {
+        panic!("no stream started: {eff:?}")
+    };
+    let id = *request_id;
+    let t0 = a.session.in_flight.as_ref().expect("in flight").started;
+    a.session.apply_at(
+        id,
+        StreamEvent::TextDelta(text.into()),
+        t0 + Duration::from_millis(300),
+    );
+    a.session.apply_at(
+        id,
+        StreamEvent::Usage(usage),
+        t0 + Duration::from_millis(900),
+    );
+    a.session.apply_at(
+        id,
+        StreamEvent::Finished {
+            reason: "stop".into(),
+        },
+        t0 + Duration::from_millis(1000),
+    );
+}
+
+fn ask(a: &mut App, q: &str, text: &str) {
+    let eff = command(a, q);
+    answer(
+        a,
+        &eff,
+        text,
+        Usage {
+            input_tokens: 100,
+            output_tokens: 10,
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn model_picker_filters_fuzzily_and_switches() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = app::update(&mut a, key(KeyCode::F(2)));
+    assert!(matches!(a.overlay, Overlay::ModelPicker { .. }));
+    assert!(
+        eff.is_empty() || matches!(eff.as_slice(), [Effect::FetchModels(_)]),
+        "{eff:?}"
+    );
+    type_text(&mut a, "haiku45");
+    let names: Vec<String> = a
+        .picker_rows("haiku45")
+        .iter()
+        .map(|r| format!("{}/{}", r.provider, r.model))
+        .collect();
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("anthropic/claude-haiku-4-5"),
+        "{names:?}"
+    );
+    insta::assert_snapshot!(screen(&a, 100, 14));
+    app::update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.overlay, Overlay::None);
+    assert_eq!(a.session.model.to_string(), "anthropic/claude-haiku-4-5");
+    // `/model filter` opens the picker filtered; `/model provider/name` takes any model.
+    command(&mut a, "/model sonnet");
+    assert_eq!(
+        a.overlay,
+        Overlay::ModelPicker {
+            filter: "sonnet".into(),
+            selected: 0
+        }
+    );
+    app::update(&mut a, key(KeyCode::Esc));
+    command(&mut a, "/model openai/my-finetune-2");
+    assert_eq!(a.session.model.to_string(), "openai/my-finetune-2");
+}
+
+#[test]
+fn model_picker_shows_fetched_lists_and_fetch_errors_inline() {
+    let mut a = app("openai/gpt-4o-mini");
+    app::update(
+        &mut a,
+        Msg::Models(
+            "ollama".into(),
+            Ok(vec!["qwen3:8b".into(), "llama3.2:latest".into()]),
+        ),
+    );
+    app::update(
+        &mut a,
+        Msg::Models(
+            "openai".into(),
+            Err("network error: connection refused".into()),
+        ),
+    );
+    command(&mut a, "/model qwen3");
+    assert!(
+        a.picker_rows("qwen3")
+            .iter()
+            .any(|r| r.provider == "ollama" && r.model == "qwen3:8b" && r.input == Some(0.0))
+    );
+    let s = screen(&a, 100, 12);
+    assert!(s.contains("ollama/qwen3:8b") && s.contains("free"), "{s}");
+    assert!(
+        s.contains("openai: model list unavailable: network error: connection refused"),
+        "{s}"
+    );
+}
+
+#[test]
+fn fetch_is_requested_once_for_providers_with_keys_or_local() {
+    let mut a = app("demo/charla-demo");
+    let eff = app::update(&mut a, key(KeyCode::F(2)));
+    match eff.as_slice() {
+        [Effect::FetchModels(p)] => assert!(
+            p.contains(&"ollama".to_string()) && !p.contains(&"demo".to_string()),
+            "{p:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    app::update(&mut a, key(KeyCode::Esc));
+    assert!(
+        app::update(&mut a, key(KeyCode::F(2))).is_empty(),
+        "fetched once"
+    );
+}
+
+#[test]
+fn system_prompt_editor_and_inline() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = command(&mut a, "/system");
+    assert_eq!(
+        eff,
+        vec![Effect::OpenEditor {
+            text: String::new(),
+            target: EditTarget::System
+        }]
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Edited(EditTarget::System, Ok("You are terse.\nNo fluff.\n".into())),
+    );
+    assert!(matches!(eff.as_slice(), [Effect::Save(_)]));
+    assert_eq!(
+        a.session.conv.system_prompt.as_deref(),
+        Some("You are terse.\nNo fluff.")
+    );
+    let eff = command(&mut a, "/system Be kind.");
+    assert!(
+        matches!(eff.as_slice(), [Effect::Save(c)] if c.system_prompt.as_deref() == Some("Be kind."))
+    );
+    let eff = command(&mut a, "hi");
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!()
+    };
+    assert_eq!(request.system.as_deref(), Some("Be kind."));
+}
+
+#[test]
+fn preset_picker_variables_examples_and_new_conversation() {
+    let mut a = app("openai/gpt-4o-mini");
+    app::update(&mut a, ctrl('p'));
+    type_text(&mut a, "abstract");
+    insta::assert_snapshot!(screen(&a, 100, 12));
+    app::update(&mut a, key(KeyCode::Enter));
+    // summarise-abstract asks for max_sentences, default 3.
+    assert!(matches!(&a.overlay, Overlay::PresetVars { input, .. } if input == "3"));
+    app::update(&mut a, key(KeyCode::Backspace));
+    type_text(&mut a, "2");
+    app::update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.overlay, Overlay::None);
+    assert!(
+        a.session
+            .conv
+            .system_prompt
+            .as_deref()
+            .unwrap_or("")
+            .contains("at most 2 sentences")
+    );
+    assert_eq!(a.session.conv.preset.as_deref(), Some("summarise-abstract"));
+
+    // A preset on a conversation with turns starts a new one; examples come along.
+    ask(&mut a, "q", "a");
+    let old_id = a.session.conv.id.clone();
+    command(&mut a, "/preset review-genre");
+    assert_ne!(a.session.conv.id, old_id);
+    let ex: Vec<&str> = a
+        .session
+        .conv
+        .messages
+        .iter()
+        .filter(|m| m.example)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(ex.len(), 8);
+    assert_eq!(ex[1], "Action");
+    let eff = command(&mut a, "Explosions and car chases");
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!()
+    };
+    assert_eq!(request.messages.len(), 9);
+}
+
+#[test]
+fn conversation_browser_search_open_rename_delete() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::new(dir.path());
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "first conversation about rust", "answer");
+    store.save(&a.session.conv).expect("save");
+    let first_id = a.session.conv.id.clone();
+    app::update(&mut a, ctrl('n'));
+    ask(&mut a, "second one about python", "answer");
+    std::thread::sleep(Duration::from_millis(5));
+    a.session.conv.updated = charla::util::now_rfc3339();
+    store.save(&a.session.conv).expect("save");
+
+    let eff = app::update(&mut a, ctrl('o'));
+    assert_eq!(eff, vec![Effect::ListConversations(String::new())]);
+    let eff = type_text(&mut a, "rust");
+    assert_eq!(eff.last(), Some(&Effect::ListConversations("rust".into())));
+    let rows: Vec<Summary> = store.search("rust");
+    app::update(&mut a, Msg::Conversations(rows));
+    insta::assert_snapshot!("browser_with_search", browser_snapshot(&a));
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert_eq!(eff, vec![Effect::OpenConversation(first_id.clone())]);
+    app::update(
+        &mut a,
+        Msg::Opened(store.find(&first_id).map_err(|e| e.to_string())),
+    );
+    assert_eq!(a.session.conv.id, first_id);
+    assert_eq!(a.overlay, Overlay::None);
+
+    let eff = command(&mut a, "/title Rust notes");
+    assert!(matches!(eff.as_slice(), [Effect::Save(c)] if c.title == "Rust notes"));
+
+    // Delete asks first.
+    command(&mut a, "/open python");
+    app::update(&mut a, Msg::Conversations(store.search("python")));
+    app::update(&mut a, ctrl('d'));
+    assert!(matches!(
+        &a.overlay,
+        Overlay::Browser {
+            confirm_delete: Some(_),
+            ..
+        }
+    ));
+    let eff = app::update(&mut a, key(KeyCode::Char('y')));
+    assert!(
+        matches!(eff.first(), Some(Effect::DeleteConversation(_))),
+        "{eff:?}"
+    );
+}
+
+/// The browser, with the dates (which vary run to run) masked.
+fn browser_snapshot(a: &App) -> String {
+    screen(a, 110, 10)
+        .lines()
+        .map(|l| {
+            let mut out = l.to_string();
+            if let Some(i) = out.find("2026-") {
+                out.replace_range(i..(i + 16).min(out.len()), "YYYY-MM-DD HH:MM");
+            }
+            out + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn edit_last_question_keeps_the_old_exchange() {
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "wrong question", "wrong answer");
+    command(&mut a, "/edit");
+    assert_eq!(a.draft(), "wrong question");
+    assert!(a.editing_last);
+    for _ in 0.."question".len() {
+        app::update(&mut a, key(KeyCode::Backspace));
+    }
+    let eff = command(&mut a, "right question");
+    let Some(Effect::StartStream { request, .. }) = eff.first().cloned() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(request.messages.len(), 1, "the old exchange is not sent");
+    assert_eq!(request.messages[0].content, "wrong right question");
+    let msgs = &a.session.conv.messages;
+    assert_eq!(msgs.len(), 2);
+    let alts = &msgs[1].answer.as_ref().expect("answer").alternatives;
+    assert_eq!(alts[0].content, "wrong answer");
+    assert_eq!(alts[0].question.as_deref(), Some("wrong question"));
+    // Up recalls into edit mode; Esc leaves it.
+    a.session.cancel();
+    app::update(&mut a, key(KeyCode::Up));
+    assert!(a.editing_last);
+    app::update(&mut a, key(KeyCode::Esc));
+    assert!(!a.editing_last && a.draft().is_empty());
+}
+
+#[test]
+fn retry_on_another_model() {
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "q", "first");
+    let eff = command(&mut a, "/retry anthropic/claude-haiku-4-5");
+    let Some(Effect::StartStream { provider, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(provider, "anthropic");
+    let last = a
+        .session
+        .conv
+        .messages
+        .last()
+        .and_then(|m| m.answer.as_ref())
+        .expect("a");
+    assert_eq!(last.model, "anthropic/claude-haiku-4-5");
+    assert_eq!(last.alternatives[0].model, "openai/gpt-4o-mini");
+}
+
+#[test]
+fn export_and_replay_from_the_screen() {
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "one", "1");
+    ask(&mut a, "two", "2");
+    let eff = command(&mut a, "/export json /tmp/x.json");
+    assert!(
+        matches!(eff.as_slice(), [Effect::Export { markdown: false, path, .. }] if path == "/tmp/x.json")
+    );
+    let eff = command(&mut a, "/export md");
+    assert!(
+        matches!(eff.as_slice(), [Effect::Export { markdown: true, path, .. }] if path.ends_with(".md"))
+    );
+
+    let orig = a.session.conv.id.clone();
+    let eff = command(&mut a, "/replay gemini/gemini-2.5-flash");
+    assert_eq!(a.session.conv.replay_of.as_deref(), Some(orig.as_str()));
+    assert_eq!(a.session.model.to_string(), "gemini/gemini-2.5-flash");
+    let Some(Effect::StartStream {
+        request_id,
+        request,
+        ..
+    }) = eff.first().cloned()
+    else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(
+        request.messages.last().map(|m| m.content.as_str()),
+        Some("one")
+    );
+    // The stream's events arrive through update(); the end of the turn sends the next question.
+    app::update(
+        &mut a,
+        Msg::Stream(request_id, StreamEvent::TextDelta("uno".into())),
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            request_id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    assert!(matches!(eff.first(), Some(Effect::Save(_))), "{eff:?}");
+    let Some(Effect::StartStream {
+        request_id,
+        request,
+        ..
+    }) = eff.get(1).cloned()
+    else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(
+        request
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        vec!["one", "uno", "two"]
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            request_id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    assert_eq!(eff.len(), 1, "the replay is done: save only");
+    assert_eq!(a.session.conv.questions(), vec!["one", "two"]);
+    assert!(a.replay_queue.is_empty());
+}
+
+#[test]
+fn interrupted_replay_stops_and_keeps_what_finished() {
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "one", "1");
+    ask(&mut a, "two", "2");
+    let eff = command(&mut a, "/replay anthropic/claude-haiku-4-5");
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!()
+    };
+    let e =
+        charla::provider::ProviderError::new(charla::provider::ErrorKind::Overloaded, "Overloaded");
+    let eff = app::update(&mut a, Msg::Stream(request_id, StreamEvent::Error(e)));
+    assert!(matches!(eff.as_slice(), [Effect::Save(_)]), "{eff:?}");
+    assert!(a.replay_queue.is_empty());
+}
+
+#[test]
+fn budget_asks_before_crossing() {
+    let mut a = app("openai/gpt-4o-mini");
+    command(&mut a, "/budget 0.00001");
+    assert_eq!(a.budget, Some(0.00001));
+    ask(&mut a, "first", "x"); // 100 in + 10 out on gpt-4o-mini = $0.000021: over already
+    let eff = command(&mut a, "second");
+    assert!(eff.is_empty(), "nothing sent before confirming");
+    assert!(
+        matches!(&a.overlay, Overlay::ConfirmSend { message, .. } if message.contains("over its $0.000010 budget")),
+        "{:?}",
+        a.overlay
+    );
+    let s = screen(&a, 90, 16);
+    assert!(s.contains("Send anyway? y / n"), "{s}");
+    assert!(
+        s.contains("of $0.000010 budget"),
+        "status shows spend against the budget:\n{s}"
+    );
+    let eff = app::update(&mut a, key(KeyCode::Char('n')));
+    assert!(eff.is_empty());
+    assert_eq!(a.draft(), "second", "declined: the draft is kept");
+    app::update(&mut a, key(KeyCode::Enter));
+    let eff = app::update(&mut a, key(KeyCode::Char('y')));
+    assert!(matches!(eff.first(), Some(Effect::StartStream { .. })));
+    command(&mut a, "/budget off");
+    assert_eq!(a.budget, None);
+}
+
+#[test]
+fn budget_from_config() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "max_cost_per_session = 0.5\n",
+    )
+    .expect("w");
+    let paths = charla::config::Paths {
+        config_file: dir.path().join("config.toml"),
+        config_dir: dir.path().to_path_buf(),
+        data_dir: dir.path().join("data"),
+        explicit: true,
+    };
+    let cfg = Config::load(paths).expect("config");
+    let a = app_with(cfg, "openai/gpt-4o-mini");
+    assert_eq!(a.budget, Some(0.5));
+}
+
+#[test]
+fn help_lists_every_workflow() {
+    let mut a = app("demo/charla-demo");
+    app::update(&mut a, key(KeyCode::Char('?')));
+    let s = screen(&a, 100, 30);
+    for k in [
+        "F2, /model",
+        "/system",
+        "Ctrl-P, /preset",
+        "Ctrl-O, /open",
+        "Ctrl-N, /new",
+        "/title",
+        "Ctrl-R, /retry",
+        "/edit",
+        "/copy",
+        "/export",
+        "/replay",
+        "/budget",
+    ] {
+        assert!(s.contains(k), "help lacks {k}:\n{s}");
+    }
+}
