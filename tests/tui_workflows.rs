@@ -546,3 +546,42 @@ fn help_lists_every_workflow() {
         assert!(s.contains(k), "help lacks {k}:\n{s}");
     }
 }
+
+#[test]
+fn every_workflow_has_a_key_too() {
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "one", "the answer");
+    assert_eq!(
+        app::update(&mut a, key(KeyCode::F(3))),
+        vec![Effect::OpenEditor {
+            text: String::new(),
+            target: EditTarget::System
+        }]
+    );
+    assert!(
+        matches!(app::update(&mut a, ctrl('y')).as_slice(), [Effect::Copy(s)] if *s == app::osc52("the answer"))
+    );
+    app::update(&mut a, key(KeyCode::F(5)));
+    assert_eq!(a.draft(), "/export md ");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(matches!(
+        eff.as_slice(),
+        [Effect::Export { markdown: true, .. }]
+    ));
+    app::update(&mut a, key(KeyCode::F(7)));
+    assert_eq!(a.draft(), "/budget ");
+    type_text(&mut a, "2");
+    app::update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.budget, Some(2.0));
+    // F6: pick the model to replay on.
+    app::update(&mut a, key(KeyCode::F(6)));
+    assert!(a.picker_for_replay);
+    type_text(&mut a, "claude-haiku-4-5");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(
+        matches!(eff.first(), Some(Effect::StartStream { provider, .. }) if provider == "anthropic"),
+        "{eff:?}"
+    );
+    assert!(a.session.conv.replay_of.is_some());
+    assert!(!a.picker_for_replay);
+}

@@ -111,6 +111,8 @@ pub struct App {
     pub editing_last: bool,
     /// Spend limit for this conversation (config max_cost_per_session, or /budget).
     pub budget: Option<f64>,
+    /// The model picker was opened to choose the model of a replay (F6), not to switch.
+    pub picker_for_replay: bool,
 }
 
 /// A popup that takes the keys while it is open.
@@ -211,6 +213,7 @@ impl App {
             replay_queue: VecDeque::new(),
             editing_last: false,
             budget: None,
+            picker_for_replay: false,
         }
         .with_catalogue()
     }
@@ -267,6 +270,7 @@ impl App {
     }
 
     fn open_model_picker(&mut self, filter: &str) -> Vec<Effect> {
+        self.picker_for_replay = false;
         self.overlay = Overlay::ModelPicker {
             filter: filter.to_string(),
             selected: 0,
@@ -984,6 +988,26 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             return vec![];
         }
         KeyCode::F(2) => return app.open_model_picker(""),
+        KeyCode::F(3) => {
+            return vec![Effect::OpenEditor {
+                text: app.session.conv.system_prompt.clone().unwrap_or_default(),
+                target: EditTarget::System,
+            }];
+        }
+        KeyCode::F(5) => {
+            app.set_draft("/export md ");
+            return vec![];
+        }
+        KeyCode::F(6) => {
+            let eff = app.open_model_picker("");
+            app.picker_for_replay = true;
+            return eff;
+        }
+        KeyCode::F(7) => {
+            app.set_draft("/budget ");
+            return vec![];
+        }
+        KeyCode::Char('y') if ctrl => return app.copy(""),
         KeyCode::Char('o') if ctrl => {
             app.overlay = Overlay::Browser {
                 filter: String::new(),
@@ -1107,14 +1131,19 @@ fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         } => {
             let len = app.picker_rows(&filter).len();
             match k.code {
-                KeyCode::Esc => vec![],
+                KeyCode::Esc => {
+                    app.picker_for_replay = false;
+                    vec![]
+                }
                 KeyCode::Enter => {
                     let pick = app
                         .picker_rows(&filter)
                         .get(selected)
                         .map(|r| format!("{}/{}", r.provider, r.model));
                     let typed = filter.contains('/').then(|| filter.clone());
+                    let replay = std::mem::take(&mut app.picker_for_replay);
                     match pick.or(typed).map(|m| app.session.cfg.resolve_model(&m)) {
+                        Some(Ok(m)) if replay => return app.replay(&m.to_string()),
                         Some(Ok(m)) => app.switch_model(m),
                         Some(Err(e)) => app.notify(e, Level::Error),
                         None => app.notify("no model matches", Level::Warn),

@@ -459,7 +459,7 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ("Ctrl-R, /retry [model]", "regenerate the last answer"),
         ("F2, /model [filter]", "pick a model (prices, context)"),
         ("/model provider/name", "switch to any model"),
-        ("/system [TEXT]", "system prompt (no text: editor)"),
+        ("F3, /system [TEXT]", "system prompt (no text: editor)"),
         (
             "Ctrl-P, /preset [name]",
             "presets: system prompt + examples",
@@ -467,18 +467,24 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ("Ctrl-O, /open [words]", "saved conversations (search)"),
         ("Ctrl-N, /new", "new conversation"),
         ("/title NEW", "rename this conversation"),
-        ("/copy [N]", "copy the last answer or code block N"),
+        ("Ctrl-Y, /copy [N]", "copy the last answer or code block N"),
         (
-            "/export md|json [path]",
+            "F5, /export md|json [path]",
             "write this conversation to a file",
         ),
-        ("/replay provider/model", "re-ask every question on a model"),
-        ("/budget [0.50|off]", "spend limit; asks before crossing"),
+        (
+            "F6, /replay provider/model",
+            "re-ask every question on a model",
+        ),
+        (
+            "F7, /budget [0.50|off]",
+            "spend limit; asks before crossing",
+        ),
         ("PgUp / PgDn, wheel", "scroll"),
         ("Home / End", "top / bottom (follow)"),
         ("Ctrl-T / Ctrl-X", "reasoning / system + examples"),
     ];
-    let w = 70.min(area.width.saturating_sub(2));
+    let w = 72.min(area.width.saturating_sub(2));
     let h = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x + (area.width.saturating_sub(w)) / 2,
@@ -618,7 +624,12 @@ fn overlay(app: &App, area: Rect, f: &mut Frame) {
             f.render_widget(Clear, r);
             f.render_widget(
                 Paragraph::new(lines).block(block(format!(
-                    " models · {} · ↑↓ Enter · Esc · prices per 1M tokens ",
+                    " {} · {} · ↑↓ Enter · Esc · prices per 1M tokens ",
+                    if app.picker_for_replay {
+                        "replay every question on"
+                    } else {
+                        "models"
+                    },
                     rows.len()
                 ))),
                 r,
