@@ -413,10 +413,17 @@ fn mid_stream_errors_per_provider() {
         "an error was encountered while running the model: unexpected EOF"
     );
 
-    // Gemini's raw JSON error is not SSE: EOF without finishReason is the error.
+    // Gemini's raw multi-line JSON error is not SSE: it is recovered from the body's non-SSE
+    // lines when the stream ends without a finishReason.
     let o = ask("midstream", "gemini/gemini-2.5-flash");
     assert_eq!(o.code, 1);
     assert!(o.text().is_empty() || o.reasoning().starts_with("**Explaining"));
+    let e = o.one("error");
+    assert_eq!(e["kind"], "server");
+    assert_eq!(e["message"], "The operation was cancelled.");
+    // Truncated with no error at all: the truncation itself is the error.
+    let o = ask("truncate", "gemini/gemini-2.5-flash");
+    assert_eq!(o.code, 1);
     let e = o.one("error");
     assert_eq!(e["kind"], "malformed_stream");
     assert_eq!(

@@ -53,6 +53,32 @@ pub fn body(req: &ChatRequest) -> Value {
     body
 }
 
+/// A Gemini `error` object (`{code, message, status}`) as a typed error.
+fn error_from(err: &Value) -> ProviderError {
+    let status = err.get("status").and_then(Value::as_str).unwrap_or("");
+    let code = err.get("code").map(|c| c.to_string()).unwrap_or_default();
+    let msg = err.get("message").and_then(Value::as_str).unwrap_or(status);
+    let code = if status.is_empty() {
+        code
+    } else {
+        status.to_string()
+    };
+    let mut e = ProviderError::from_stream(&code, msg);
+    if status == "RESOURCE_EXHAUSTED" {
+        e.kind = ErrorKind::RateLimited;
+    } else if status == "UNAVAILABLE" {
+        e.kind = ErrorKind::Overloaded;
+    }
+    e
+}
+
+/// Gemini can end a 200 stream with a raw (non-SSE, multi-line) JSON error that SSE parsing
+/// drops; given the body's non-SSE lines, this recovers it.
+pub fn raw_error(non_sse: &str) -> Option<ProviderError> {
+    let v: Value = serde_json::from_str(non_sse.trim()).ok()?;
+    v.get("error").map(error_from)
+}
+
 #[derive(Default)]
 pub struct GeminiDecoder {
     done: bool,
@@ -83,21 +109,7 @@ impl Decoder for GeminiDecoder {
         let mut out = Vec::new();
         if let Some(err) = v.get("error") {
             self.done = true;
-            let status = err.get("status").and_then(Value::as_str).unwrap_or("");
-            let code = err.get("code").map(|c| c.to_string()).unwrap_or_default();
-            let msg = err.get("message").and_then(Value::as_str).unwrap_or(status);
-            let code = if status.is_empty() {
-                code
-            } else {
-                status.to_string()
-            };
-            let mut e = ProviderError::from_stream(&code, msg);
-            if status == "RESOURCE_EXHAUSTED" {
-                e.kind = ErrorKind::RateLimited;
-            } else if status == "UNAVAILABLE" {
-                e.kind = ErrorKind::Overloaded;
-            }
-            return vec![StreamEvent::Error(e)];
+            return vec![StreamEvent::Error(error_from(err))];
         }
         if let Some(reason) = v
             .get("promptFeedback")

@@ -139,9 +139,47 @@ fn text_chunks(
     .boxed()
 }
 
+/// The lines of an SSE body that are not SSE at all (raw JSON), kept (up to 16 KiB) so that a
+/// provider error sent that way can still be reported.
+#[derive(Debug, Default)]
+pub struct NonSseLines {
+    partial: String,
+    pub text: String,
+}
+
+impl NonSseLines {
+    fn push(&mut self, chunk: &str) {
+        self.partial.push_str(chunk);
+        while let Some(i) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=i).collect();
+            let l = line.trim_end_matches(['\r', '\n']);
+            let looks_json = l.trim_start().starts_with(['{', '}', '[', ']', '"']);
+            if looks_json && self.text.len() < 16 * 1024 {
+                self.text.push_str(l);
+                self.text.push('\n');
+            }
+        }
+    }
+}
+
 /// Server-sent events from a byte stream.
 pub fn sse_events(s: ByteStream) -> RawStream {
+    sse_events_keeping(s, None)
+}
+
+/// Like [`sse_events`], also keeping the body's non-SSE lines in `keep`.
+pub fn sse_events_keeping(
+    s: ByteStream,
+    keep: Option<std::sync::Arc<std::sync::Mutex<NonSseLines>>>,
+) -> RawStream {
     text_chunks(s, "\n\n")
+        .inspect(move |r| {
+            if let (Ok(t), Some(k)) = (r, &keep)
+                && let Ok(mut k) = k.lock()
+            {
+                k.push(t);
+            }
+        })
         .eventsource()
         .map(|r| match r {
             Ok(ev) => Ok(RawEvent {

@@ -246,8 +246,10 @@ async fn attempt(
         .map(|r| r.map_err(network_error))
         .boxed();
     let bytes = sse::idle_timeout(bytes, ep.timeouts.idle);
+    let non_sse = std::sync::Arc::new(std::sync::Mutex::new(sse::NonSseLines::default()));
     let mut events = match ep.kind {
         Kind::Ollama => sse::ndjson_lines(bytes),
+        Kind::Gemini => sse::sse_events_keeping(bytes, Some(non_sse.clone())),
         _ => sse::sse_events(bytes),
     };
     let mut dec = decoder_for(ep.kind);
@@ -265,7 +267,19 @@ async fn attempt(
                 }
                 return Err((e, content_sent));
             }
-            None => dec.finish(),
+            None => {
+                let mut out = dec.finish();
+                // A truncated Gemini stream may have carried its error as raw JSON.
+                let raw = non_sse.lock().ok().and_then(|n| gemini::raw_error(&n.text));
+                if let Some(e) = raw {
+                    for ev in out.iter_mut() {
+                        if matches!(ev, StreamEvent::Error(_)) {
+                            *ev = StreamEvent::Error(e.clone());
+                        }
+                    }
+                }
+                out
+            }
         };
         for ev in out {
             match ev {
