@@ -584,3 +584,35 @@ fn completions_and_usage_errors() {
     let o = h.run(&["bogus-subcommand"]);
     assert_eq!(o.code, 2);
 }
+
+#[test]
+fn tui_reports_a_bad_theme_before_touching_the_terminal() {
+    let h = Home::with_extra("ok", "");
+    std::fs::write(h.path().join("config.toml"), "theme = \"nope\"\n").expect("w");
+    let o = h.run(&[]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no theme named 'nope'"), "{}", o.stderr);
+    assert!(
+        !o.stdout.contains('\x1b'),
+        "no escape sequence was written: {:?}",
+        o.stdout
+    );
+    std::fs::create_dir_all(h.path().join("themes")).expect("dir");
+    std::fs::write(
+        h.path().join("themes/mine.toml"),
+        "name = \"mine\"\n[colors]\nuser = \"plaid\"\n",
+    )
+    .expect("w");
+    std::fs::write(h.path().join("config.toml"), "theme = \"mine\"\n").expect("w");
+    let o = h.run(&[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("mine.toml") && o.stderr.contains("colors.user"),
+        "{}",
+        o.stderr
+    );
+    std::fs::write(h.path().join("config.toml"), "").expect("w");
+    let o = h.run(&["--open", "no-such-conversation"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no conversation matches"), "{}", o.stderr);
+}

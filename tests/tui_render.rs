@@ -483,3 +483,84 @@ fn a_regenerated_answer_of_the_same_length_is_redrawn() {
         "the footer is the new answer's:\n{text}"
     );
 }
+
+#[test]
+fn snapshot_each_theme_with_styles() {
+    let mut a = app("openai/gpt-4o-mini");
+    answered(
+        &mut a,
+        "hi",
+        "**bold** `code`",
+        Some(Usage {
+            input_tokens: 3,
+            output_tokens: 2,
+            ..Default::default()
+        }),
+    );
+    for name in Theme::shipped_names() {
+        a.theme = Theme::load(name, std::path::Path::new("/nonexistent"), false).expect("theme");
+        let mut term = Terminal::new(TestBackend::new(48, 9)).expect("t");
+        let mut cache = view::ViewCache::default();
+        term.draw(|f| view::render(&a, &mut cache, f))
+            .expect("draw");
+        // The buffer's Debug form lists the style runs as well as the text.
+        insta::assert_snapshot!(
+            format!("theme_{name}"),
+            format!("{:?}", term.backend().buffer())
+        );
+    }
+}
+
+#[test]
+fn large_bracketed_paste_is_taken_whole() {
+    let mut a = app("openai/gpt-4o-mini");
+    let big: String = (0..4000)
+        .map(|i| format!("line {i} of a large log file\n"))
+        .collect();
+    app::update(&mut a, Msg::Paste(big.clone()));
+    assert_eq!(a.draft(), big);
+    let s = screen(&a, 100, 30);
+    assert!(s.contains("message · ~"), "{s}");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(request.messages[0].content, big);
+}
+
+#[test]
+fn status_bar_shows_retry_notice_then_live_rate() {
+    let mut a = app("openai/gpt-4o-mini");
+    type_text(&mut a, "q");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream { request_id, .. }) = eff.first().cloned() else {
+        panic!()
+    };
+    let t0 = a.session.in_flight.as_ref().expect("f").started;
+    a.now = t0 + Duration::from_millis(800);
+    let s = screen(&a, 100, 8);
+    assert!(s.contains("waiting 0.8s · Esc cancels"), "{s}");
+    a.session.apply_at(
+        request_id,
+        StreamEvent::Retry {
+            attempt: 2,
+            wait: Duration::from_secs(4),
+            reason: "rate limited (HTTP 429): slow down".into(),
+        },
+        t0 + Duration::from_millis(900),
+    );
+    a.now = t0 + Duration::from_millis(1000);
+    let s = screen(&a, 100, 8);
+    assert!(
+        s.contains("rate limited (HTTP 429), retrying in 4 s (attempt 2)"),
+        "{s}"
+    );
+    a.session.apply_at(
+        request_id,
+        StreamEvent::TextDelta("x".repeat(400)),
+        t0 + Duration::from_millis(5000),
+    );
+    a.now = t0 + Duration::from_millis(6000);
+    let s = screen(&a, 100, 8);
+    assert!(s.contains("100 tok/s · 6.0s"), "{s}");
+}
