@@ -252,3 +252,58 @@ fn workflows_switch_retry_browse_reopen_copy() {
         "echo: again"
     );
 }
+
+#[test]
+fn editor_round_trip_and_hangup_mid_stream_saves_the_partial_answer() {
+    let extra = format!(
+        "[providers.slow]\nkind = \"openai\"\nbase_url = \"{}/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n",
+        server().url("echo,slow=200,words=300")
+    );
+    let h = Home::with_extra("echo", &extra);
+    let t = Tmux {
+        socket: format!("charla-test-ed-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "exec env -i PATH=\"$PATH\" TERM=xterm-256color EDITOR='sed -i s/draft/edited/' CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m slow/gpt-4o-mini",
+        h.path().display(),
+        env!("CARGO_BIN_EXE_charla")
+    );
+    t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    t.wait_for("type a question");
+    t.text("my draft text");
+    t.keys(&["C-e"]);
+    t.wait_for("my edited text");
+    t.keys(&["Enter"]);
+    t.wait_for("echo: my edited");
+    let pid = t
+        .cmd(&["display-message", "-p", "-t", "t", "#{pane_pid}"])
+        .trim()
+        .to_string();
+    let _ = Command::new("kill").args(["-HUP", &pid]).status();
+    let start = Instant::now();
+    let mut saved = h.saved();
+    while saved.is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+        saved = h.saved();
+    }
+    assert_eq!(saved.len(), 1, "saved on SIGHUP");
+    let ans = &saved[0]["messages"][1];
+    assert_eq!(ans["interrupted"], true, "{ans}");
+    assert!(
+        ans["content"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("echo: my edited"),
+        "{ans}"
+    );
+}

@@ -98,6 +98,17 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let code = event_loop(&mut terminal, &mut app, &store, &mut stats).await;
     restore_terminal();
     stats.write();
+    // Whatever ended the loop (quit, a lost terminal, SIGHUP/SIGTERM), the conversation is
+    // saved as it stands, with an answer still streaming kept and marked interrupted. This
+    // save is synchronous: background saves may not finish before the process exits.
+    if app.session.is_streaming() {
+        app.session.cancel();
+    }
+    if app.session.conv.messages.iter().any(|m| !m.example)
+        && let Err(e) = store.save(&app.session.conv)
+    {
+        crate::cli::ask::err(format!("could not save the conversation: {e}"));
+    }
     code
 }
 
@@ -145,6 +156,8 @@ async fn event_loop(
 ) -> i32 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut events = EventStream::new();
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
     let mut cancel: Option<CancellationToken> = None;
     let mut dirty = true;
@@ -183,6 +196,8 @@ async fn event_loop(
                 Some(Err(_)) | None => return 1,
             },
             Some(m) = rx.recv() => m,
+            _ = recv_signal(&mut hangup) => return 129,
+            _ = recv_signal(&mut terminate) => return 143,
             _ = tokio::time::sleep_until(next_draw), if dirty => continue,
             _ = tick => Msg::Tick,
         };
@@ -308,8 +323,13 @@ async fn event_loop(
                         let _ = out.write_all(seq.as_bytes()).and_then(|_| out.flush());
                     }
                     Effect::OpenEditor { text, target } => {
+                        // The editor owns the terminal: stop reading keys (crossterm's reader
+                        // would steal the editor's input) and restore the screen. Streams keep
+                        // running; their events wait in the channel.
+                        drop(events);
                         restore_terminal();
-                        let r = edit(&text);
+                        let r = edit(&text).await;
+                        events = EventStream::new();
                         *terminal = ratatui::init();
                         let _ = crossterm::execute!(
                             std::io::stdout(),
@@ -329,19 +349,34 @@ async fn event_loop(
     }
 }
 
+fn signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).ok()
+}
+
+/// Waits for `sig` (forever when it could not be installed).
+async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
+    match sig {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs $VISUAL or $EDITOR on `draft` in a temp file and returns the edited text.
-fn edit(draft: &str) -> Result<String, String> {
+async fn edit(draft: &str) -> Result<String, String> {
     let editor = std::env::var("VISUAL")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
     let path = std::env::temp_dir().join(format!("charla-draft-{}.md", std::process::id()));
     std::fs::write(&path, draft).map_err(|e| format!("{}: {e}", path.display()))?;
-    let status = std::process::Command::new("sh")
+    let status = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
         .arg("sh")
         .arg(&path)
         .status()
+        .await
         .map_err(|e| format!("cannot run {editor}: {e}"))?;
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
     let _ = std::fs::remove_file(&path);
