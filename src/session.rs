@@ -11,6 +11,8 @@ use crate::util;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+static NEXT_REQUEST_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The turn being streamed.
 #[derive(Debug, Clone)]
 pub struct InFlight {
@@ -52,7 +54,6 @@ pub struct Session {
     pub conv: Conversation,
     pub model: ModelRef,
     pub in_flight: Option<InFlight>,
-    next_request_id: u64,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     /// May estimates load tiktoken (~200 ms, ~47 MB)? True for the CLI; the TUI says no and
@@ -75,7 +76,6 @@ impl Session {
             model,
             in_flight: None,
             load_tokenizer: true,
-            next_request_id: 1,
             max_tokens,
             temperature,
         }
@@ -119,8 +119,9 @@ impl Session {
         self.conv
             .messages
             .push(Message::assistant(self.model.to_string()));
-        let id = self.next_request_id;
-        self.next_request_id += 1;
+        // Ids are unique across sessions, so a stream left over from a conversation the user
+        // has since closed can never feed another one.
+        let id = NEXT_REQUEST_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.in_flight = Some(InFlight {
             request_id: id,
             started: Instant::now(),

@@ -585,3 +585,43 @@ fn every_workflow_has_a_key_too() {
     assert!(a.session.conv.replay_of.is_some());
     assert!(!a.picker_for_replay);
 }
+
+#[test]
+fn leaving_a_conversation_mid_stream_cancels_saves_and_ignores_its_late_events() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = command(&mut a, "first");
+    let Some(Effect::StartStream {
+        request_id: old, ..
+    }) = eff.first().cloned()
+    else {
+        panic!()
+    };
+    app::update(
+        &mut a,
+        Msg::Stream(old, StreamEvent::TextDelta("partial".into())),
+    );
+    let eff = app::update(&mut a, ctrl('n'));
+    assert!(
+        matches!(eff.as_slice(), [Effect::CancelStream, Effect::Save(c)] if c.messages[1].content == "partial"
+        && c.messages[1].answer.as_ref().is_some_and(|x| x.interrupted)),
+        "{eff:?}"
+    );
+    let eff = command(&mut a, "second");
+    let Some(Effect::StartStream {
+        request_id: new, ..
+    }) = eff.first().cloned()
+    else {
+        panic!()
+    };
+    assert_ne!(old, new, "request ids are unique across conversations");
+    // The old stream's late events do not leak into the new conversation.
+    app::update(
+        &mut a,
+        Msg::Stream(old, StreamEvent::TextDelta(" LEAK".into())),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(new, StreamEvent::TextDelta("fresh".into())),
+    );
+    assert_eq!(a.session.conv.messages[1].content, "fresh");
+}

@@ -300,7 +300,16 @@ impl App {
         self.model_reason.clear();
     }
 
-    fn new_session(&mut self, conv: Option<Conversation>) {
+    /// Replaces the current conversation. An answer still streaming is cancelled, kept and
+    /// saved (the returned effects do that).
+    #[must_use]
+    fn new_session(&mut self, conv: Option<Conversation>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.session.is_streaming() {
+            self.session.cancel();
+            effects.push(Effect::CancelStream);
+            effects.push(Effect::Save(Box::new(self.session.conv.clone())));
+        }
         let cfg = self.session.cfg.clone();
         let model = match conv
             .as_ref()
@@ -318,11 +327,13 @@ impl App {
         self.scroll = 0;
         self.editing_last = false;
         self.replay_queue.clear();
+        effects
     }
 
     /// Applies a preset: system prompt, few-shot examples, default model. A conversation that
     /// already has turns is left alone: the preset starts a new one.
     fn apply_preset(&mut self, name: &str, vars: &BTreeMap<String, String>) -> Vec<Effect> {
+        let mut effects = Vec::new();
         let Some(p) = self.presets.get(name).cloned() else {
             self.notify(format!("no preset named '{name}'"), Level::Error);
             return vec![];
@@ -342,7 +353,7 @@ impl App {
                 );
                 return vec![];
             }
-            self.new_session(None);
+            effects = self.new_session(None);
         }
         let conv = &mut self.session.conv;
         conv.messages.retain(|m| !m.example);
@@ -368,7 +379,7 @@ impl App {
             format!("preset {name}: system prompt and examples set"),
             Level::Info,
         );
-        vec![]
+        effects
     }
 
     fn start_preset(&mut self, name: &str) -> Vec<Effect> {
@@ -539,9 +550,9 @@ impl App {
             }
             "/preset" => self.start_preset(arg),
             "/new" => {
-                self.new_session(None);
+                let effects = self.new_session(None);
                 self.notify("new conversation", Level::Info);
-                vec![]
+                effects
             }
             "/open" => {
                 self.overlay = Overlay::Browser {
@@ -770,17 +781,17 @@ impl App {
             self.notify("nothing to replay yet", Level::Warn);
             return vec![];
         }
-        self.new_session(Some(crate::cli::replay::fresh_copy(&orig)));
+        let mut effects = self.new_session(Some(crate::cli::replay::fresh_copy(&orig)));
         self.session.set_model(model.clone());
         self.replay_queue = questions;
         self.notify(
             format!("replaying {} questions on {model}", self.replay_queue.len()),
             Level::Info,
         );
-        match self.replay_queue.pop_front() {
-            Some(q) => self.send(q),
-            None => vec![],
+        if let Some(q) = self.replay_queue.pop_front() {
+            effects.extend(self.send(q));
         }
+        effects
     }
 }
 
@@ -863,13 +874,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Opened(Ok(conv)) => {
             let title = conv.title.clone();
-            app.new_session(Some(conv));
+            let effects = app.new_session(Some(conv));
             app.overlay = Overlay::None;
             app.notify(
                 format!("opened \"{title}\" on {}", app.session.model),
                 Level::Info,
             );
-            vec![]
+            effects
         }
         Msg::Opened(Err(e)) | Msg::Exported(Err(e)) => {
             app.notify(e, Level::Error);
@@ -1244,13 +1255,19 @@ fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                         confirm_delete: None,
                     };
                     app.notify("conversation deleted", Level::Info);
+                    let mut effects = Vec::new();
                     if id == app.session.conv.id {
-                        app.new_session(None);
+                        // Deleting the open conversation: cancel its stream, but do not save
+                        // it back.
+                        effects.extend(
+                            app.new_session(None)
+                                .into_iter()
+                                .filter(|e| !matches!(e, Effect::Save(_))),
+                        );
                     }
-                    return vec![
-                        Effect::DeleteConversation(id),
-                        Effect::ListConversations(filter),
-                    ];
+                    effects.push(Effect::DeleteConversation(id));
+                    effects.push(Effect::ListConversations(filter));
+                    return effects;
                 }
                 app.overlay = Overlay::Browser {
                     filter,
