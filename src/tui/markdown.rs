@@ -57,7 +57,11 @@ pub fn wrap(
     for s in spans {
         let mut word = String::new();
         let mut in_space = None;
-        for c in s.content.chars() {
+        // A tab is four spaces: a raw tab has no width in a cell grid.
+        for c in s.content.chars().flat_map(|c| {
+            let n = if c == '\t' { 4 } else { 1 };
+            std::iter::repeat_n(if c == '\t' { ' ' } else { c }, n)
+        }) {
             let sp = c == ' ';
             if in_space.is_some_and(|w| w != sp) {
                 tokens.push((std::mem::take(&mut word), s.style));
@@ -97,7 +101,7 @@ pub fn wrap(
             avail_start = rest_w;
             continue;
         }
-        if cur_w > avail_start && w <= width - rest_w {
+        if cur_w > avail_start && w <= width.saturating_sub(rest_w) {
             push_line(&mut cur, &mut lines);
             cur = rest_prefix.to_vec();
             cur_w = rest_w;
@@ -126,7 +130,12 @@ pub fn wrap(
             cur.push(Span::styled(piece, style));
         }
     }
-    if cur_w > avail_start || lines.is_empty() {
+    // Keep a last line with anything but spaces in it (zero-width marks included).
+    let has_content = cur
+        .iter()
+        .skip(rest_prefix.len().min(cur.len()))
+        .any(|s| !s.content.trim().is_empty());
+    if cur_w > avail_start || has_content || lines.is_empty() {
         push_line(&mut cur, &mut lines);
     }
     lines
@@ -529,6 +538,65 @@ mod tests {
         assert!(p.contains(&"a │ bb".to_string()), "{p:?}");
         assert!(p.iter().any(|l| l == "see docs <https://x.y>"), "{p:?}");
         assert_eq!(r.code_blocks, vec!["fn main() {}\n".to_string()]);
+    }
+
+    /// Random text (ASCII, CJK, emoji, spaces, long words) at random widths and prefixes never
+    /// panics, loses no character, and stays within the width when the prefixes fit.
+    #[test]
+    fn wrap_property() {
+        let pieces = [
+            "a",
+            "bb ",
+            "日本",
+            "👋",
+            " ",
+            "  ",
+            "supercalifragilistic",
+            "x\u{301}",
+            "é",
+            "\t",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let n = (next() % 40) as usize;
+            let text: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let width = (next() % 30) as usize;
+            let pw = (next() % 12) as usize;
+            let prefix = vec![Span::raw("│".repeat(pw))];
+            let lines = wrap(&[Span::raw(text.clone())], width, &prefix, &prefix);
+            let kept: String = lines
+                .iter()
+                .map(|l| {
+                    l.spans
+                        .iter()
+                        .skip(1)
+                        .map(|s| s.content.as_ref())
+                        .collect::<String>()
+                })
+                .collect::<String>()
+                .replace(' ', "");
+            assert_eq!(
+                kept,
+                text.replace([' ', '\t'], ""),
+                "width {width} prefix {pw}: {text:?}"
+            );
+            if pw + 2 < width.max(4) {
+                for l in &lines {
+                    assert!(
+                        l.width() <= width.max(4),
+                        "width {width} prefix {pw}: {l:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
