@@ -4,6 +4,7 @@
 //! `StreamEvent`s; `session::Session` is the engine every front end drives; `cli` and `tui` are
 //! the front ends. Nothing above `provider` knows a wire format.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod conversation;

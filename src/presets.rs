@@ -191,6 +191,28 @@ impl Preset {
     }
 }
 
+impl Rendered {
+    /// Puts this preset on `conv`: its name, system prompt and example exchanges (replacing any
+    /// earlier examples). Returns the preset's default model, if it has one.
+    pub fn apply(self, conv: &mut crate::conversation::Conversation) -> Option<String> {
+        use crate::conversation::Message;
+        use crate::provider::Role;
+        conv.messages.retain(|m| !m.example);
+        conv.preset = Some(self.name);
+        conv.system_prompt = (!self.system.is_empty()).then_some(self.system);
+        let examples = self.examples.into_iter().flat_map(|e| {
+            [
+                Message::example(Role::User, e.user),
+                Message::example(Role::Assistant, e.assistant),
+            ]
+        });
+        // Examples go first: they are sent before the real questions.
+        let rest = std::mem::take(&mut conv.messages);
+        conv.messages = examples.chain(rest).collect();
+        self.model
+    }
+}
+
 /// Parses `k=v` pairs from `--var`.
 pub fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
     pairs

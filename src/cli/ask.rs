@@ -2,9 +2,9 @@
 
 use super::{AskArgs, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE};
 use crate::config::{Config, ModelRef};
-use crate::conversation::{Conversation, Message, Store, export};
+use crate::conversation::{Conversation, Store, export};
 use crate::presets;
-use crate::provider::{ErrorKind, ProviderError, Role, StreamEvent, stream};
+use crate::provider::{ErrorKind, ProviderError, StreamEvent, stream};
 use crate::sanitize::sanitize_cow;
 use crate::session::{Applied, Session};
 use serde_json::json;
@@ -196,16 +196,7 @@ pub fn apply_preset(
     };
     let vars = presets::parse_vars(vars)?;
     let r = p.render(&vars).map_err(|e| e.to_string())?;
-    conv.preset = Some(r.name.clone());
-    if !r.system.is_empty() {
-        conv.system_prompt = Some(r.system);
-    }
-    for ex in r.examples {
-        conv.messages.push(Message::example(Role::User, ex.user));
-        conv.messages
-            .push(Message::example(Role::Assistant, ex.assistant));
-    }
-    Ok(r.model)
+    Ok(r.apply(conv))
 }
 
 fn read_stdin() -> std::io::Result<Option<String>> {

@@ -20,22 +20,6 @@ pub struct Row {
     pub new: Option<crate::conversation::Answer>,
 }
 
-/// A copy of `orig`'s setup (system prompt, preset, examples) with no turns.
-pub fn fresh_copy(orig: &Conversation) -> Conversation {
-    let mut c = Conversation::new(crate::util::new_id(), crate::util::now_rfc3339());
-    c.system_prompt = orig.system_prompt.clone();
-    c.preset = orig.preset.clone();
-    c.replay_of = Some(orig.id.clone());
-    c.title = format!("{} (replay)", orig.title);
-    c.messages = orig
-        .messages
-        .iter()
-        .filter(|m| m.example)
-        .cloned()
-        .collect();
-    c
-}
-
 /// The original answer following each question.
 pub fn original_answers(orig: &Conversation) -> Vec<(String, Option<crate::conversation::Answer>)> {
     let mut out = Vec::new();
@@ -80,7 +64,7 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
         ));
         return EXIT_USAGE;
     }
-    let mut session = Session::with_conversation(cfg.clone(), fresh_copy(&orig), model.clone());
+    let mut session = Session::with_conversation(cfg.clone(), orig.replay_copy(), model.clone());
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     tokio::spawn(async move {

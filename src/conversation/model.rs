@@ -119,6 +119,20 @@ impl Message {
             answer: None,
         }
     }
+    /// This answer and the ones it replaced, as the alternatives of the answer replacing it.
+    /// `question` is set when the question was edited too.
+    pub fn into_alternatives(self, question: Option<String>) -> Vec<Alternative> {
+        let Some(a) = self.answer else { return vec![] };
+        let mut alts = a.alternatives;
+        alts.push(Alternative {
+            content: self.content,
+            model: a.model,
+            cost_usd: a.cost_usd,
+            question,
+        });
+        alts
+    }
+
     pub fn assistant(model: impl Into<String>) -> Self {
         Message {
             role: Role::Assistant,
@@ -153,6 +167,23 @@ impl Conversation {
             replay_of: None,
             messages: vec![],
         }
+    }
+
+    /// A new conversation with this one's setup (system prompt, preset, examples) and no
+    /// turns, linked to it as a replay.
+    pub fn replay_copy(&self) -> Conversation {
+        let mut c = Conversation::new(crate::util::new_id(), crate::util::now_rfc3339());
+        c.system_prompt = self.system_prompt.clone();
+        c.preset = self.preset.clone();
+        c.replay_of = Some(self.id.clone());
+        c.title = format!("{} (replay)", self.title);
+        c.messages = self
+            .messages
+            .iter()
+            .filter(|m| m.example)
+            .cloned()
+            .collect();
+        c
     }
 
     /// Sets the title from the first real user line if none was set.

@@ -4,7 +4,7 @@
 //! loop in `mod.rs` executes, feeding results back as messages.
 
 use super::theme::Theme;
-use crate::cli::manage::ModelRow;
+use crate::catalog::ModelRow;
 use crate::conversation::{Conversation, Summary};
 use crate::presets::Preset;
 use crate::provider::{ChatRequest, StreamEvent};
@@ -219,7 +219,7 @@ impl App {
     }
 
     fn with_catalogue(mut self) -> Self {
-        self.models = crate::cli::manage::model_rows(&self.session.cfg, &self.remote);
+        self.models = crate::catalog::model_rows(&self.session.cfg, &self.remote);
         self.budget = self
             .session
             .cfg
@@ -355,24 +355,8 @@ impl App {
             }
             effects = self.new_session(None);
         }
-        let conv = &mut self.session.conv;
-        conv.messages.retain(|m| !m.example);
-        conv.preset = Some(r.name.clone());
-        conv.system_prompt = (!r.system.is_empty()).then_some(r.system);
-        for ex in r.examples {
-            conv.messages.push(crate::conversation::Message::example(
-                crate::provider::Role::User,
-                ex.user,
-            ));
-            conv.messages.push(crate::conversation::Message::example(
-                crate::provider::Role::Assistant,
-                ex.assistant,
-            ));
-        }
-        if let Some(m) = r
-            .model
-            .and_then(|m| self.session.cfg.resolve_model(&m).ok())
-        {
+        let model = r.apply(&mut self.session.conv);
+        if let Some(m) = model.and_then(|m| self.session.cfg.resolve_model(&m).ok()) {
             self.switch_model(m);
         }
         self.notify(
@@ -459,22 +443,7 @@ impl App {
                 .last_mut()
                 .and_then(|m| m.answer.as_mut()),
         ) {
-            let mut alts = old
-                .answer
-                .as_ref()
-                .map(|a| a.alternatives.clone())
-                .unwrap_or_default();
-            alts.push(crate::conversation::Alternative {
-                content: old.content.clone(),
-                model: old
-                    .answer
-                    .as_ref()
-                    .map(|a| a.model.clone())
-                    .unwrap_or_default(),
-                cost_usd: old.answer.as_ref().and_then(|a| a.cost_usd),
-                question: Some(old_q),
-            });
-            new.alternatives = alts;
+            new.alternatives = old.into_alternatives(Some(old_q));
         }
         effects
     }
@@ -685,22 +654,7 @@ impl App {
                 .last_mut()
                 .and_then(|m| m.answer.as_mut()),
         ) {
-            let mut alts = old
-                .answer
-                .as_ref()
-                .map(|a| a.alternatives.clone())
-                .unwrap_or_default();
-            alts.push(crate::conversation::Alternative {
-                content: old.content.clone(),
-                model: old
-                    .answer
-                    .as_ref()
-                    .map(|a| a.model.clone())
-                    .unwrap_or_default(),
-                cost_usd: old.answer.as_ref().and_then(|a| a.cost_usd),
-                question: None,
-            });
-            new.alternatives = alts;
+            new.alternatives = old.into_alternatives(None);
         }
         self.scroll = 0;
         vec![Effect::StartStream {
@@ -781,7 +735,7 @@ impl App {
             self.notify("nothing to replay yet", Level::Warn);
             return vec![];
         }
-        let mut effects = self.new_session(Some(crate::cli::replay::fresh_copy(&orig)));
+        let mut effects = self.new_session(Some(orig.replay_copy()));
         self.session.set_model(model.clone());
         self.replay_queue = questions;
         self.notify(
@@ -858,7 +812,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Models(provider, Ok(list)) => {
             app.remote_errors.remove(&provider);
             app.remote.insert(provider, list);
-            app.models = crate::cli::manage::model_rows(&app.session.cfg, &app.remote);
+            app.models = crate::catalog::model_rows(&app.session.cfg, &app.remote);
             vec![]
         }
         Msg::Models(provider, Err(e)) => {
