@@ -101,6 +101,8 @@ impl ProviderFile {
 pub struct FileConfig {
     pub default_model: Option<String>,
     pub theme: Option<String>,
+    /// Capture the mouse (wheel scrolling) in the TUI; false leaves selection to the terminal.
+    pub mouse: Option<bool>,
     pub max_cost_per_session: Option<f64>,
     pub probe_ollama: Option<bool>,
     pub max_tokens: Option<u32>,
@@ -121,6 +123,7 @@ impl FileConfig {
         take!(
             default_model,
             theme,
+            mouse,
             max_cost_per_session,
             probe_ollama,
             max_tokens,
@@ -711,6 +714,14 @@ mod tests {
         assert_eq!(p.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
         assert_eq!(p.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
         assert_eq!(p.kind, Some(Kind::Openai));
+    }
+
+    #[test]
+    fn mouse_and_budget_keys() {
+        let mut base: FileConfig = toml::from_str(BUILTIN).expect("builtin");
+        assert_eq!(base.mouse, None);
+        base.merge(toml::from_str("mouse = false\nmax_cost_per_session = 0.5\n").expect("user"));
+        assert_eq!((base.mouse, base.max_cost_per_session), (Some(false), Some(0.5)));
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
     )
 }
 
+/// Bracketed paste always; mouse capture unless `mouse = false`.
+fn enter_modes(mouse: bool) {
+    let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    }
+}
+
 fn restore_terminal() {
     let _ = crossterm::execute!(
         std::io::stdout(),
@@ -93,7 +101,7 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
         prev_hook(info);
     }));
     let mut terminal = ratatui::init();
-    let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+    enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
     let mut stats = FrameStats::default();
     let code = event_loop(&mut terminal, &mut app, &store, &mut stats).await;
     restore_terminal();
@@ -331,11 +339,7 @@ async fn event_loop(
                         let r = edit(&text).await;
                         events = EventStream::new();
                         *terminal = ratatui::init();
-                        let _ = crossterm::execute!(
-                            std::io::stdout(),
-                            EnableBracketedPaste,
-                            EnableMouseCapture
-                        );
+                        enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
                         let _ = terminal.clear();
                         let _ = tx.send(Msg::Edited(target, r));
                     }
