@@ -721,7 +721,10 @@ mod tests {
         let mut base: FileConfig = toml::from_str(BUILTIN).expect("builtin");
         assert_eq!(base.mouse, None);
         base.merge(toml::from_str("mouse = false\nmax_cost_per_session = 0.5\n").expect("user"));
-        assert_eq!((base.mouse, base.max_cost_per_session), (Some(false), Some(0.5)));
+        assert_eq!(
+            (base.mouse, base.max_cost_per_session),
+            (Some(false), Some(0.5))
+        );
     }
 
     #[test]

@@ -481,3 +481,56 @@ fn api_key_cmd_and_proxy() {
     assert_eq!(req.path, "/ok/v1/chat/completions");
     assert!(req.body.contains("via proxy"));
 }
+
+#[test]
+fn server_saying_do_not_retry_is_believed() {
+    let opts = "status=500,noretry";
+    let o = ask(opts, "openai/gpt-5-mini");
+    assert_eq!(o.code, 1);
+    assert!(o.of_type("retry").is_empty());
+    assert_eq!(o.one("error")["kind"], "server");
+    assert_eq!(server().requests_for(opts).len(), 1);
+}
+
+#[test]
+fn environment_proxy_and_no_proxy() {
+    let extra = "[providers.far]\nkind = \"openai\"\nbase_url = \"http://charla-proxy-test.invalid/ok/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n";
+    let h = Home::with_extra("ok", extra);
+    let proxy = format!("http://{}", server().addr);
+    let mut c = h.cmd(&[
+        "ask",
+        "--json",
+        "-m",
+        "far/gpt-5-mini",
+        "through HTTP_PROXY",
+    ]);
+    c.env("HTTP_PROXY", &proxy);
+    let o: support::Out = c.output().expect("run").into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.text(), OPENAI_TEXT);
+    assert!(
+        server()
+            .requests()
+            .iter()
+            .any(|r| r.body.contains("through HTTP_PROXY"))
+    );
+    // NO_PROXY exempts the host: the request goes direct, and .invalid does not resolve.
+    let mut c = h.cmd(&[
+        "ask",
+        "--json",
+        "-m",
+        "far/gpt-5-mini",
+        "not through the proxy",
+    ]);
+    c.env("HTTP_PROXY", &proxy)
+        .env("NO_PROXY", "charla-proxy-test.invalid");
+    let o: support::Out = c.output().expect("run").into();
+    assert_eq!(o.code, 1);
+    assert_eq!(o.one("error")["kind"], "network");
+    assert!(
+        !server()
+            .requests()
+            .iter()
+            .any(|r| r.body.contains("not through the proxy"))
+    );
+}

@@ -26,6 +26,7 @@
 //! - `big=N`: an OpenAI stream of N content chunks (benchmarks)
 //! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
 //! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write
+//! - `noretry`: error responses carry `x-should-retry: false`
 
 #![allow(dead_code)]
 
@@ -110,6 +111,7 @@ struct Opts {
     big: Option<usize>,
     words: Option<usize>,
     evil: bool,
+    noretry: bool,
 }
 
 fn parse_opts(seg: &str) -> Opts {
@@ -143,6 +145,7 @@ fn parse_opts(seg: &str) -> Opts {
             "big" => o.big = n.map(|n| n as usize),
             "words" => o.words = n.map(|n| n as usize),
             "evil" => o.evil = true,
+            "noretry" => o.noretry = true,
             _ => {}
         }
     }
@@ -547,6 +550,9 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         }
         if let Some(ms) = &opts.ra_ms {
             head.push_str(&format!("retry-after-ms: {ms}\r\n"));
+        }
+        if opts.noretry {
+            head.push_str("x-should-retry: false\r\n");
         }
         if let Some(secs) = opts.ra_date {
             let when = std::time::SystemTime::now() + Duration::from_secs(secs);
