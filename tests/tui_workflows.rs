@@ -215,6 +215,11 @@ fn system_prompt_editor_and_inline() {
         a.session.conv.system_prompt.as_deref(),
         Some("You are terse.\nNo fluff.")
     );
+    let s = screen(&a, 90, 14);
+    assert!(
+        s.contains("⚙ system prompt") && s.contains("No fluff."),
+        "an empty conversation still shows its system prompt:\n{s}"
+    );
     let eff = command(&mut a, "/system Be kind.");
     assert!(
         matches!(eff.as_slice(), [Effect::Save(c)] if c.system_prompt.as_deref() == Some("Be kind."))

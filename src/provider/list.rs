@@ -55,6 +55,18 @@ pub fn parse(kind: Kind, body: &str) -> Result<Vec<String>, ProviderError> {
     Ok(out)
 }
 
+/// A failed list request, said plainly for a local server that is simply not running.
+fn unreachable(ep: &super::stream::Endpoint, e: reqwest::Error) -> ProviderError {
+    let err = super::stream::network_error(e);
+    if err.message.contains("Connection refused") {
+        return ProviderError::new(
+            ErrorKind::Network,
+            format!("not reachable at {} (is it running?)", ep.base_url),
+        );
+    }
+    err
+}
+
 /// Fetches the model list of `provider` (bounded by its timeouts).
 pub async fn fetch(cfg: &Config, provider: &str) -> Result<Vec<String>, ProviderError> {
     let ep = cfg.endpoint(provider)?;
@@ -71,15 +83,9 @@ pub async fn fetch(cfg: &Config, provider: &str) -> Result<Vec<String>, Provider
             .first_token
             .min(std::time::Duration::from_secs(15)),
     );
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| ProviderError::new(ErrorKind::Network, e.without_url().to_string()))?;
+    let resp = req.send().await.map_err(|e| unreachable(&ep, e))?;
     let status = resp.status().as_u16();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| ProviderError::new(ErrorKind::Network, e.without_url().to_string()))?;
+    let body = resp.text().await.map_err(|e| unreachable(&ep, e))?;
     if !(200..300).contains(&status) {
         return Err(ProviderError::from_http(status, &body, None));
     }

@@ -315,7 +315,7 @@ async fn read_limited(resp: reqwest::Response, limit: usize) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-fn network_error(e: reqwest::Error) -> ProviderError {
+pub(crate) fn network_error(e: reqwest::Error) -> ProviderError {
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {

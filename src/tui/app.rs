@@ -359,10 +359,7 @@ impl App {
         if let Some(m) = model.and_then(|m| self.session.cfg.resolve_model(&m).ok()) {
             self.switch_model(m);
         }
-        self.notify(
-            format!("preset {name}: system prompt and examples set"),
-            Level::Info,
-        );
+        self.notify(format!("preset {name} applied"), Level::Info);
         effects
     }
 

@@ -334,7 +334,10 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         }
     }
     if conv.messages.is_empty() {
-        lines = welcome(app, width);
+        // Nothing said yet: the system prompt (if any) and how to start.
+        let mut w = header.clone();
+        w.extend(welcome(app, width));
+        lines = w;
     }
     f.render_widget(Paragraph::new(lines), area);
 }
@@ -637,7 +640,11 @@ fn overlay(app: &App, area: Rect, f: &mut Frame) {
         }
         Overlay::PresetPicker { filter, selected } => {
             let rows = app.preset_rows(filter);
-            let r = popup(area, 90, (rows.len() as u16 + 4).max(6));
+            let r = popup(
+                area,
+                area.width.saturating_sub(4).min(130),
+                (rows.len() as u16 + 4).max(6),
+            );
             let mut lines = vec![Line::from(vec![
                 Span::styled(" filter: ", t.dim),
                 Span::styled(format!("{filter}▏"), t.text),
