@@ -183,9 +183,15 @@ fn newline_paste_editor_and_quit_keys() {
     );
     assert_eq!(a.draft(), "");
     assert_eq!(app::update(&mut a, ctrl('c')), vec![Effect::Quit]);
-    let mut b = app("demo/charla-demo");
-    type_text(&mut b, "/q");
-    assert_eq!(app::update(&mut b, key(KeyCode::Enter)), vec![Effect::Quit]);
+    for q in ["/q", ":q", ":quit"] {
+        let mut b = app("demo/charla-demo");
+        type_text(&mut b, q);
+        assert_eq!(
+            app::update(&mut b, key(KeyCode::Enter)),
+            vec![Effect::Quit],
+            "{q}"
+        );
+    }
 }
 
 #[test]

@@ -994,6 +994,10 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             if text.trim().is_empty() {
                 return vec![];
             }
+            if matches!(text.trim(), ":q" | ":quit" | ":q!" | ":wq") {
+                app.quit = true;
+                return vec![Effect::Quit];
+            }
             if text.trim_start().starts_with('/') && !text.contains('\n') {
                 app.set_draft("");
                 return app.command(&text);

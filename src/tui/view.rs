@@ -458,7 +458,7 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "edit the last question (Enter resends)",
         ),
         ("Esc", "cancel the answer (partial kept)"),
-        ("Ctrl-C twice, /q", "quit"),
+        ("Ctrl-C twice, /q, :q", "quit"),
         ("Ctrl-R, /retry [model]", "regenerate the last answer"),
         ("F2, /model [filter]", "pick a model (prices, context)"),
         ("/model provider/name", "switch to any model"),
