@@ -174,7 +174,62 @@ fn big_conversation() -> charla::session::Session {
     s
 }
 
+/// `charla list` and `charla list --search` over 1,000 saved conversations of 10 messages.
+fn list_bench() {
+    use charla::conversation::{Conversation, Message, Store};
+    let home = tempfile::tempdir().expect("tmp");
+    let store = Store::new(home.path().join("data").join("conversations"));
+    let mut bytes = 0u64;
+    for i in 0..1000 {
+        let mut c = Conversation::new(
+            format!("20261130-{i:06}-beef"),
+            format!("2026-11-30T00:{:02}:{:02}.000Z", i / 60 % 60, i % 60),
+        );
+        for t in 0..5 {
+            c.messages.push(Message::user(format!(
+                "question {t} {}",
+                "lorem ipsum ".repeat(100)
+            )));
+            let mut a = Message::assistant("openai/gpt-4o-mini");
+            a.content = format!("answer {t} {}", "dolor sit amet ".repeat(300));
+            if let Some(x) = a.answer.as_mut() {
+                x.cost_usd = Some(0.0001);
+                x.duration_ms = Some(1000);
+            }
+            c.messages.push(a);
+        }
+        c.ensure_title();
+        bytes += std::fs::metadata(store.save(&c).expect("save"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    }
+    let time = |args: &[&str]| {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let ok = Command::new(env!("CARGO_BIN_EXE_charla"))
+                .args(args)
+                .env("CHARLA_HOME", home.path())
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "charla {args:?} failed");
+            v.push(t.elapsed());
+        }
+        median(v)
+    };
+    let list = time(&["list"]);
+    let search = time(&["list", "--search", "amet 999"]);
+    println!(
+        "list 1,000 conversations ({:.0} MB): charla list {:.0} ms, list --search {:.0} ms (median of 5, wall time)",
+        bytes as f64 / 1e6,
+        list.as_secs_f64() * 1e3,
+        search.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
+    list_bench();
     stream_bench();
     render_bench();
     tui_bench();
