@@ -362,12 +362,44 @@ fn edit_last_question_keeps_the_old_exchange() {
     let alts = &msgs[1].answer.as_ref().expect("answer").alternatives;
     assert_eq!(alts[0].content, "wrong answer");
     assert_eq!(alts[0].question.as_deref(), Some("wrong question"));
-    // Up recalls into edit mode; Esc leaves it.
+    // Up recalls the last question: Enter would ask it again as a new turn. Up then Ctrl-E
+    // edits that question instead (the "Up then Ctrl-E"); Esc leaves edit mode.
     a.session.cancel();
     app::update(&mut a, key(KeyCode::Up));
+    assert!(!a.editing_last && a.recalled);
+    assert!(matches!(
+        app::update(&mut a, ctrl('e')).as_slice(),
+        [Effect::OpenEditor {
+            target: EditTarget::Draft,
+            ..
+        }]
+    ));
     assert!(a.editing_last);
     app::update(&mut a, key(KeyCode::Esc));
     assert!(!a.editing_last && a.draft().is_empty());
+}
+
+#[test]
+fn up_then_enter_asks_again_as_a_new_turn() {
+    // "Ask the cheap model first, then the same question to the strong one."
+    let mut a = app("openai/gpt-4o-mini");
+    ask(&mut a, "same question", "cheap answer");
+    command(&mut a, "/model anthropic/claude-sonnet-4-5");
+    app::update(&mut a, key(KeyCode::Up));
+    assert_eq!(a.draft(), "same question");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(
+        request.messages.len(),
+        3,
+        "a new turn after the first exchange"
+    );
+    assert_eq!(
+        a.session.conv.questions(),
+        vec!["same question", "same question"]
+    );
 }
 
 #[test]

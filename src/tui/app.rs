@@ -107,8 +107,11 @@ pub struct App {
     pub conversations: Vec<Summary>,
     /// Questions still to re-ask in a `/replay` running in this screen.
     pub replay_queue: VecDeque<String>,
-    /// The draft replaces the last question (after /edit or Up-recall).
+    /// The draft replaces the last question (after /edit, or Up then Ctrl-E).
     pub editing_last: bool,
+    /// The draft is the last question recalled with Up (Enter asks it again as a new turn;
+    /// Ctrl-E turns the recall into an edit of that question).
+    pub recalled: bool,
     /// Spend limit for this conversation (config max_cost_per_session, or /budget).
     pub budget: Option<f64>,
     /// The model picker was opened to choose the model of a replay (F6), not to switch.
@@ -212,6 +215,7 @@ impl App {
             conversations: Vec::new(),
             replay_queue: VecDeque::new(),
             editing_last: false,
+            recalled: false,
             budget: None,
             picker_for_replay: false,
         }
@@ -411,6 +415,7 @@ impl App {
     }
 
     fn send_now(&mut self, text: String) -> Vec<Effect> {
+        self.recalled = false;
         if self.editing_last {
             self.editing_last = false;
             return self.replace_last_question(text);
@@ -943,6 +948,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             app.notice = None;
+            app.recalled = false;
             if app.editing_last {
                 app.editing_last = false;
                 app.set_draft("");
@@ -1014,6 +1020,9 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             return vec![];
         }
         KeyCode::Char('e') if ctrl => {
+            if std::mem::take(&mut app.recalled) {
+                app.editing_last = true;
+            }
             return vec![Effect::OpenEditor {
                 text: app.draft(),
                 target: EditTarget::Draft,
@@ -1039,7 +1048,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Up if app.draft().is_empty() => {
             if let Some(p) = app.last_prompt() {
                 app.set_draft(&p);
-                app.editing_last = true;
+                app.recalled = true;
             }
             return vec![];
         }

@@ -453,15 +453,15 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ("Enter", "send"),
         ("Alt-Enter / Shift-Enter", "new line"),
         ("Ctrl-E", "edit the draft in $EDITOR"),
-        (
-            "Up (empty input), /edit",
-            "edit the last question (Enter resends)",
-        ),
+        ("Up (empty input)", "recall the last question"),
+        ("Up then Ctrl-E, /edit", "edit the last question and resend"),
         ("Esc", "cancel the answer (partial kept)"),
         ("Ctrl-C twice, /q, :q", "quit"),
         ("Ctrl-R, /retry [model]", "regenerate the last answer"),
-        ("F2, /model [filter]", "pick a model (prices, context)"),
-        ("/model provider/name", "switch to any model"),
+        (
+            "F2, /model [filter|p/name]",
+            "pick a model (prices) or switch",
+        ),
         ("F3, /system [TEXT]", "system prompt (no text: editor)"),
         (
             "Ctrl-P, /preset [name]",
@@ -483,8 +483,10 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "F7, /budget [0.50|off]",
             "spend limit; asks before crossing",
         ),
-        ("PgUp / PgDn, wheel", "scroll"),
-        ("Home / End", "top / bottom (follow)"),
+        (
+            "PgUp/PgDn, wheel, Home/End",
+            "scroll; End follows the stream",
+        ),
         ("Ctrl-T / Ctrl-X", "reasoning / system + examples"),
     ];
     let w = 72.min(area.width.saturating_sub(2));
@@ -800,7 +802,9 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         None => "price unknown".into(),
     };
     let editing = if app.editing_last {
-        "editing the last question (Esc: stop) · "
+        "editing the last question: Enter replaces it (Esc: stop) · "
+    } else if app.recalled {
+        "recalled: Enter asks again, Ctrl-E edits the last question · "
     } else {
         ""
     };
