@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod log;
 pub mod presets;
 pub mod pricing;
 pub mod provider;

@@ -7,6 +7,7 @@ fn main() {
     charla::util::mark_start();
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.as_deref());
+    charla::log::init(&paths.log_file());
     // Commands that work without a valid config.
     match &cli.command {
         Some(Command::Completions { shell }) => {

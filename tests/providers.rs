@@ -534,3 +534,37 @@ fn environment_proxy_and_no_proxy() {
             .any(|r| r.body.contains("not through the proxy"))
     );
 }
+
+#[test]
+fn opt_in_log_records_requests_and_errors_but_never_the_key() {
+    let h = Home::new("status=429,times=1");
+    let log = h.path().join("debug.log");
+    let mut c = h.cmd(&["ask", "-m", "openai/gpt-5-mini", "logged"]);
+    c.env("CHARLA_LOG", &log);
+    let o: support::Out = c.output().expect("run").into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let h2 = Home::new("status=401");
+    let mut c = h2.cmd(&["ask", "-m", "anthropic/claude-haiku-4-5", "logged"]);
+    c.env("CHARLA_LOG", &log);
+    let _ = c.output();
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert!(
+        text.contains("request provider=openai model=gpt-5-mini messages=1 POST http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("response provider=openai status=429"),
+        "{text}"
+    );
+    assert!(text.contains("retry provider=openai attempt=2"), "{text}");
+    assert!(text.contains("done provider=openai"), "{text}");
+    assert!(
+        text.contains("error provider=anthropic model=claude-haiku-4-5 kind=auth status=Some(401)"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY), "the key is never logged");
+    // Without CHARLA_LOG nothing is written.
+    let quiet = Home::new("ok");
+    quiet.run(&["ask", "-m", "openai/gpt-5-mini", "x"]);
+    assert!(!quiet.path().join("data/charla.log").exists());
+}

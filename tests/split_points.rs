@@ -7,12 +7,36 @@ use charla::provider::{Kind, StreamEvent, decoder_for};
 use futures::StreamExt;
 
 const FIXTURES: &[(&str, Kind, &[u8])] = &[
-    ("openai", Kind::Openai, include_bytes!("fixtures/wire/openai_chat_stream.txt")),
-    ("openrouter", Kind::Openai, include_bytes!("fixtures/wire/openrouter_stream.txt")),
-    ("anthropic", Kind::Anthropic, include_bytes!("fixtures/wire/anthropic_messages_stream.txt")),
-    ("anthropic-error", Kind::Anthropic, include_bytes!("fixtures/wire/anthropic_error_midstream.txt")),
-    ("gemini", Kind::Gemini, include_bytes!("fixtures/wire/gemini_stream.txt")),
-    ("ollama", Kind::Ollama, include_bytes!("fixtures/wire/ollama_chat.ndjson")),
+    (
+        "openai",
+        Kind::Openai,
+        include_bytes!("fixtures/wire/openai_chat_stream.txt"),
+    ),
+    (
+        "openrouter",
+        Kind::Openai,
+        include_bytes!("fixtures/wire/openrouter_stream.txt"),
+    ),
+    (
+        "anthropic",
+        Kind::Anthropic,
+        include_bytes!("fixtures/wire/anthropic_messages_stream.txt"),
+    ),
+    (
+        "anthropic-error",
+        Kind::Anthropic,
+        include_bytes!("fixtures/wire/anthropic_error_midstream.txt"),
+    ),
+    (
+        "gemini",
+        Kind::Gemini,
+        include_bytes!("fixtures/wire/gemini_stream.txt"),
+    ),
+    (
+        "ollama",
+        Kind::Ollama,
+        include_bytes!("fixtures/wire/ollama_chat.ndjson"),
+    ),
 ];
 
 async fn decode(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
@@ -33,7 +57,9 @@ async fn decode(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
     for ev in out {
         match (merged.last_mut(), ev) {
             (Some(StreamEvent::TextDelta(a)), StreamEvent::TextDelta(b)) => a.push_str(&b),
-            (Some(StreamEvent::ReasoningDelta(a)), StreamEvent::ReasoningDelta(b)) => a.push_str(&b),
+            (Some(StreamEvent::ReasoningDelta(a)), StreamEvent::ReasoningDelta(b)) => {
+                a.push_str(&b)
+            }
             (_, ev) => merged.push(ev),
         }
     }
@@ -44,7 +70,10 @@ async fn decode(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
 async fn every_two_read_split_decodes_the_same() {
     for (name, kind, body) in FIXTURES {
         let whole = decode(*kind, vec![body.to_vec()]).await;
-        assert!(whole.iter().any(|e| matches!(e, StreamEvent::TextDelta(_))), "{name} has text");
+        assert!(
+            whole.iter().any(|e| matches!(e, StreamEvent::TextDelta(_))),
+            "{name} has text"
+        );
         for i in 1..body.len() {
             let got = decode(*kind, vec![body[..i].to_vec(), body[i..].to_vec()]).await;
             assert_eq!(got, whole, "{name} split at byte {i}");
@@ -65,11 +94,21 @@ async fn three_read_splits_inside_every_multibyte_character() {
         let whole = decode(*kind, vec![body.to_vec()]).await;
         let starts: Vec<usize> = (0..body.len()).filter(|&i| body[i] >= 0xC0).collect();
         for s in starts {
-            let len = if body[s] >= 0xF0 { 4 } else if body[s] >= 0xE0 { 3 } else { 2 };
+            let len = if body[s] >= 0xF0 {
+                4
+            } else if body[s] >= 0xE0 {
+                3
+            } else {
+                2
+            };
             for a in s + 1..s + len {
                 for b in a + 1..=(s + len).min(body.len() - 1) {
                     let chunks = vec![body[..a].to_vec(), body[a..b].to_vec(), body[b..].to_vec()];
-                    assert_eq!(decode(*kind, chunks).await, whole, "{name} split at {a} and {b}");
+                    assert_eq!(
+                        decode(*kind, chunks).await,
+                        whole,
+                        "{name} split at {a} and {b}"
+                    );
                 }
             }
         }

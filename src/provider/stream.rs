@@ -177,7 +177,10 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
     let mut failed = 0u32;
     loop {
         let (err, content_sent) = match attempt(ep, req, tx).await {
-            Ok(()) => return,
+            Ok(()) => {
+                crate::log::line(format!("done provider={} model={}", ep.name, req.model));
+                return;
+            }
             Err(e) => e,
         };
         failed += 1;
@@ -187,6 +190,14 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
             && failed < ep.retry.max_attempts;
         match retry::delay(&ep.retry, failed, err.retry_after).filter(|_| may_retry) {
             Some(wait) => {
+                crate::log::line(format!(
+                    "retry provider={} attempt={} wait_ms={} error={} status={:?}",
+                    ep.name,
+                    failed + 1,
+                    wait.as_millis(),
+                    err.kind.as_str(),
+                    err.status
+                ));
                 let ev = StreamEvent::Retry {
                     attempt: failed + 1,
                     wait,
@@ -198,6 +209,14 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
                 tokio::time::sleep(wait).await;
             }
             None => {
+                crate::log::line(format!(
+                    "error provider={} model={} kind={} status={:?} after_content={content_sent} message={:?}",
+                    ep.name,
+                    req.model,
+                    err.kind.as_str(),
+                    err.status,
+                    crate::sanitize::sanitize(&err.message)
+                ));
                 let _ = tx.send(StreamEvent::Error(err)).await;
                 return;
             }
@@ -222,11 +241,31 @@ async fn attempt(
         )
     };
     let builder = ep.request(req).map_err(|e| (e, false))?;
+    let started = std::time::Instant::now();
+    if crate::log::enabled() {
+        let url = builder
+            .try_clone()
+            .and_then(|b| b.build().ok())
+            .map(|r| r.url().to_string())
+            .unwrap_or_default();
+        crate::log::line(format!(
+            "request provider={} model={} messages={} POST {}",
+            ep.name,
+            req.model,
+            req.messages.len(),
+            crate::log::url_path(&url)
+        ));
+    }
     let resp = tokio::select! {
         r = builder.send() => r.map_err(|e| (network_error(e), false))?,
         _ = tokio::time::sleep_until(deadline) => return Err((first_token_timeout(), false)),
     };
     let status = resp.status().as_u16();
+    crate::log::line(format!(
+        "response provider={} status={status} after_ms={}",
+        ep.name,
+        started.elapsed().as_millis()
+    ));
     if !(200..300).contains(&status) {
         let h = resp.headers().clone();
         let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
