@@ -537,13 +537,13 @@ fn environment_proxy_and_no_proxy() {
 
 #[test]
 fn opt_in_log_records_requests_and_errors_but_never_the_key() {
-    let h = Home::new("status=429,times=1");
+    let h = Home::new("status=429,times=1,tag=log");
     let log = h.path().join("debug.log");
     let mut c = h.cmd(&["ask", "-m", "openai/gpt-5-mini", "logged"]);
     c.env("CHARLA_LOG", &log);
     let o: support::Out = c.output().expect("run").into();
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let h2 = Home::new("status=401");
+    let h2 = Home::new("status=401,tag=log");
     let mut c = h2.cmd(&["ask", "-m", "anthropic/claude-haiku-4-5", "logged"]);
     c.env("CHARLA_LOG", &log);
     let _ = c.output();

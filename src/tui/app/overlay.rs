@@ -1,0 +1,291 @@
+//! Popups (model picker, preset picker and variables, conversation browser, budget
+//! confirmation): their state, fuzzy matching, and the keys while one is open.
+
+use super::{App, Effect, Level};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::BTreeMap;
+
+/// A popup that takes the keys while it is open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    ModelPicker {
+        filter: String,
+        selected: usize,
+    },
+    PresetPicker {
+        filter: String,
+        selected: usize,
+    },
+    /// Asking a preset's variables one by one.
+    PresetVars {
+        preset: String,
+        names: Vec<String>,
+        values: Vec<String>,
+        index: usize,
+        input: String,
+    },
+    Browser {
+        filter: String,
+        selected: usize,
+        confirm_delete: Option<String>,
+    },
+    /// Over budget: send anyway?
+    ConfirmSend {
+        text: String,
+        message: String,
+    },
+}
+
+/// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
+pub fn fuzzy_score(needle: &str, hay: &str) -> Option<i64> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let hay_l: Vec<char> = hay.to_lowercase().chars().collect();
+    let mut score = 0i64;
+    let mut pos = 0usize;
+    let mut last: Option<usize> = None;
+    for n in needle.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
+        let found = hay_l[pos..].iter().position(|c| *c == n)? + pos;
+        score += if last == Some(found.wrapping_sub(1)) {
+            5
+        } else {
+            1
+        };
+        if found == 0
+            || matches!(
+                hay_l.get(found.wrapping_sub(1)),
+                Some('/' | '-' | ' ' | ':' | '.')
+            )
+        {
+            score += 3;
+        }
+        last = Some(found);
+        pos = found + 1;
+    }
+    Some(score * 100 - hay_l.len() as i64)
+}
+
+/// Keys while a popup is open.
+pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let overlay = std::mem::replace(&mut app.overlay, Overlay::None);
+    // Shared list navigation: returns the new selection.
+    let nav = |sel: usize, len: usize, code: KeyCode| -> usize {
+        match code {
+            KeyCode::Up => sel.saturating_sub(1),
+            KeyCode::Down => (sel + 1).min(len.saturating_sub(1)),
+            KeyCode::PageUp => sel.saturating_sub(10),
+            KeyCode::PageDown => (sel + 10).min(len.saturating_sub(1)),
+            _ => sel,
+        }
+    };
+    let edit = |filter: &mut String, code: KeyCode| -> bool {
+        match code {
+            KeyCode::Char(c) if !ctrl => {
+                filter.push(c);
+                true
+            }
+            KeyCode::Backspace => filter.pop().is_some(),
+            _ => false,
+        }
+    };
+    match overlay {
+        Overlay::None => vec![],
+        Overlay::ModelPicker {
+            mut filter,
+            selected,
+        } => {
+            let len = app.picker_rows(&filter).len();
+            match k.code {
+                KeyCode::Esc => {
+                    app.picker_for_replay = false;
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    let pick = app
+                        .picker_rows(&filter)
+                        .get(selected)
+                        .map(|r| format!("{}/{}", r.provider, r.model));
+                    let typed = filter.contains('/').then(|| filter.clone());
+                    let replay = std::mem::take(&mut app.picker_for_replay);
+                    match pick.or(typed).map(|m| app.session.cfg.resolve_model(&m)) {
+                        Some(Ok(m)) if replay => return app.replay(&m.to_string()),
+                        Some(Ok(m)) => app.switch_model(m),
+                        Some(Err(e)) => app.notify(e, Level::Error),
+                        None => app.notify("no model matches", Level::Warn),
+                    }
+                    vec![]
+                }
+                code => {
+                    let sel = if edit(&mut filter, code) {
+                        0
+                    } else {
+                        nav(selected, len, code)
+                    };
+                    app.overlay = Overlay::ModelPicker {
+                        filter,
+                        selected: sel,
+                    };
+                    vec![]
+                }
+            }
+        }
+        Overlay::PresetPicker {
+            mut filter,
+            selected,
+        } => {
+            let len = app.preset_rows(&filter).len();
+            match k.code {
+                KeyCode::Esc => vec![],
+                KeyCode::Enter => match app
+                    .preset_rows(&filter)
+                    .get(selected)
+                    .map(|p| p.name.clone())
+                {
+                    Some(name) => app.start_preset(&name),
+                    None => vec![],
+                },
+                code => {
+                    let sel = if edit(&mut filter, code) {
+                        0
+                    } else {
+                        nav(selected, len, code)
+                    };
+                    app.overlay = Overlay::PresetPicker {
+                        filter,
+                        selected: sel,
+                    };
+                    vec![]
+                }
+            }
+        }
+        Overlay::PresetVars {
+            preset,
+            names,
+            mut values,
+            mut index,
+            mut input,
+        } => match k.code {
+            KeyCode::Esc => vec![],
+            KeyCode::Enter => {
+                values[index] = input.clone();
+                index += 1;
+                if index < names.len() {
+                    let input = values[index].clone();
+                    app.overlay = Overlay::PresetVars {
+                        preset,
+                        names,
+                        values,
+                        index,
+                        input,
+                    };
+                    vec![]
+                } else {
+                    let vars: BTreeMap<String, String> = names.into_iter().zip(values).collect();
+                    app.apply_preset(&preset, &vars)
+                }
+            }
+            code => {
+                edit(&mut input, code);
+                app.overlay = Overlay::PresetVars {
+                    preset,
+                    names,
+                    values,
+                    index,
+                    input,
+                };
+                vec![]
+            }
+        },
+        Overlay::Browser {
+            mut filter,
+            selected,
+            confirm_delete,
+        } => {
+            if let Some(id) = confirm_delete {
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    app.overlay = Overlay::Browser {
+                        filter: filter.clone(),
+                        selected,
+                        confirm_delete: None,
+                    };
+                    app.notify("conversation deleted", Level::Info);
+                    let mut effects = Vec::new();
+                    if id == app.session.conv.id {
+                        // Deleting the open conversation: cancel its stream, but do not save
+                        // it back.
+                        effects.extend(
+                            app.new_session(None)
+                                .into_iter()
+                                .filter(|e| !matches!(e, Effect::Save(_))),
+                        );
+                    }
+                    effects.push(Effect::DeleteConversation(id));
+                    effects.push(Effect::ListConversations(filter));
+                    return effects;
+                }
+                app.overlay = Overlay::Browser {
+                    filter,
+                    selected,
+                    confirm_delete: None,
+                };
+                return vec![];
+            }
+            let len = app.conversations.len();
+            match k.code {
+                KeyCode::Esc => vec![],
+                KeyCode::Enter => match app.conversations.get(selected) {
+                    Some(s) => vec![Effect::OpenConversation(s.id.clone())],
+                    None => {
+                        app.overlay = Overlay::Browser {
+                            filter,
+                            selected,
+                            confirm_delete: None,
+                        };
+                        vec![]
+                    }
+                },
+                KeyCode::Delete | KeyCode::Char('d') if ctrl || k.code == KeyCode::Delete => {
+                    let id = app.conversations.get(selected).map(|s| s.id.clone());
+                    app.overlay = Overlay::Browser {
+                        filter,
+                        selected,
+                        confirm_delete: id,
+                    };
+                    vec![]
+                }
+                code => {
+                    if edit(&mut filter, code) {
+                        app.overlay = Overlay::Browser {
+                            filter: filter.clone(),
+                            selected: 0,
+                            confirm_delete: None,
+                        };
+                        vec![Effect::ListConversations(filter)]
+                    } else {
+                        app.overlay = Overlay::Browser {
+                            filter,
+                            selected: nav(selected, len, code),
+                            confirm_delete: None,
+                        };
+                        vec![]
+                    }
+                }
+            }
+        }
+        Overlay::ConfirmSend { text, message } => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => app.send_now(text),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                app.set_draft(&text);
+                app.notify("not sent; the draft is kept", Level::Info);
+                vec![]
+            }
+            _ => {
+                app.overlay = Overlay::ConfirmSend { text, message };
+                vec![]
+            }
+        },
+    }
+}

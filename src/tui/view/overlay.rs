@@ -1,0 +1,264 @@
+//! Drawing the popups.
+
+use super::markdown;
+use crate::sanitize::sanitize;
+use crate::tui::app::{App, Overlay};
+use crate::util::dollars;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2)).max(10);
+    let h = h.min(area.height.saturating_sub(2)).max(3);
+    Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// A list window of `visible` rows that keeps `selected` in view.
+fn window(len: usize, selected: usize, visible: usize) -> std::ops::Range<usize> {
+    let start = selected
+        .saturating_sub(visible.saturating_sub(1))
+        .min(len.saturating_sub(visible));
+    start..(start + visible).min(len)
+}
+
+fn price(x: Option<f64>) -> String {
+    match x {
+        Some(0.0) => "free".into(),
+        Some(v) => format!("${v}"),
+        None => "?".into(),
+    }
+}
+
+pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
+    let t = &app.theme;
+    let sel = t.accent.add_modifier(Modifier::REVERSED);
+    let block = |title: String| {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(t.border)
+            .title(Span::styled(title, t.accent))
+    };
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::ModelPicker { filter, selected } => {
+            let r = popup(area, 96, area.height.saturating_sub(4));
+            let rows = app.picker_rows(filter);
+            let visible = (r.height as usize).saturating_sub(4 + app.remote_errors.len());
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" filter: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            for (i, row) in rows
+                .iter()
+                .enumerate()
+                .take(window(rows.len(), *selected, visible).end)
+                .skip(window(rows.len(), *selected, visible).start)
+            {
+                let name = format!("{}/{}", row.provider, row.model);
+                let current = name == app.session.model.to_string();
+                let prices = match (row.input, row.output) {
+                    (Some(_), Some(_)) => {
+                        format!("in {:>7} out {:>7}", price(row.input), price(row.output))
+                    }
+                    _ => "price unknown".to_string(),
+                };
+                let ctx = row
+                    .context
+                    .map(|c| {
+                        if c >= 1_000_000 {
+                            format!("{:.1}M", c as f64 / 1e6)
+                        } else {
+                            format!("{}K", c / 1000)
+                        }
+                    })
+                    .unwrap_or_else(|| "?".into());
+                let warn = row
+                    .warning
+                    .as_deref()
+                    .map(|w| format!("  {w}"))
+                    .unwrap_or_default();
+                let text = format!(
+                    " {}{:<44} {:<24} ctx {:>6}{}",
+                    if current { "● " } else { "  " },
+                    name,
+                    prices,
+                    ctx,
+                    warn
+                );
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected {
+                        sel
+                    } else if row.warning.is_some() {
+                        t.dim
+                    } else {
+                        t.text
+                    },
+                ));
+            }
+            if rows.is_empty() {
+                let hint = if filter.contains('/') {
+                    " Enter uses it as typed"
+                } else {
+                    " no match · type provider/name to use any model"
+                };
+                lines.push(Line::styled(hint, t.dim));
+            }
+            for (p, e) in &app.remote_errors {
+                lines.push(Line::styled(
+                    format!(" {p}: model list unavailable: {}", sanitize(e)),
+                    t.warning,
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(format!(
+                    " {} · {} · ↑↓ Enter · Esc · prices per 1M tokens ",
+                    if app.picker_for_replay {
+                        "replay every question on"
+                    } else {
+                        "models"
+                    },
+                    rows.len()
+                ))),
+                r,
+            );
+        }
+        Overlay::PresetPicker { filter, selected } => {
+            let rows = app.preset_rows(filter);
+            let r = popup(
+                area,
+                area.width.saturating_sub(4).min(130),
+                (rows.len() as u16 + 4).max(6),
+            );
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" filter: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            let visible = (r.height as usize).saturating_sub(3);
+            let win = window(rows.len(), *selected, visible);
+            for (i, p) in rows.iter().enumerate().take(win.end).skip(win.start) {
+                let extra = if p.examples.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} examples)", p.examples.len())
+                };
+                let text = format!(" {:<20} {}{}", p.name, p.description, extra);
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected { sel } else { t.text },
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(" presets · Enter applies · Esc ".into())),
+                r,
+            );
+        }
+        Overlay::PresetVars {
+            preset,
+            names,
+            index,
+            input,
+            ..
+        } => {
+            let r = popup(area, 70, 5);
+            let lines = vec![
+                Line::styled(
+                    format!(
+                        " {preset}: value for {{{{{}}}}} ({} of {})",
+                        names[*index],
+                        index + 1,
+                        names.len()
+                    ),
+                    t.dim,
+                ),
+                Line::styled(format!(" {input}▏"), t.text),
+                Line::styled(" Enter accepts · Esc cancels", t.dim),
+            ];
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(" preset variables ".into())),
+                r,
+            );
+        }
+        Overlay::Browser {
+            filter,
+            selected,
+            confirm_delete,
+        } => {
+            let r = popup(area, 110, area.height.saturating_sub(4));
+            let mut lines = vec![Line::from(vec![
+                Span::styled(" search: ", t.dim),
+                Span::styled(format!("{filter}▏"), t.text),
+            ])];
+            let visible = (r.height as usize).saturating_sub(4);
+            let win = window(app.conversations.len(), *selected, visible);
+            for (i, c) in app
+                .conversations
+                .iter()
+                .enumerate()
+                .take(win.end)
+                .skip(win.start)
+            {
+                let cost = if c.unpriced_turns > 0 {
+                    format!("{}+?", dollars(c.cost_usd))
+                } else {
+                    dollars(c.cost_usd)
+                };
+                let title: String = sanitize(&c.title).chars().take(40).collect();
+                let text = format!(
+                    " {:<40} {:<16} {:>3} turns {:>10}  {}",
+                    title,
+                    c.updated.get(..16).unwrap_or(&c.updated).replace('T', " "),
+                    c.turns,
+                    cost,
+                    c.models.join(", ")
+                );
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected { sel } else { t.text },
+                ));
+            }
+            if app.conversations.is_empty() {
+                lines.push(Line::styled(" no saved conversation matches", t.dim));
+            }
+            if let Some(id) = confirm_delete {
+                lines.push(Line::styled(
+                    format!(" delete {id}? y deletes · any other key keeps it"),
+                    t.error,
+                ));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(format!(
+                    " conversations · {} · Enter opens · Ctrl-D deletes · Esc ",
+                    app.conversations.len()
+                ))),
+                r,
+            );
+        }
+        Overlay::ConfirmSend { message, .. } => {
+            let r = popup(area, 80, 4);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(markdown::wrap(
+                    &[Span::styled(format!(" {message}"), t.warning)],
+                    r.width.saturating_sub(2) as usize,
+                    &[],
+                    &[],
+                ))
+                .block(block(" budget ".into())),
+                r,
+            );
+        }
+    }
+}
