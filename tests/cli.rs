@@ -616,3 +616,17 @@ fn tui_reports_a_bad_theme_before_touching_the_terminal() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("no conversation matches"), "{}", o.stderr);
 }
+
+#[test]
+fn chat_screen_without_a_terminal_points_to_ask() {
+    let h = Home::new("ok");
+    let o = h.run(&[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("the chat screen needs a terminal; for pipes and scripts use `charla ask`"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.is_empty(), "nothing drawn: {:?}", o.stdout);
+}

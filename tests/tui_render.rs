@@ -570,3 +570,19 @@ fn status_bar_shows_retry_notice_then_live_rate() {
     let s = screen(&a, 100, 8);
     assert!(s.contains("100 tok/s · 6.0s"), "{s}");
 }
+
+#[test]
+fn scrolled_up_indicator_and_context_gauge() {
+    let mut a = app("openai/gpt-4o-mini");
+    let long: String = (0..60).map(|i| format!("line {i}\n\n")).collect();
+    answered(&mut a, "long", &long, None);
+    app::update(&mut a, key(KeyCode::PageUp));
+    let s = screen(&a, 80, 20);
+    assert!(s.contains("more lines · End"), "{s}");
+    assert!(s.contains("% of context"), "{s}");
+    // A draft larger than the context window is flagged before it is sent.
+    let big = "word ".repeat(130_000);
+    app::update(&mut a, Msg::Paste(big));
+    let s = screen(&a, 120, 20);
+    assert!(s.contains("over the 128,000-token context"), "{s}");
+}

@@ -95,6 +95,16 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     // No tokenizer warm-up: o200k costs ~47 MB and ~200 ms; the TUI estimates with the
     // approximation (shown as an estimate) unless something else loaded it.
 
+    // Last check before raw mode (after the config, theme and conversation are known good).
+    {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            crate::cli::ask::err(
+                "the chat screen needs a terminal; for pipes and scripts use `charla ask`",
+            );
+            return crate::cli::EXIT_USAGE;
+        }
+    }
     let prev_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();

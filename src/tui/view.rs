@@ -343,6 +343,29 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         lines = w;
     }
     f.render_widget(Paragraph::new(lines), area);
+    // Scrolled up: say how much is below (and that an answer is still arriving).
+    if scroll > 0 && area.height > 0 {
+        let live = if streaming_idx.is_some() {
+            " · streaming"
+        } else {
+            ""
+        };
+        let text = format!(" ↓ {scroll} more lines{live} · End ");
+        let w = (text.chars().count() as u16).min(area.width);
+        let r = Rect {
+            x: area.x + area.width - w,
+            y: area.y + area.height - 1,
+            width: w,
+            height: 1,
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                text,
+                app.theme.accent.add_modifier(Modifier::REVERSED),
+            )),
+            r,
+        );
+    }
 }
 
 fn welcome(app: &App, _width: usize) -> Vec<Line<'static>> {
@@ -558,16 +581,39 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     } else {
         ""
     };
-    let title = format!(
-        " {editing}message · ~{} tok · {cost} ",
-        thousands(est.input_tokens)
-    );
+    // How much of the model's context the next request fills; a warning when it would not fit.
+    let (ctx, ctx_style) = match est.context_window {
+        Some(w) if est.input_tokens > w => (
+            format!(" · over the {}-token context", thousands(w)),
+            app.theme.error,
+        ),
+        Some(w) if w > 0 => {
+            let pct = est.input_tokens as f64 * 100.0 / w as f64;
+            let style = if pct >= 80.0 {
+                app.theme.warning
+            } else {
+                app.theme.dim
+            };
+            (format!(" · {pct:.0}% of context"), style)
+        }
+        _ => (String::new(), app.theme.dim),
+    };
+    let title = Line::from(vec![
+        Span::styled(
+            format!(
+                " {editing}message · ~{} tok · {cost}",
+                thousands(est.input_tokens)
+            ),
+            app.theme.dim,
+        ),
+        Span::styled(format!("{ctx} "), ctx_style),
+    ]);
     let mut ta = app.input.clone();
     ta.set_block(
         Block::default()
             .borders(Borders::ALL)
             .border_style(app.theme.border)
-            .title(Span::styled(title, app.theme.dim)),
+            .title(title),
     );
     ta.set_style(app.theme.text);
     ta.set_placeholder_style(app.theme.dim);
