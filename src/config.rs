@@ -599,16 +599,13 @@ impl Config {
             .flatten()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Endpoint::new(
-            p.name.clone(),
-            p.kind,
-            p.base_url().to_string(),
-            key,
-            headers,
-            p.file.proxy.clone(),
-            self.timeouts(p),
-            self.retry_policy(),
-        ))
+        let mut ep = Endpoint::new(p.name.clone(), p.kind, p.base_url());
+        ep.api_key = key;
+        ep.headers = headers;
+        ep.proxy = p.file.proxy.clone();
+        ep.timeouts = self.timeouts(p);
+        ep.retry = self.retry_policy();
+        Ok(ep)
     }
 
     pub fn max_tokens(&self, provider: &str) -> Option<u32> {

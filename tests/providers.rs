@@ -568,3 +568,18 @@ fn opt_in_log_records_requests_and_errors_but_never_the_key() {
     quiet.run(&["ask", "-m", "openai/gpt-5-mini", "x"]);
     assert!(!quiet.path().join("data/charla.log").exists());
 }
+
+#[test]
+fn connection_cut_after_a_complete_answer_is_not_an_error() {
+    // Gemini has no [DONE]: its last chunk's finishReason says the answer is complete.
+    let o = ask("dropend,truncate", "gemini/gemini-2.5-flash");
+    assert_eq!(o.code, 1, "without the finishReason chunk it is truncated");
+    let o = ask("dropend", "gemini/gemini-2.5-flash");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.text(), GEMINI_TEXT);
+    assert_eq!(o.one("done")["finish_reason"], "STOP");
+    // Anthropic needs message_stop: a cut before it is an error, keeping the text.
+    let o = ask("dropend,truncate", "anthropic/claude-sonnet-4-5");
+    assert_eq!(o.code, 1);
+    assert_eq!(o.text(), ANTHROPIC_TEXT);
+}

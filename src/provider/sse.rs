@@ -5,7 +5,7 @@
 use super::{ErrorKind, ProviderError};
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
-use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
 use std::time::Duration;
 
 pub type ByteStream = BoxStream<'static, Result<Bytes, ProviderError>>;
@@ -247,9 +247,6 @@ where
 pub fn split_every(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
     bytes.chunks(n.max(1)).map(<[u8]>::to_vec).collect()
 }
-
-#[allow(dead_code)]
-fn _assert_send<S: Stream + Send>(_: &S) {}
 
 #[cfg(test)]
 mod tests {

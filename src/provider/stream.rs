@@ -65,26 +65,18 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: impl Into<String>,
-        kind: Kind,
-        base_url: impl Into<String>,
-        api_key: Option<Secret>,
-        headers: Vec<(String, String)>,
-        proxy: Option<String>,
-        timeouts: Timeouts,
-        retry: RetryPolicy,
-    ) -> Self {
+    /// An endpoint with no key, headers or proxy and the default timeouts and retry policy;
+    /// set the public fields for the rest.
+    pub fn new(name: impl Into<String>, kind: Kind, base_url: impl Into<String>) -> Self {
         Endpoint {
             name: name.into(),
             kind,
             base_url: base_url.into(),
-            api_key,
-            headers,
-            proxy,
-            timeouts,
-            retry,
+            api_key: None,
+            headers: Vec::new(),
+            proxy: None,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
             client: OnceLock::new(),
         }
     }
@@ -301,8 +293,16 @@ async fn attempt(
         let out = match next {
             Some(Ok(raw)) => dec.feed(&raw.event, &raw.data),
             Some(Err(e)) => {
-                if dec.done() {
-                    return Ok(()); // the answer was complete; a late transport error changes nothing
+                // The body broke. If the protocol already said the answer is complete (Gemini's
+                // finishReason, an OpenAI finish_reason without [DONE]), it is.
+                if !dec.done()
+                    && let Some(fin) = dec
+                        .finish()
+                        .into_iter()
+                        .find(|ev| matches!(ev, StreamEvent::Finished { .. }))
+                {
+                    let _ = tx.send(fin).await;
+                    return Ok(());
                 }
                 return Err((e, content_sent));
             }

@@ -27,6 +27,7 @@
 //! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
 //! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write
 //! - `noretry`: error responses carry `x-should-retry: false`
+//! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
 
 #![allow(dead_code)]
 
@@ -112,6 +113,7 @@ struct Opts {
     words: Option<usize>,
     evil: bool,
     noretry: bool,
+    dropend: bool,
 }
 
 fn parse_opts(seg: &str) -> Opts {
@@ -146,6 +148,7 @@ fn parse_opts(seg: &str) -> Opts {
             "words" => o.words = n.map(|n| n as usize),
             "evil" => o.evil = true,
             "noretry" => o.noretry = true,
+            "dropend" => o.dropend = true,
             _ => {}
         }
     }
@@ -706,6 +709,10 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         if let Some(ms) = opts.slow {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
+    }
+    if opts.dropend && faulty {
+        // Every event sent, then an abrupt close: no terminating chunk.
+        return sock.shutdown().await;
     }
     sock.write_all(b"0\r\n\r\n").await?;
     sock.shutdown().await
