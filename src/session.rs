@@ -221,6 +221,23 @@ impl Session {
         let method = self.estimate_method();
         // Estimate what was sent from the history before this answer.
         let (reported, estimated) = match f.usage {
+            // A broken stream may have reported only a start-of-message placeholder (Anthropic's
+            // message_start says output_tokens: 1): what was received counts at least.
+            Some(mut u) if err.is_some() => {
+                let msg = &self.conv.messages[f.index];
+                let reasoning = msg
+                    .answer
+                    .as_ref()
+                    .map(|a| tokens::estimate(&a.reasoning, method))
+                    .unwrap_or(0);
+                let received = tokens::estimate(&msg.content, method) + reasoning;
+                let short = received > u.output_tokens;
+                if short {
+                    u.output_tokens = received;
+                    u.reasoning_tokens = u.reasoning_tokens.max(reasoning);
+                }
+                (u, short)
+            }
             Some(u) => (u, false),
             None => {
                 let prior = &self.conv.messages[..f.index];
@@ -449,6 +466,34 @@ mod tests {
         assert_eq!(s.conv.messages[1].content, "partial");
         assert_eq!(a.cost_usd, Some(0.0));
         assert!(!s.is_streaming());
+    }
+
+    #[test]
+    fn a_broken_stream_counts_at_least_the_text_received() {
+        let mut s = session("anthropic/claude-haiku-4-5");
+        let (id, _) = s.begin("q");
+        s.apply(
+            id,
+            StreamEvent::Usage(Usage {
+                input_tokens: 25,
+                output_tokens: 1,
+                ..Default::default()
+            }),
+        );
+        s.apply(id, StreamEvent::TextDelta("a".repeat(400)));
+        s.apply(
+            id,
+            StreamEvent::Error(ProviderError::new(ErrorKind::Overloaded, "Overloaded")),
+        );
+        let a = s.last_answer().expect("answer");
+        assert_eq!(a.usage.input_tokens, 25, "reported input kept");
+        assert_eq!(
+            a.usage.output_tokens, 100,
+            "400 ASCII characters ≈ 100 tokens, not the placeholder 1"
+        );
+        assert!(a.usage_estimated);
+        // 25 × $1 + 100 × $5 per 1M.
+        assert!((a.cost_usd.unwrap_or(0.0) - 0.000_525).abs() < 1e-12);
     }
 
     #[test]
