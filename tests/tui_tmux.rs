@@ -188,7 +188,8 @@ fn workflows_switch_retry_browse_reopen_copy() {
     // 1.35e-6 + 14e-6: the session total sums both models.
     assert!(s.contains("Σ 9 tok $0.000015"), "{s}");
 
-    t.keys(&["C-r"]);
+    t.text("/retry");
+    t.keys(&["Enter"]);
     t.wait_for("(1 earlier answer kept)");
 
     t.keys(&["C-n"]);
