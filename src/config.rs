@@ -101,6 +101,8 @@ impl ProviderFile {
 pub struct FileConfig {
     pub default_model: Option<String>,
     pub theme: Option<String>,
+    /// The system prompt of every new conversation (a preset's or `-s` replaces it).
+    pub system_prompt: Option<String>,
     /// Capture the mouse (wheel scrolling) in the TUI; false leaves selection to the terminal.
     pub mouse: Option<bool>,
     pub max_cost_per_session: Option<f64>,
@@ -123,6 +125,7 @@ impl FileConfig {
         take!(
             default_model,
             theme,
+            system_prompt,
             mouse,
             max_cost_per_session,
             probe_ollama,
@@ -711,6 +714,13 @@ mod tests {
         assert_eq!(p.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
         assert_eq!(p.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
         assert_eq!(p.kind, Some(Kind::Openai));
+    }
+
+    #[test]
+    fn default_system_prompt_key() {
+        let mut base: FileConfig = toml::from_str(BUILTIN).expect("builtin");
+        base.merge(toml::from_str("system_prompt = \"Be terse.\"\n").expect("user"));
+        assert_eq!(base.system_prompt.as_deref(), Some("Be terse."));
     }
 
     #[test]

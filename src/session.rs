@@ -62,8 +62,9 @@ pub struct Session {
 }
 
 impl Session {
+    /// A new conversation, with the config's default system prompt if there is one.
     pub fn new(cfg: Arc<Config>, model: ModelRef) -> Self {
-        let conv = Conversation::new(util::new_id(), util::now_rfc3339());
+        let conv = new_conversation(&cfg);
         Self::with_conversation(cfg, conv, model)
     }
 
@@ -351,6 +352,17 @@ impl Session {
             context_window: entry.and_then(|e| e.context),
         }
     }
+}
+
+/// An empty conversation carrying the config's default `system_prompt`.
+pub fn new_conversation(cfg: &Config) -> Conversation {
+    let mut c = Conversation::new(util::new_id(), util::now_rfc3339());
+    c.system_prompt = cfg
+        .file
+        .system_prompt
+        .clone()
+        .filter(|s| !s.trim().is_empty());
+    c
 }
 
 /// The price-table entry for a model (by the provider's price family, then its kind).

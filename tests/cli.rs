@@ -630,3 +630,59 @@ fn chat_screen_without_a_terminal_points_to_ask() {
     );
     assert!(o.stdout.is_empty(), "nothing drawn: {:?}", o.stdout);
 }
+
+#[test]
+fn default_system_prompt_from_config_and_its_overrides() {
+    let h = Home::with_extra("echo", "");
+    let mut text = std::fs::read_to_string(h.path().join("config.toml")).expect("config");
+    text.insert_str(0, "system_prompt = \"Answer in French.\"\n");
+    std::fs::write(h.path().join("config.toml"), text).expect("w");
+    h.run(&[
+        "ask",
+        "-m",
+        "anthropic/claude-haiku-4-5",
+        "default system prompt test",
+    ]);
+    let req = server()
+        .requests_for("echo")
+        .into_iter()
+        .rev()
+        .find(|r| r.body.contains("default system prompt test"))
+        .expect("req");
+    assert_eq!(req.json()["system"], "Answer in French.");
+    h.run(&[
+        "ask",
+        "-m",
+        "anthropic/claude-haiku-4-5",
+        "-s",
+        "Answer in German.",
+        "override test",
+    ]);
+    let req = server()
+        .requests_for("echo")
+        .into_iter()
+        .rev()
+        .find(|r| r.body.contains("override test"))
+        .expect("req");
+    assert_eq!(req.json()["system"], "Answer in German.");
+    h.run(&[
+        "ask",
+        "-m",
+        "anthropic/claude-haiku-4-5",
+        "--preset",
+        "translate",
+        "preset test",
+    ]);
+    let req = server()
+        .requests_for("echo")
+        .into_iter()
+        .rev()
+        .find(|r| r.body.contains("preset test"))
+        .expect("req");
+    assert!(
+        req.json()["system"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Translate the user's text into English")
+    );
+}

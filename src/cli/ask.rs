@@ -241,7 +241,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             err(e);
             return EXIT_USAGE;
         }
-        None => Conversation::new(crate::util::new_id(), crate::util::now_rfc3339()),
+        None => crate::session::new_conversation(&cfg),
     };
     let continuing = !conv.messages.is_empty();
     let mut preset_model = None;
