@@ -91,6 +91,14 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             _ => false,
         }
     };
+    // Typing edits the filter (and goes back to the first row); arrows move the selection.
+    let step = |filter: &mut String, selected: usize, len: usize, code: KeyCode| -> usize {
+        if edit(filter, code) {
+            0
+        } else {
+            nav(selected, len, code)
+        }
+    };
     match overlay {
         Overlay::None => vec![],
         Overlay::ModelPicker {
@@ -119,11 +127,7 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                     vec![]
                 }
                 code => {
-                    let sel = if edit(&mut filter, code) {
-                        0
-                    } else {
-                        nav(selected, len, code)
-                    };
+                    let sel = step(&mut filter, selected, len, code);
                     app.overlay = Overlay::ModelPicker {
                         filter,
                         selected: sel,
@@ -148,11 +152,7 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                     None => vec![],
                 },
                 code => {
-                    let sel = if edit(&mut filter, code) {
-                        0
-                    } else {
-                        nav(selected, len, code)
-                    };
+                    let sel = step(&mut filter, selected, len, code);
                     app.overlay = Overlay::PresetPicker {
                         filter,
                         selected: sel,
