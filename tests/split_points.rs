@@ -51,7 +51,7 @@ async fn decode(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
         let raw = r.expect("transport");
         out.extend(dec.feed(&raw.event, &raw.data));
     }
-    out.extend(dec.finish());
+    out.extend(dec.finish(""));
     // Adjacent deltas may legitimately be reported as one; compare their concatenation.
     let mut merged: Vec<StreamEvent> = Vec::new();
     for ev in out {

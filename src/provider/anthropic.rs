@@ -200,7 +200,7 @@ impl Decoder for AnthropicDecoder {
         }
     }
 
-    fn finish(&mut self) -> Decoded {
+    fn finish(&mut self, _non_sse: &str) -> Decoded {
         if self.done {
             return vec![];
         }

@@ -74,7 +74,7 @@ fn error_from(err: &Value) -> ProviderError {
 
 /// Gemini can end a 200 stream with a raw (non-SSE, multi-line) JSON error that SSE parsing
 /// drops; given the body's non-SSE lines, this recovers it.
-pub fn raw_error(non_sse: &str) -> Option<ProviderError> {
+fn raw_error(non_sse: &str) -> Option<ProviderError> {
     let v: Value = serde_json::from_str(non_sse.trim()).ok()?;
     v.get("error").map(error_from)
 }
@@ -173,20 +173,55 @@ impl Decoder for GeminiDecoder {
         out
     }
 
-    fn finish(&mut self) -> Decoded {
+    fn finish(&mut self, non_sse: &str) -> Decoded {
         if self.done {
             return vec![];
         }
         self.done = true;
         match self.finish_reason.clone() {
             Some(reason) => vec![StreamEvent::Finished { reason }],
-            // Gemini has no [DONE]: EOF without a finishReason means the answer was cut
-            // (a mid-stream error arrives as raw JSON that SSE parsing drops).
-            None => vec![truncated("a finishReason")],
+            // Gemini has no [DONE]: EOF without a finishReason means the answer was cut. A
+            // mid-stream error arrives as raw multi-line JSON, outside SSE: report that.
+            None => vec![match raw_error(non_sse) {
+                Some(e) => StreamEvent::Error(e),
+                None => truncated("a finishReason"),
+            }],
         }
     }
 
     fn done(&self) -> bool {
         self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_stream_reports_the_raw_json_error_it_carried() {
+        let raw = "{\n  \"error\": {\n    \"code\": 499,\n    \"message\": \"The operation was cancelled.\",\n    \"status\": \"CANCELLED\"\n  }\n}\n";
+        let mut d = GeminiDecoder::default();
+        match d.finish(raw).as_slice() {
+            [StreamEvent::Error(e)] => assert_eq!(e.message, "The operation was cancelled."),
+            other => panic!("{other:?}"),
+        }
+        let mut d = GeminiDecoder::default();
+        match d.finish("").as_slice() {
+            [StreamEvent::Error(e)] => assert_eq!(e.kind, ErrorKind::MalformedStream),
+            other => panic!("{other:?}"),
+        }
+        let mut d = GeminiDecoder::default();
+        d.feed(
+            "",
+            r#"{"candidates":[{"content":{"parts":[{"text":"hi"}]},"finishReason":"STOP"}]}"#,
+        );
+        assert_eq!(
+            d.finish(raw),
+            vec![StreamEvent::Finished {
+                reason: "STOP".into()
+            }],
+            "a finished answer stays finished"
+        );
     }
 }

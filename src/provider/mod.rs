@@ -127,8 +127,10 @@ pub type Decoded = Vec<StreamEvent>;
 pub trait Decoder: Send {
     /// One SSE event (`event` name, `data`) or one NDJSON line (`event` is empty).
     fn feed(&mut self, event: &str, data: &str) -> Decoded;
-    /// The body ended. Emits `Finished` or a truncation error if the stream never said it was done.
-    fn finish(&mut self) -> Decoded;
+    /// The body ended. Emits `Finished`, or an error if the stream never said it was done.
+    /// `non_sse` holds the body's lines that were not SSE at all (raw JSON): a protocol that
+    /// sends its errors that way (Gemini) reports them from here.
+    fn finish(&mut self, non_sse: &str) -> Decoded;
     /// Whether the wire protocol reached its terminal marker.
     fn done(&self) -> bool;
 }

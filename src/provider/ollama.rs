@@ -99,7 +99,7 @@ impl Decoder for OllamaDecoder {
         out
     }
 
-    fn finish(&mut self) -> Decoded {
+    fn finish(&mut self, _non_sse: &str) -> Decoded {
         if self.done {
             return vec![];
         }

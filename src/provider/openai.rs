@@ -166,7 +166,7 @@ impl Decoder for OpenAiDecoder {
         out
     }
 
-    fn finish(&mut self) -> Decoded {
+    fn finish(&mut self, _non_sse: &str) -> Decoded {
         if self.done {
             return vec![];
         }

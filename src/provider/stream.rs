@@ -280,9 +280,9 @@ async fn attempt(
     let non_sse = std::sync::Arc::new(std::sync::Mutex::new(sse::NonSseLines::default()));
     let mut events = match ep.kind {
         Kind::Ollama => sse::ndjson_lines(bytes),
-        Kind::Gemini => sse::sse_events_keeping(bytes, Some(non_sse.clone())),
-        _ => sse::sse_events(bytes),
+        _ => sse::sse_events_keeping(bytes, Some(non_sse.clone())),
     };
+    let non_sse_text = || non_sse.lock().map(|n| n.text.clone()).unwrap_or_default();
     let mut dec = decoder_for(ep.kind);
     let mut content_sent = false;
     loop {
@@ -297,7 +297,7 @@ async fn attempt(
                 // finishReason, an OpenAI finish_reason without [DONE]), it is.
                 if !dec.done()
                     && let Some(fin) = dec
-                        .finish()
+                        .finish(&non_sse_text())
                         .into_iter()
                         .find(|ev| matches!(ev, StreamEvent::Finished { .. }))
                 {
@@ -306,19 +306,7 @@ async fn attempt(
                 }
                 return Err((e, content_sent));
             }
-            None => {
-                let mut out = dec.finish();
-                // A truncated Gemini stream may have carried its error as raw JSON.
-                let raw = non_sse.lock().ok().and_then(|n| gemini::raw_error(&n.text));
-                if let Some(e) = raw {
-                    for ev in out.iter_mut() {
-                        if matches!(ev, StreamEvent::Error(_)) {
-                            *ev = StreamEvent::Error(e.clone());
-                        }
-                    }
-                }
-                out
-            }
+            None => dec.finish(&non_sse_text()),
         };
         for ev in out {
             match ev {
