@@ -241,9 +241,20 @@ pub struct ProviderConfig {
     pub name: String,
     pub kind: Kind,
     pub file: ProviderFile,
+    /// The key, once resolved (api_key_cmd runs once per process, not once per request).
+    key: std::sync::Arc<std::sync::OnceLock<Option<Secret>>>,
 }
 
 impl ProviderConfig {
+    pub fn new(name: impl Into<String>, kind: Kind, file: ProviderFile) -> Self {
+        ProviderConfig {
+            name: name.into(),
+            kind,
+            file,
+            key: Default::default(),
+        }
+    }
+
     pub fn base_url(&self) -> &str {
         self.file.base_url.as_deref().unwrap_or("")
     }
@@ -272,7 +283,17 @@ impl ProviderConfig {
     }
 
     /// Resolves the API key: `api_key_cmd` output, else `api_key_env`'s value.
+    /// Resolves the API key (cached after the first success).
     pub fn api_key(&self) -> Result<Option<Secret>, ProviderError> {
+        if let Some(k) = self.key.get() {
+            return Ok(k.clone());
+        }
+        let key = self.resolve_key()?;
+        let _ = self.key.set(key.clone());
+        Ok(key)
+    }
+
+    fn resolve_key(&self) -> Result<Option<Secret>, ProviderError> {
         if let Some(cmd) = &self.file.api_key_cmd {
             let out = std::process::Command::new("sh")
                 .arg("-c")
@@ -398,11 +419,7 @@ impl Config {
                 .ok_or_else(|| ConfigError(format!("provider '{name}' has no `kind`")))?;
             providers.insert(
                 name.clone(),
-                ProviderConfig {
-                    name: name.clone(),
-                    kind,
-                    file: p.clone(),
-                },
+                ProviderConfig::new(name.clone(), kind, p.clone()),
             );
         }
         let cfg = Config {
@@ -442,11 +459,7 @@ impl Config {
             .filter_map(|(n, p)| {
                 Some((
                     n.clone(),
-                    ProviderConfig {
-                        name: n.clone(),
-                        kind: p.kind?,
-                        file: p.clone(),
-                    },
+                    ProviderConfig::new(n.clone(), p.kind?, p.clone()),
                 ))
             })
             .collect();

@@ -686,3 +686,30 @@ fn default_system_prompt_from_config_and_its_overrides() {
             .starts_with("Translate the user's text into English")
     );
 }
+
+#[test]
+fn api_key_cmd_runs_once_per_process() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let counter = dir.path().join("count");
+    let extra = format!(
+        "[providers.cmdkey]\nkind = \"openai\"\nbase_url = \"{}/v1\"\napi_key_cmd = \"echo run >> {}; echo sk-from-cmd\"\nlocal = false\n",
+        server().url("echo"),
+        counter.display()
+    );
+    let h = Home::with_extra("echo", &extra);
+    let o = h.run(&["ask", "--new", "-m", "openai/gpt-4o-mini", "first of two"]);
+    let id = o
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: "))
+        .expect("id")
+        .to_string();
+    h.run(&["ask", "-c", "second of two"]);
+    let r = h.run(&["replay", &id, "-m", "cmdkey/gpt-4o-mini"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runs = std::fs::read_to_string(&counter)
+        .expect("the command ran")
+        .lines()
+        .count();
+    assert_eq!(runs, 1, "two requests, one key command");
+}

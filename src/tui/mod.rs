@@ -84,7 +84,13 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
         Some(c) => Session::with_conversation(cfg.clone(), c, model),
         None => Session::new(cfg.clone(), model),
     };
+    // Resolve the current provider's key now, before raw mode: an api_key_cmd that asks for a
+    // passphrase gets a normal terminal, and a missing key is said at once.
+    let key_problem = cfg.endpoint(&session.model.provider).err();
     let mut app = App::new(session, theme, reason);
+    if let Some(e) = key_problem {
+        app.notify(e.message, app::Level::Warn);
+    }
     let (presets, preset_errors) = crate::presets::load_all(&cfg.paths.presets_dir());
     app.presets = presets;
     if let Some(e) = preset_errors.first() {
@@ -239,24 +245,39 @@ async fn event_loop(
                         let token = CancellationToken::new();
                         cancel = Some(token.clone());
                         let tx = tx.clone();
-                        match app.session.cfg.endpoint(&provider) {
-                            Ok(ep) => {
-                                let mut rx = stream::spawn(Arc::new(ep), request, token);
-                                tokio::spawn(async move {
-                                    while let Some(ev) = rx.recv().await {
-                                        if tx.send(Msg::Stream(request_id, ev)).is_err() {
-                                            break;
-                                        }
-                                    }
-                                });
+                        let cfg = app.session.cfg.clone();
+                        // Resolving the endpoint may run api_key_cmd: not on the UI task.
+                        tokio::spawn(async move {
+                            let ep =
+                                tokio::task::spawn_blocking(move || cfg.endpoint(&provider)).await;
+                            let ep = match ep {
+                                Ok(Ok(ep)) => ep,
+                                Ok(Err(e)) => {
+                                    let _ = tx.send(Msg::Stream(
+                                        request_id,
+                                        crate::provider::StreamEvent::Error(e),
+                                    ));
+                                    return;
+                                }
+                                Err(e) => {
+                                    let e = crate::provider::ProviderError::new(
+                                        crate::provider::ErrorKind::Config,
+                                        e.to_string(),
+                                    );
+                                    let _ = tx.send(Msg::Stream(
+                                        request_id,
+                                        crate::provider::StreamEvent::Error(e),
+                                    ));
+                                    return;
+                                }
+                            };
+                            let mut rx = stream::spawn(Arc::new(ep), request, token);
+                            while let Some(ev) = rx.recv().await {
+                                if tx.send(Msg::Stream(request_id, ev)).is_err() {
+                                    break;
+                                }
                             }
-                            Err(e) => {
-                                let _ = tx.send(Msg::Stream(
-                                    request_id,
-                                    crate::provider::StreamEvent::Error(e),
-                                ));
-                            }
-                        }
+                        });
                     }
                     Effect::CancelStream => {
                         if let Some(c) = cancel.take() {
