@@ -66,3 +66,23 @@ pub fn model_rows(
     }
     rows
 }
+
+/// A context size for people: `128K`, `1M`, `1.05M`, `?`.
+pub fn fmt_context(n: Option<u64>) -> String {
+    match n {
+        Some(n) if n >= 1_000_000 => format!("{:.2}M", n as f64 / 1e6).replace(".00M", "M"),
+        Some(n) => format!("{}K", n / 1000),
+        None => "?".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn context_sizes() {
+        assert_eq!(super::fmt_context(Some(128_000)), "128K");
+        assert_eq!(super::fmt_context(Some(1_000_000)), "1M");
+        assert_eq!(super::fmt_context(Some(1_048_576)), "1.05M");
+        assert_eq!(super::fmt_context(None), "?");
+    }
+}

@@ -343,6 +343,12 @@ impl ProviderConfig {
         Ok(None)
     }
 
+    /// Worth asking for its model list: not the demo, and a key, a key command, or local.
+    pub fn can_list_models(&self) -> bool {
+        self.kind != Kind::Demo
+            && (self.has_key_in_env() || self.file.api_key_cmd.is_some() || self.is_local())
+    }
+
     pub fn has_key_in_env(&self) -> bool {
         self.file
             .api_key_env

@@ -14,22 +14,11 @@ fn price(x: f64) -> String {
     if x == 0.0 { "0".into() } else { format!("{x}") }
 }
 
-fn context(n: Option<u64>) -> String {
-    match n {
-        Some(n) if n >= 1_000_000 => format!("{:.2}M", n as f64 / 1e6).replace(".00M", "M"),
-        Some(n) => format!("{}K", n / 1000),
-        None => "?".into(),
-    }
-}
-
 pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
     let mut remote = std::collections::BTreeMap::new();
     let mut remote_errors = Vec::new();
     if args.remote {
-        for p in cfg.providers.values().filter(|p| {
-            p.kind != Kind::Demo
-                && (p.has_key_in_env() || p.is_local() || p.file.api_key_cmd.is_some())
-        }) {
+        for p in cfg.providers.values().filter(|p| p.can_list_models()) {
             match crate::provider::list::fetch(cfg, &p.name).await {
                 Ok(list) => {
                     remote.insert(p.name.clone(), list);
@@ -100,7 +89,7 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
                 r.provider,
                 r.model,
                 prices,
-                context(r.context),
+                crate::catalog::fmt_context(r.context),
                 warn
             );
         }

@@ -207,10 +207,7 @@ impl App {
             .cfg
             .providers
             .values()
-            .filter(|p| {
-                p.kind != crate::provider::Kind::Demo
-                    && (p.has_key_in_env() || p.file.api_key_cmd.is_some() || p.is_local())
-            })
+            .filter(|p| p.can_list_models())
             .map(|p| p.name.clone())
             .collect()
     }
@@ -623,7 +620,7 @@ impl App {
         let text = if arg.is_empty() {
             msg.content.clone()
         } else {
-            let blocks = super::markdown::render(&msg.content, 1000, &self.theme).code_blocks;
+            let blocks = super::markdown::code_blocks(&msg.content);
             match arg
                 .parse::<usize>()
                 .ok()

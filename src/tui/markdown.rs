@@ -197,6 +197,24 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
     out
 }
 
+/// The raw text of `text`'s fenced and indented code blocks, in order (an unclosed fence at
+/// the end counts): the blocks numbered `[N]` on screen, for `/copy N`. Parses only; no
+/// rendering or highlighting.
+pub fn code_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for ev in Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match (ev, cur.as_mut()) {
+            (Event::Start(Tag::CodeBlock(_)), _) => cur = Some(String::new()),
+            (Event::Text(t), Some(buf)) => buf.push_str(&t),
+            (Event::End(TagEnd::CodeBlock), Some(_)) => out.extend(cur.take()),
+            _ => {}
+        }
+    }
+    out.extend(cur);
+    out
+}
+
 struct ListState {
     next: Option<u64>,
 }
@@ -538,6 +556,11 @@ mod tests {
         assert!(p.contains(&"a │ bb".to_string()), "{p:?}");
         assert!(p.iter().any(|l| l == "see docs <https://x.y>"), "{p:?}");
         assert_eq!(r.code_blocks, vec!["fn main() {}\n".to_string()]);
+        assert_eq!(
+            code_blocks(md),
+            r.code_blocks,
+            "/copy numbers blocks as the screen does"
+        );
     }
 
     /// Random text (ASCII, CJK, emoji, spaces, long words) at random widths and prefixes never
@@ -606,6 +629,10 @@ mod tests {
         let p = plain(&r);
         assert!(p.contains(&"│ print('hi')".to_string()), "{p:?}");
         assert!(p.contains(&"│ x = 1".to_string()), "{p:?}");
+        assert_eq!(
+            code_blocks("Here:\n\n```python\nprint('hi')\nx = 1"),
+            r.code_blocks
+        );
     }
 
     #[test]

@@ -328,7 +328,11 @@ async fn event_loop(
                         });
                     }
                     Effect::DeleteConversation(id) => {
-                        if let Err(e) = store.delete(&id) {
+                        // Off the runtime thread, but awaited: the ListConversations that
+                        // follows must not see the deleted file.
+                        let store = store.clone();
+                        let r = tokio::task::spawn_blocking(move || store.delete(&id)).await;
+                        if let Ok(Err(e)) = r {
                             app.notify(e.to_string(), app::Level::Error);
                         }
                     }

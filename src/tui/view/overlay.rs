@@ -70,16 +70,7 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                     }
                     _ => "price unknown".to_string(),
                 };
-                let ctx = row
-                    .context
-                    .map(|c| {
-                        if c >= 1_000_000 {
-                            format!("{:.1}M", c as f64 / 1e6)
-                        } else {
-                            format!("{}K", c / 1000)
-                        }
-                    })
-                    .unwrap_or_else(|| "?".into());
+                let ctx = crate::catalog::fmt_context(row.context);
                 let warn = row
                     .warning
                     .as_deref()
