@@ -20,12 +20,7 @@ fn new_then_continue_then_switch_model_mid_conversation() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "echo: And with HTTP/2?\n");
     // The continued request carried the whole history, on the conversation's model.
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("And with HTTP/2?"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("And with HTTP/2?"));
     let body = req.json();
     assert_eq!(body["model"], "gpt-4o-mini");
     let roles: Vec<&str> = body["messages"]
@@ -45,12 +40,7 @@ fn new_then_continue_then_switch_model_mid_conversation() {
         "Same question, your view?",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.path.ends_with("/messages"))
-        .expect("anthropic req");
+    let req = support::last_request("echo", |r| r.path.ends_with("/messages"));
     let body = req.json();
     assert_eq!(body["messages"].as_array().map(Vec::len), Some(5));
     assert_eq!(body["messages"][4]["content"], "Same question, your view?");
@@ -177,12 +167,7 @@ fn replay_on_another_model_saves_a_linked_conversation() {
         vec!["echo: first question", "echo: second question"]
     );
     // The second replayed turn carried the new answers as history, in Gemini's format.
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.path.contains(":streamGenerateContent"))
-        .expect("gemini");
+    let req = support::last_request("echo", |r| r.path.contains(":streamGenerateContent"));
     let body = req.json();
     assert_eq!(body["contents"][1]["role"], "model");
     assert_eq!(
@@ -243,12 +228,7 @@ fn presets_with_examples_variables_and_errors() {
         "A film full of car chases and explosions",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("car chases and explosions"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("car chases and explosions"));
     let msgs = req.json()["messages"]
         .as_array()
         .cloned()
@@ -277,12 +257,7 @@ fn presets_with_examples_variables_and_errors() {
         Some("We measured things."),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("We measured things."))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("We measured things."));
     assert!(
         req.json()["messages"][0]["content"]
             .as_str()
@@ -323,12 +298,7 @@ fn stdin_and_system_prompt() {
         Some("some text\n"),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("Summarise in one line"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("Summarise in one line"));
     let body = req.json();
     assert_eq!(body["system"], "Summarise in one line");
     assert_eq!(body["messages"][0]["content"], "summarise\n\nsome text\n");
@@ -643,12 +613,7 @@ fn default_system_prompt_from_config_and_its_overrides() {
         "anthropic/claude-haiku-4-5",
         "default system prompt test",
     ]);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("default system prompt test"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("default system prompt test"));
     assert_eq!(req.json()["system"], "Answer in French.");
     h.run(&[
         "ask",
@@ -658,12 +623,7 @@ fn default_system_prompt_from_config_and_its_overrides() {
         "Answer in German.",
         "override test",
     ]);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("override test"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("override test"));
     assert_eq!(req.json()["system"], "Answer in German.");
     h.run(&[
         "ask",
@@ -673,12 +633,7 @@ fn default_system_prompt_from_config_and_its_overrides() {
         "translate",
         "preset test",
     ]);
-    let req = server()
-        .requests_for("echo")
-        .into_iter()
-        .rev()
-        .find(|r| r.body.contains("preset test"))
-        .expect("req");
+    let req = support::last_request("echo", |r| r.body.contains("preset test"));
     assert!(
         req.json()["system"]
             .as_str()

@@ -12,6 +12,31 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// Runs charla (with `args`, and `env` as extra VAR=value words) in a new tmux server of
+    /// its own, in a `width`×`height` pane, against `h`'s home; waits for the first screen.
+    fn start(tag: &str, h: &Home, env: &str, args: &str, width: u16, height: u16) -> Tmux {
+        let t = Tmux {
+            socket: format!("charla-test-{tag}-{}", std::process::id()),
+        };
+        let cmd = format!(
+            "exec env -i PATH=\"$PATH\" TERM=xterm-256color {env} CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} {args}",
+            h.path().display(),
+            env!("CARGO_BIN_EXE_charla")
+        );
+        t.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            &cmd,
+        ]);
+        t
+    }
+
     fn cmd(&self, args: &[&str]) -> String {
         let o = Command::new("tmux")
             .arg("-L")
@@ -62,25 +87,7 @@ fn chat_switch_model_cancel_quit_and_saved() {
         server().url("echo,evil")
     );
     let h = Home::with_extra("echo", &extra);
-    let t = Tmux {
-        socket: format!("charla-test-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -i PATH=\"$PATH\" TERM=xterm-256color CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m openai/gpt-4o-mini",
-        h.path().display(),
-        env!("CARGO_BIN_EXE_charla")
-    );
-    t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "110",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+    let t = Tmux::start("chat", &h, "", "-m openai/gpt-4o-mini", 110, 40);
     t.wait_for("type a question");
 
     t.text("hello tmux");
@@ -153,25 +160,7 @@ fn chat_switch_model_cancel_quit_and_saved() {
 #[test]
 fn workflows_switch_retry_browse_reopen_copy() {
     let h = Home::new("echo");
-    let t = Tmux {
-        socket: format!("charla-test-wf-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -i PATH=\"$PATH\" TERM=xterm-256color CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m openai/gpt-4o-mini",
-        h.path().display(),
-        env!("CARGO_BIN_EXE_charla")
-    );
-    t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+    let t = Tmux::start("wf", &h, "", "-m openai/gpt-4o-mini", 120, 40);
     t.cmd(&["set-option", "-g", "set-clipboard", "on"]);
     t.wait_for("type a question");
 
@@ -261,25 +250,14 @@ fn editor_round_trip_and_hangup_mid_stream_saves_the_partial_answer() {
         server().url("echo,slow=200,words=300")
     );
     let h = Home::with_extra("echo", &extra);
-    let t = Tmux {
-        socket: format!("charla-test-ed-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "exec env -i PATH=\"$PATH\" TERM=xterm-256color EDITOR='sed -i s/draft/edited/' CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} -m slow/gpt-4o-mini",
-        h.path().display(),
-        env!("CARGO_BIN_EXE_charla")
+    let t = Tmux::start(
+        "ed",
+        &h,
+        "EDITOR='sed -i s/draft/edited/'",
+        "-m slow/gpt-4o-mini",
+        100,
+        30,
     );
-    t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
     t.wait_for("type a question");
     t.text("my draft text");
     t.keys(&["C-e"]);

@@ -18,6 +18,19 @@ pub fn server() -> &'static FakeServer {
     S.get_or_init(FakeServer::start)
 }
 
+/// The newest request the fake server saw under `opts` that matches `pred`.
+pub fn last_request(
+    opts: &str,
+    pred: impl Fn(&fake_server::Recorded) -> bool,
+) -> fake_server::Recorded {
+    server()
+        .requests_for(opts)
+        .into_iter()
+        .rev()
+        .find(|r| pred(r))
+        .unwrap_or_else(|| panic!("no matching request under {opts:?}"))
+}
+
 /// An isolated charla home whose providers all point at the fake server with `opts`.
 pub struct Home {
     pub dir: tempfile::TempDir,
