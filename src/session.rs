@@ -220,56 +220,31 @@ impl Session {
             return;
         };
         let method = self.estimate_method();
-        // Estimate what was sent from the history before this answer.
+        // Estimates only where needed: loading the tokenizer is not free.
         let (reported, estimated) = match f.usage {
             // A broken stream may have reported only a start-of-message placeholder (Anthropic's
             // message_start says output_tokens: 1): what was received counts at least.
             Some(mut u) if err.is_some() => {
-                let msg = &self.conv.messages[f.index];
-                let reasoning = msg
-                    .answer
-                    .as_ref()
-                    .map(|a| tokens::estimate(&a.reasoning, method))
-                    .unwrap_or(0);
-                let received = tokens::estimate(&msg.content, method) + reasoning;
-                let short = received > u.output_tokens;
+                let (output, reasoning) = self.received_tokens(f.index, method);
+                let short = output > u.output_tokens;
                 if short {
-                    u.output_tokens = received;
+                    u.output_tokens = output;
                     u.reasoning_tokens = u.reasoning_tokens.max(reasoning);
                 }
                 (u, short)
             }
             Some(u) => (u, false),
+            // No usage reported: estimate what was sent (the history before this answer) and
+            // what came back.
             None => {
-                let prior = &self.conv.messages[..f.index];
-                let mut input = self
-                    .conv
-                    .system_prompt
-                    .as_deref()
-                    .map(|s| tokens::estimate(s, method) + 4)
-                    .unwrap_or(0);
-                for m in prior
-                    .iter()
-                    .filter(|m| !(m.role == Role::Assistant && m.content.is_empty()))
-                {
-                    input += tokens::estimate(&m.content, method) + 4;
-                }
-                let msg = &self.conv.messages[f.index];
-                let reasoning = msg
-                    .answer
-                    .as_ref()
-                    .map(|a| tokens::estimate(&a.reasoning, method))
-                    .unwrap_or(0);
-                let output = tokens::estimate(&msg.content, method) + reasoning;
-                (
-                    Usage {
-                        input_tokens: input,
-                        output_tokens: output,
-                        reasoning_tokens: reasoning,
-                        ..Usage::default()
-                    },
-                    true,
-                )
+                let (output, reasoning) = self.received_tokens(f.index, method);
+                let usage = Usage {
+                    input_tokens: self.prompt_tokens(f.index, method),
+                    output_tokens: output,
+                    reasoning_tokens: reasoning,
+                    ..Usage::default()
+                };
+                (usage, true)
             }
         };
         let cost = turn_cost(&self.cfg, &self.model, &reported);
@@ -316,17 +291,39 @@ impl Session {
 
     /// Estimated tokens of the system prompt and history (what every next request carries).
     pub fn history_tokens(&self) -> u64 {
-        let method = self.estimate_method_now();
-        let mut input = self
+        self.prompt_tokens(self.conv.messages.len(), self.estimate_method_now())
+    }
+
+    /// Estimated tokens of the system prompt and the history in `messages[..upto]` (as sent:
+    /// empty answers are left out), 4 tokens of framing per message.
+    fn prompt_tokens(&self, upto: usize, method: Method) -> u64 {
+        let system = self
             .conv
             .system_prompt
             .as_deref()
             .map(|s| tokens::estimate(s, method) + 4)
             .unwrap_or(0);
-        for m in self.conv.history() {
-            input += tokens::estimate(&m.content, method) + 4;
-        }
-        input
+        let history: u64 = self.conv.messages[..upto]
+            .iter()
+            .filter(|m| !(m.role == Role::Assistant && m.content.trim().is_empty()))
+            .map(|m| tokens::estimate(&m.content, method) + 4)
+            .sum();
+        system + history
+    }
+
+    /// Estimated (output, reasoning) tokens of the answer at `index`, reasoning included in
+    /// output as in [`Usage`].
+    fn received_tokens(&self, index: usize, method: Method) -> (u64, u64) {
+        let msg = &self.conv.messages[index];
+        let reasoning = msg
+            .answer
+            .as_ref()
+            .map(|a| tokens::estimate(&a.reasoning, method))
+            .unwrap_or(0);
+        (
+            tokens::estimate(&msg.content, method) + reasoning,
+            reasoning,
+        )
     }
 
     /// Estimated input tokens and input cost of sending `draft` now. Uses the tokenizer only
