@@ -575,9 +575,9 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         None => "price unknown".into(),
     };
     let editing = if app.editing_last {
-        "editing the last question: Enter replaces it (Esc: stop) · "
+        "editing last question (Enter replaces, Esc stops) · "
     } else if app.recalled {
-        "recalled: Enter asks again, Ctrl-E edits the last question · "
+        "recalled (Enter asks again, Ctrl-E edits it) · "
     } else {
         ""
     };
