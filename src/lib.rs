@@ -12,6 +12,7 @@ pub mod log;
 pub mod presets;
 pub mod pricing;
 pub mod provider;
+pub mod redact;
 pub mod sanitize;
 pub mod session;
 pub mod tokens;

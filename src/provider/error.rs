@@ -62,10 +62,12 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
+    /// Every constructor masks API keys and credential-looking values in the message: a
+    /// provider that echoes the key back cannot get it shown, logged or saved.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProviderError {
             kind,
-            message: message.into(),
+            message: crate::redact::redact(&message.into()),
             status: None,
             retry_after: None,
             no_retry: false,
@@ -99,7 +101,7 @@ impl ProviderError {
         let message = if message.is_empty() {
             format!("HTTP {status}")
         } else {
-            message
+            crate::redact::redact(&message)
         };
         ProviderError {
             kind,

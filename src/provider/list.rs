@@ -50,6 +50,10 @@ pub fn parse(kind: Kind, body: &str) -> Result<Vec<String>, ProviderError> {
             .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
             .collect(),
     };
+    // Ids come from a server: a key it echoes is masked here like in its errors.
+    for id in &mut out {
+        *id = crate::redact::redact(id);
+    }
     out.sort();
     out.dedup();
     Ok(out)

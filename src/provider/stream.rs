@@ -19,8 +19,12 @@ use tokio_util::sync::CancellationToken;
 pub struct Secret(String);
 
 impl Secret {
+    /// A key charla resolved; it is registered for [`crate::redact`] so that nothing charla
+    /// prints, logs or saves can contain it.
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        let s = s.into();
+        crate::redact::register(&s);
+        Secret(s)
     }
     pub fn expose(&self) -> &str {
         &self.0
@@ -201,13 +205,13 @@ async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
                 tokio::time::sleep(wait).await;
             }
             None => {
+                // Kind and status only: the log records no text from a server.
                 crate::log::line(format!(
-                    "error provider={} model={} kind={} status={:?} after_content={content_sent} message={:?}",
+                    "error provider={} model={} kind={} status={:?} after_content={content_sent}",
                     ep.name,
                     req.model,
                     err.kind.as_str(),
                     err.status,
-                    crate::sanitize::sanitize(&err.message)
                 ));
                 let _ = tx.send(StreamEvent::Error(err)).await;
                 return;
@@ -285,6 +289,8 @@ async fn attempt(
     let non_sse_text = || non_sse.lock().map(|n| n.text.clone()).unwrap_or_default();
     let mut dec = decoder_for(ep.kind);
     let mut content_sent = false;
+    // A server that echoes the key inside the answer cannot get it onto a screen either.
+    let mut redact = Redactors::default();
     loop {
         let next = tokio::select! {
             n = events.next() => n,
@@ -301,17 +307,29 @@ async fn attempt(
                         .into_iter()
                         .find(|ev| matches!(ev, StreamEvent::Finished { .. }))
                 {
+                    redact.flush(tx).await;
                     let _ = tx.send(fin).await;
                     return Ok(());
                 }
+                redact.flush(tx).await;
                 return Err((e, content_sent));
             }
             None => dec.finish(&non_sse_text()),
         };
         for ev in out {
+            let ev = match redact.apply(ev) {
+                Some(ev) => ev,
+                None => continue,
+            };
             match ev {
-                StreamEvent::Error(e) => return Err((e, content_sent)),
+                StreamEvent::Error(e) => {
+                    redact.flush(tx).await;
+                    return Err((e, content_sent));
+                }
                 ev => {
+                    if matches!(ev, StreamEvent::Finished { .. }) {
+                        redact.flush(tx).await;
+                    }
                     let terminal = matches!(ev, StreamEvent::Finished { .. });
                     content_sent |= matches!(
                         ev,
@@ -325,6 +343,48 @@ async fn attempt(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Known keys masked in answer and reasoning text, across delta boundaries.
+#[derive(Default)]
+struct Redactors {
+    text: Option<crate::redact::StreamRedactor>,
+    reasoning: Option<crate::redact::StreamRedactor>,
+}
+
+impl Redactors {
+    /// The event as it may be passed on (None: everything in it is held back for now).
+    fn apply(&mut self, ev: StreamEvent) -> Option<StreamEvent> {
+        let pass = |r: &mut Option<crate::redact::StreamRedactor>, t: &str| {
+            r.get_or_insert_with(crate::redact::StreamRedactor::new)
+                .push(t)
+        };
+        match ev {
+            StreamEvent::TextDelta(t) => {
+                let t = pass(&mut self.text, &t);
+                (!t.is_empty()).then_some(StreamEvent::TextDelta(t))
+            }
+            StreamEvent::ReasoningDelta(t) => {
+                let t = pass(&mut self.reasoning, &t);
+                (!t.is_empty()).then_some(StreamEvent::ReasoningDelta(t))
+            }
+            ev => Some(ev),
+        }
+    }
+
+    /// Sends what was held back (the stream is ending).
+    async fn flush(&mut self, tx: &mpsc::Sender<StreamEvent>) {
+        if let Some(t) = self.reasoning.as_mut().map(|r| r.finish())
+            && !t.is_empty()
+        {
+            let _ = tx.send(StreamEvent::ReasoningDelta(t)).await;
+        }
+        if let Some(t) = self.text.as_mut().map(|r| r.finish())
+            && !t.is_empty()
+        {
+            let _ = tx.send(StreamEvent::TextDelta(t)).await;
         }
     }
 }

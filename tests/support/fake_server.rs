@@ -28,6 +28,9 @@
 //! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write
 //! - `noretry`: error responses carry `x-should-retry: false`
 //! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
+//! - `keyecho`: the API key the request carried is echoed: in the error message (with
+//!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
+//!   servers do ("Incorrect API key provided: sk-…")
 
 #![allow(dead_code)]
 
@@ -114,6 +117,7 @@ struct Opts {
     evil: bool,
     noretry: bool,
     dropend: bool,
+    keyecho: bool,
 }
 
 fn parse_opts(seg: &str) -> Opts {
@@ -149,6 +153,7 @@ fn parse_opts(seg: &str) -> Opts {
             "evil" => o.evil = true,
             "noretry" => o.noretry = true,
             "dropend" => o.dropend = true,
+            "keyecho" => o.keyecho = true,
             _ => {}
         }
     }
@@ -542,8 +547,27 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         tokio::time::sleep(Duration::from_secs(30)).await;
         return Ok(());
     }
+    let key = req
+        .header("authorization")
+        .map(|v| v.trim_start_matches("Bearer ").to_string())
+        .or_else(|| req.header("x-api-key").map(str::to_string))
+        .or_else(|| req.header("x-goog-api-key").map(str::to_string))
+        .unwrap_or_default();
     if let (Some(status), true) = (opts.status, faulty) {
-        let body = error_body(fmt, status);
+        let mut body = error_body(fmt, status);
+        if opts.keyecho {
+            let msg = format!(
+                "Incorrect API key provided: {key}. Authorization: Bearer {key} was rejected."
+            );
+            body = match fmt {
+                Format::Ollama | Format::ModelsOllama => serde_json::json!({"error": msg}),
+                Format::Gemini => {
+                    serde_json::json!({"error": {"code": status, "message": msg, "status": "UNAUTHENTICATED"}})
+                }
+                _ => serde_json::json!({"error": {"message": msg, "type": "invalid_request_error", "code": "invalid_api_key"}}),
+            }
+            .to_string();
+        }
         let mut head = format!(
             "HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
             body.len()
@@ -575,6 +599,11 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         } else {
             r#"{"object":"list","data":[{"id":"fake-large","object":"model"},{"id":"fake-small","object":"model"}]}"#.to_string()
         };
+        let body = if opts.keyecho {
+            body.replace("fake-small", &format!("fake-small-{key}"))
+        } else {
+            body
+        };
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
@@ -600,12 +629,24 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         if opts.evil {
             answer.push_str(" \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]52;c;cHduZWQ=\u{7} after");
         }
+        if opts.keyecho {
+            answer.push_str(&format!(" your key is {key} ok"));
+        }
         if let Some(n) = opts.words {
             for i in 0..n {
                 answer.push_str(if i % 12 == 11 { " word.\n\n" } else { " word" });
             }
         }
-        let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_string).collect();
+        let mut pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_string).collect();
+        if opts.keyecho && key.len() > 2 {
+            // The key split across two deltas.
+            if let Some(i) = pieces.iter().position(|p| p.contains(&key)) {
+                let p = pieces.remove(i);
+                let cut = p.find(&key).unwrap_or(0) + key.len() / 2;
+                pieces.insert(i, p[cut..].to_string());
+                pieces.insert(i, p[..cut].to_string());
+            }
+        }
         generated(fmt, &model, &pieces, input)
     } else {
         let t = match fmt {
