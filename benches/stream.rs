@@ -199,7 +199,7 @@ fn list_bench() {
             c.messages.push(a);
         }
         c.ensure_title();
-        bytes += std::fs::metadata(store.save(&c).expect("save"))
+        bytes += std::fs::metadata(store.save(&mut c).expect("save").path)
             .map(|m| m.len())
             .unwrap_or(0);
     }
@@ -363,7 +363,7 @@ fn tui_bench() {
     // A 5,000-message conversation, reopened and paged through.
     let home = tempfile::tempdir().expect("tmp");
     let store = charla::conversation::Store::new(home.path().join("data").join("conversations"));
-    store.save(&big_conversation().conv).expect("save");
+    store.save(&mut big_conversation().conv).expect("save");
     let t = Tmux(format!("charla-bench-{}-big", std::process::id()));
     let stats = home.path().join("stats.json");
     let cmd = format!(

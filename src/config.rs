@@ -638,9 +638,63 @@ impl Config {
     }
 }
 
+/// A timeout or delay given in seconds must be a positive, finite number.
+fn check_secs(
+    t: &TimeoutsFile,
+    prefix: &str,
+    src: &str,
+    path: &Path,
+    section_line: usize,
+) -> Result<(), ConfigError> {
+    for (key, v) in [
+        ("connect_secs", t.connect_secs),
+        ("first_token_secs", t.first_token_secs),
+        ("idle_secs", t.idle_secs),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v > 0.0)
+        {
+            let line = src[..]
+                .lines()
+                .enumerate()
+                .skip(section_line.saturating_sub(1))
+                .find(|(_, l)| l.trim_start().starts_with(key))
+                .map(|(i, _)| i + 1)
+                .unwrap_or(section_line);
+            return Err(ConfigError(format!(
+                "{}:{line}: {prefix}{key}: must be a positive number of seconds (got {v})",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An http(s) URL with a host.
+fn is_http_url(u: &str) -> bool {
+    (u.starts_with("http://") || u.starts_with("https://"))
+        && reqwest::Url::parse(u)
+            .ok()
+            .is_some_and(|p| p.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// Checks what serde cannot: every user provider has what it needs. Names file, line and key.
 fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), ConfigError> {
     let builtin: FileConfig = toml::from_str(BUILTIN).unwrap_or_default();
+    if let Some(t) = &user.timeouts {
+        let line = line_of(src, "[timeouts]").unwrap_or(1);
+        check_secs(t, "timeouts.", src, path, line)?;
+    }
+    if let Some(r) = &user.retry
+        && let Some(v) = r.max_retry_after_secs
+        && !(v.is_finite() && v >= 0.0)
+    {
+        let line = line_of(src, "max_retry_after_secs").unwrap_or(1);
+        return Err(ConfigError(format!(
+            "{}:{line}: retry.max_retry_after_secs: must be zero or a positive number of seconds (got {v})",
+            path.display()
+        )));
+    }
     for (name, p) in &user.providers {
         let is_builtin = builtin.providers.contains_key(name);
         let line = line_of(src, &format!("[providers.{name}]"))
@@ -661,13 +715,23 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
         }
         if let Some(u) = &p.base_url
             && p.kind != Some(Kind::Demo)
-            && !(u.starts_with("http://") || u.starts_with("https://"))
+            && !is_http_url(u)
             && !(is_builtin && name == "demo")
         {
             return Err(ConfigError(format!(
-                "{}: {u:?} is not an http(s) URL",
+                "{}: {u:?} is not an http(s) URL with a host",
                 at("base_url")
             )));
+        }
+        if let Some(t) = &p.timeouts {
+            let section = line_of(src, &format!("[providers.{name}.timeouts]")).unwrap_or(line);
+            check_secs(
+                t,
+                &format!("providers.{name}.timeouts."),
+                src,
+                path,
+                section,
+            )?;
         }
         if let Some(pr) = &p.proxy
             && reqwest::Proxy::all(pr).is_err()

@@ -124,14 +124,7 @@ fn redact_patterns(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let lower: Vec<char> = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
     let starts_with = |at: usize, p: &str, v: &[char]| -> bool {
-        let mut i = at;
-        for pc in p.chars() {
-            if v.get(i) != Some(&pc) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        (at..).zip(p.chars()).all(|(i, pc)| v.get(i) == Some(&pc))
     };
     let mut out = String::with_capacity(s.len());
     let mut i = 0;

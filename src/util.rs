@@ -53,16 +53,13 @@ pub fn today() -> String {
     now_rfc3339()[..10].to_string()
 }
 
-/// A sortable, unique-enough id: `YYYYMMDD-HHMMSS-xxxx`.
+/// A sortable id: `YYYYMMDD-HHMMSS-xxxx`. Not unique by itself: the store creates a
+/// conversation's file only where none exists, and picks another id when one does.
 pub fn new_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
     let t = now_rfc3339();
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::process::id() as u64);
-    h.write(t.as_bytes());
-    let r = h.finish() & 0xffff;
+    let r = &random_hex()[..4];
     format!(
-        "{}{}{}-{}{}{}-{r:04x}",
+        "{}{}{}-{}{}{}-{r}",
         &t[0..4],
         &t[5..7],
         &t[8..10],
@@ -70,6 +67,54 @@ pub fn new_id() -> String {
         &t[14..16],
         &t[17..19]
     )
+}
+
+/// 64 random bits as hex (std's per-process random keys, a process-wide counter and the clock).
+pub fn random_hex() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u64(std::process::id() as u64);
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", h.finish())
+}
+
+/// A message id, unique across processes.
+pub fn new_message_id() -> String {
+    random_hex()
+}
+
+/// A tiny stable hash (FNV-1a, 64 bits): the same on every run and machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A conversation id is a file name: plain ASCII letters, digits and `-`, 1 to 100 of them.
+pub fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// 1234567 → "1,234,567".

@@ -8,9 +8,11 @@ fn conv(id: &str, n: usize) -> Conversation {
     let mut c = Conversation::new(id.to_string(), "2026-11-30T08:00:00.000Z".into());
     c.system_prompt = Some("be brief".into());
     for i in 0..n {
-        c.messages
-            .push(Message::user(format!("question {i} {}", "x".repeat(2000))));
+        let mut q = Message::user(format!("question {i} {}", "x".repeat(2000)));
+        q.id = format!("q{i}");
+        c.messages.push(q);
         let mut a = Message::assistant("openai/gpt-4o-mini");
+        a.id = format!("a{i}");
         a.content = format!("answer {i} {}", "y".repeat(4000));
         if let Some(ans) = a.answer.as_mut() {
             ans.usage = Usage {
@@ -33,9 +35,14 @@ fn writer_child() {
         return;
     };
     let store = Store::new(dir);
+    let all = std::sync::Arc::new(conv("victim", 200).message_ids());
     let mut n = 1;
     loop {
-        let _ = store.save(&conv("victim", n));
+        let mut c = conv("victim", n);
+        // An existing file written again and again (its every message known: nothing to merge).
+        c.origin.path = Some(store.path_of("victim"));
+        c.origin.known = all.clone();
+        let _ = store.save(&mut c);
         n = n % 200 + 1;
     }
 }
@@ -76,7 +83,7 @@ fn round_trip_and_listing() {
         a.reasoning = "thinking".into();
         a.cost_usd = None;
     }
-    store.save(&c).expect("save");
+    store.save(&mut c).expect("save");
     let back = Store::load_path(&store.path_of("a1")).expect("load");
     assert_eq!(back, c);
     let text = std::fs::read_to_string(store.path_of("a1")).expect("text");
@@ -100,7 +107,17 @@ fn round_trip_and_listing() {
     // Saving over a file that does not parse is refused.
     let mut b = conv("broken", 1);
     b.title = "x".into();
-    assert!(store.save(&b).is_err());
+    b.origin.path = Some(dir.path().join("broken.json"));
+    assert!(store.save(&mut b).is_err());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("broken.json")).expect("kept"),
+        "[1,2"
+    );
+    // A new conversation whose id is taken gets another one; the taken file is untouched.
+    let mut n = conv("broken", 1);
+    let saved = store.save(&mut n).expect("save as another id");
+    assert_eq!(saved.renamed_from.as_deref(), Some("broken"));
+    assert_ne!(n.id, "broken");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("broken.json")).expect("kept"),
         "[1,2"
@@ -111,4 +128,104 @@ fn round_trip_and_listing() {
     let e = Store::load_path(&dir.path().join("newer.json")).expect_err("newer");
     assert!(e.to_string().contains("newer than this charla"), "{e}");
     let _ = Answer::new("x");
+}
+
+/// Eight writers that each read the conversation, add a turn and save, all at once: every
+/// turn is kept (the merge under the directory lock), in a file that parses.
+#[test]
+fn concurrent_writers_lose_no_turn() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::new(dir.path());
+    let mut c = conv("shared", 1);
+    store.save(&mut c).expect("first save");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut mine = Store::load_path(&store.path_of("shared")).expect("load");
+                barrier.wait();
+                mine.messages
+                    .push(Message::user(format!("writer {w} asks")));
+                let mut a = Message::assistant("demo/charla-demo");
+                a.content = format!("writer {w} answer");
+                mine.messages.push(a);
+                store.save(&mut mine).expect("save")
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("writer");
+    }
+    let back = Store::load_path(&store.path_of("shared")).expect("load");
+    assert_eq!(back.messages.len(), 2 + 16, "every writer's turn is kept");
+    for w in 0..8 {
+        let q = back
+            .messages
+            .iter()
+            .position(|m| m.content == format!("writer {w} asks"))
+            .unwrap_or_else(|| panic!("writer {w}'s question"));
+        assert_eq!(
+            back.messages[q + 1].content,
+            format!("writer {w} answer"),
+            "answer follows its question"
+        );
+    }
+}
+
+/// A file's id is never trusted as a path: not plain, or not its file name, it is refused by
+/// name; `delete` removes the file the conversation was read from.
+#[test]
+fn ids_are_not_paths() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let convs = dir.path().join("conversations");
+    let store = Store::new(&convs);
+    let mut c = conv("good-1", 1);
+    store.save(&mut c).expect("save");
+    let victim = dir.path().join("victim.json");
+    std::fs::write(&victim, "precious").expect("victim");
+    let text = std::fs::read_to_string(store.path_of("good-1")).expect("text");
+    std::fs::write(
+        convs.join("evil.json"),
+        text.replace("\"good-1\"", "\"../victim\""),
+    )
+    .expect("w");
+    std::fs::write(convs.join("copy.json"), &text).expect("w");
+    let (list, broken) = store.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(
+        broken.iter().any(|b| b.error.contains("not a plain id")),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.error.contains("does not match the file name")),
+        "{broken:?}"
+    );
+    assert!(Store::load_path(&convs.join("evil.json")).is_err());
+    assert!(store.find("../victim").is_err());
+    let found = store.find("good-1").expect("find");
+    store.delete(&found).expect("delete");
+    assert!(!store.path_of("good-1").exists());
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("still there"),
+        "precious"
+    );
+}
+
+/// Temp files of a writer killed mid-save are removed by the next listing.
+#[test]
+fn stale_temp_files_are_cleaned() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::new(dir.path());
+    let mut c = conv("t1", 1);
+    store.save(&mut c).expect("save");
+    let stale = dir.path().join(".t1.json.tmp-999999-deadbeef");
+    std::fs::write(&stale, "half a file").expect("w");
+    let (list, _) = store.list();
+    assert_eq!(list.len(), 1);
+    assert!(!stale.exists(), "stale temp removed");
 }

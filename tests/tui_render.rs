@@ -586,3 +586,33 @@ fn scrolled_up_indicator_and_context_gauge() {
     let s = screen(&a, 120, 20);
     assert!(s.contains("over the 128,000-token context"), "{s}");
 }
+
+/// The help's keys never run into their descriptions, at any width the screen supports.
+#[test]
+fn help_columns_stay_apart_at_every_width() {
+    let mut a = app("demo/charla-demo");
+    app::update(&mut a, key(KeyCode::Char('?')));
+    for w in [30u16, 40, 50, 60, 72, 80, 100, 120, 200] {
+        let s = screen(&a, w, 50);
+        for k in [
+            "[filter|p/name]",
+            "[path]",
+            "provider/model",
+            "Home/End",
+            "Shift-Enter",
+            ":q",
+        ] {
+            for line in s.lines().filter(|l| l.contains(k)) {
+                let after = line[line.find(k).unwrap_or(0) + k.len()..].chars().next();
+                assert!(
+                    matches!(after, Some(' ') | Some('│') | None),
+                    "width {w}: {k:?} runs into the next column: {line:?}\n{s}"
+                );
+            }
+        }
+        assert!(
+            s.contains("regenerate"),
+            "width {w}: descriptions shown\n{s}"
+        );
+    }
+}

@@ -286,3 +286,109 @@ fn editor_round_trip_and_hangup_mid_stream_saves_the_partial_answer() {
         "{ans}"
     );
 }
+
+impl Tmux {
+    /// Ctrl-C twice, then waits for charla to exit.
+    fn quit(&self) {
+        self.keys(&["C-c"]);
+        self.keys(&["C-c"]);
+        let start = Instant::now();
+        while self.cmd(&["list-sessions"]).contains("t:")
+            && start.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A conversation of a few MB, saved with the library like charla saves it.
+fn big_conversation(h: &Home) -> String {
+    use charla::conversation::{Conversation, Message, Store};
+    let store = Store::new(h.conversations());
+    let mut c = Conversation::new(
+        "20261201-000000-beef".into(),
+        "2026-12-01T00:00:00.000Z".into(),
+    );
+    for i in 0..400 {
+        c.messages
+            .push(Message::user(format!("question {i} {}", "q".repeat(3000))));
+        let mut a = Message::assistant("openai/gpt-4o-mini");
+        a.content = format!("answer {i} {}", "a ".repeat(3000));
+        if let Some(ans) = a.answer.as_mut() {
+            ans.duration_ms = Some(10);
+            ans.cost_usd = Some(0.0);
+        }
+        c.messages.push(a);
+    }
+    c.title = "big".into();
+    store.save(&mut c).expect("save");
+    c.id
+}
+
+/// Two renames in a row of a multi-MB conversation: the saves do not overlap, the file is the
+/// latest one and parses, and no temp file is left.
+#[test]
+fn quick_renames_of_a_big_conversation_never_corrupt_it() {
+    let h = Home::new("echo");
+    let id = big_conversation(&h);
+    let t = Tmux::start("renames", &h, "", &format!("--open {id}"), 100, 30);
+    t.wait_for("a a a a a a");
+    t.text("/title a");
+    t.keys(&["Enter"]);
+    t.text("/title b");
+    t.keys(&["Enter"]);
+    t.text("/title final name");
+    t.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = t.screen();
+    assert!(!s.contains("could not save"), "{s}");
+    t.quit();
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0]["title"], "final name");
+    assert_eq!(saved[0]["messages"].as_array().map(Vec::len), Some(800));
+    let leftovers: Vec<_> = std::fs::read_dir(h.conversations())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The TUI has a conversation open while `charla ask -c` adds a turn to it; then the TUI adds
+/// its own. Both turns are in the file.
+#[test]
+fn tui_and_ask_on_one_conversation_keep_both_turns() {
+    let h = Home::new("echo");
+    let o = h.run(&["ask", "-m", "openai/gpt-4o-mini", "first question"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let t = Tmux::start("shared", &h, "", "--open last", 100, 30);
+    t.wait_for("echo: first question");
+    let o = h.run(&["ask", "-c", "from the pipe"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    t.text("from the screen");
+    t.keys(&["Enter"]);
+    t.wait_for("echo: from the screen");
+    std::thread::sleep(Duration::from_millis(300));
+    t.quit();
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1);
+    let contents: Vec<&str> = saved[0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    for want in [
+        "first question",
+        "from the pipe",
+        "echo: from the pipe",
+        "from the screen",
+        "echo: from the screen",
+    ] {
+        assert!(
+            contents.contains(&want),
+            "{want:?} missing from {contents:?}"
+        );
+    }
+}

@@ -282,13 +282,13 @@ fn conversation_browser_search_open_rename_delete() {
     let store = Store::new(dir.path());
     let mut a = app("openai/gpt-4o-mini");
     ask(&mut a, "first conversation about rust", "answer");
-    store.save(&a.session.conv).expect("save");
+    store.save(&mut a.session.conv).expect("save");
     let first_id = a.session.conv.id.clone();
     app::update(&mut a, ctrl('n'));
     ask(&mut a, "second one about python", "answer");
     std::thread::sleep(Duration::from_millis(5));
     a.session.conv.updated = charla::util::now_rfc3339();
-    store.save(&a.session.conv).expect("save");
+    store.save(&mut a.session.conv).expect("save");
 
     let eff = app::update(&mut a, ctrl('o'));
     assert_eq!(eff, vec![Effect::ListConversations(String::new())]);

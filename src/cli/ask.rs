@@ -1,20 +1,17 @@
 //! `charla ask`: one question, streamed to stdout. Drives the same `Session` as the TUI.
 
-use super::{AskArgs, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE};
+use super::{AskArgs, EXIT_INTERRUPTED, EXIT_LOCAL, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, out};
 use crate::config::{Config, ModelRef};
 use crate::conversation::{Conversation, Store, export};
 use crate::presets;
 use crate::provider::{ErrorKind, ProviderError, StreamEvent, stream};
-use crate::sanitize::sanitize_cow;
 use crate::session::{Applied, Session};
 use serde_json::json;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub fn err(msg: impl std::fmt::Display) {
-    eprintln!("charla: {}", crate::sanitize::sanitize(&msg.to_string()));
-}
+pub use super::out::err;
 
 /// How a streamed turn ended.
 pub enum TurnEnd {
@@ -50,36 +47,30 @@ pub async fn run_turn(
         }
     };
     let mut rx = stream::spawn(ep, req, cancel.clone());
-    let stdout = std::io::stdout();
+    let stdout = out::Out::new(out.raw);
     let mut last_char = '\n';
     let mut wrote = false;
     let mut reasoning_open = false;
     while let Some(ev) = rx.recv().await {
         let mut line: Option<serde_json::Value> = None;
-        let mut text: Option<String> = None;
+        let mut text: Option<&str> = None;
         match &ev {
             StreamEvent::TextDelta(t) => {
                 if out.json {
                     line = Some(json!({"type": "delta", "text": t}));
                 } else if out.text {
-                    text = Some(if out.raw {
-                        t.clone()
-                    } else {
-                        sanitize_cow(t).into_owned()
-                    });
+                    text = Some(t);
                 }
             }
             StreamEvent::ReasoningDelta(t) => {
                 if out.json {
                     line = Some(json!({"type": "reasoning", "text": t}));
                 } else if out.reasoning {
-                    let mut e = std::io::stderr().lock();
                     if !reasoning_open {
-                        let _ = write!(e, "[reasoning] ");
+                        out::etext("[reasoning] ");
                         reasoning_open = true;
                     }
-                    let _ = write!(e, "{}", sanitize_cow(t));
-                    let _ = e.flush();
+                    out::etext(t);
                 }
             }
             StreamEvent::Retry {
@@ -101,23 +92,19 @@ pub async fn run_turn(
             _ => {}
         }
         if reasoning_open && text.is_some() {
-            eprintln!();
+            out::eline("");
             reasoning_open = false;
         }
-        let write_ok = {
-            let mut o = stdout.lock();
-            let r = if let Some(l) = line {
-                writeln!(o, "{l}")
-            } else if let Some(t) = &text {
-                if let Some(c) = t.chars().last() {
-                    last_char = c;
-                    wrote = true;
-                }
-                write!(o, "{t}")
-            } else {
-                Ok(())
-            };
-            r.and_then(|_| o.flush()).is_ok()
+        let write_ok = if let Some(l) = line {
+            out::json(&l).is_ok()
+        } else if let Some(t) = text {
+            if let Some(c) = t.chars().last() {
+                last_char = c;
+                wrote = true;
+            }
+            stdout.text(t).is_ok()
+        } else {
+            true
         };
         if !write_ok {
             cancel.cancel();
@@ -133,10 +120,10 @@ pub async fn run_turn(
         };
         if let Applied::TurnEnded { interrupted } = session.apply(request_id, ev) {
             if reasoning_open {
-                eprintln!();
+                out::eline("");
             }
             if out.text && !out.json && wrote && last_char != '\n' {
-                let _ = writeln!(stdout.lock());
+                let _ = stdout.text("\n");
             }
             return match (interrupted, ended) {
                 (false, _) => TurnEnd::Finished,
@@ -206,7 +193,38 @@ fn read_stdin() -> std::io::Result<Option<String>> {
     }
     let mut buf = Vec::new();
     stdin.lock().read_to_end(&mut buf)?;
-    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+    // Never sent silently mangled: the model would see U+FFFD where the bytes were.
+    String::from_utf8(buf).map(Some).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "stdin is not UTF-8 text (an invalid byte 0x{:02x} at offset {at}); convert it first, e.g. `iconv -f latin1 -t utf-8`",
+                e.as_bytes().get(at).copied().unwrap_or(0)
+            ),
+        )
+    })
+}
+
+/// The most recent conversation for `-c`, unless a file that cannot be read is more recent:
+/// continuing an older conversation without a word would be a silent mistake.
+fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::StoreError> {
+    let (list, broken) = store.list();
+    let newest_ok = list.iter().filter_map(|s| s.modified).max();
+    if let Some(b) = broken
+        .iter()
+        .filter(|b| b.modified.is_some() && b.modified > newest_ok)
+        .max_by_key(|b| b.modified)
+    {
+        return Err(crate::conversation::StoreError::Invalid {
+            path: b.path.clone(),
+            error: format!(
+                "the most recent conversation file cannot be read ({}); continue another one with --conversation ID (see `charla list`)",
+                b.error
+            ),
+        });
+    }
+    store.find("last")
 }
 
 pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
@@ -220,6 +238,10 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             };
         }
         Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            err(e);
+            return EXIT_USAGE;
+        }
         Err(e) => {
             err(format!("cannot read stdin: {e}"));
             return EXIT_USAGE;
@@ -231,7 +253,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     }
     let store = Store::new(cfg.paths.conversations_dir());
     let existing = if args.continue_ {
-        Some(store.find("last"))
+        Some(last_readable(&store))
     } else {
         args.conversation.as_deref().map(|id| store.find(id))
     };
@@ -289,9 +311,6 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     if args.temperature.is_some() {
         session.temperature = args.temperature;
     }
-    if args.new {
-        eprintln!("conversation: {}", session.conv.id);
-    }
     let out = Output {
         json: args.json,
         raw: args.raw,
@@ -299,9 +318,8 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         text: true,
     };
     if out.json {
-        println!(
-            "{}",
-            json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id})
+        let _ = out::json(
+            &json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id}),
         );
     }
     let cancel = CancellationToken::new();
@@ -314,15 +332,36 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     let (id, req) = session.begin(&prompt);
     let end = run_turn(&mut session, id, req, &out, &cancel).await;
     if out.json {
-        let mut o = std::io::stdout().lock();
         for l in json_tail(&session, &end) {
-            let _ = writeln!(o, "{l}");
+            let _ = out::json(&l);
         }
     }
-    if !args.no_save
-        && let Err(e) = store.save(&session.conv)
-    {
-        err(format!("could not save the conversation: {e}"));
+    // A turn that is not saved is said, and the exit code says it too (the answer was printed).
+    let mut save_failed = false;
+    if !args.no_save {
+        match store.save(&mut session.conv) {
+            Ok(saved) => {
+                if saved.merged > 0 {
+                    err(format!(
+                        "note: {} message(s) another charla process added meanwhile were kept",
+                        saved.merged
+                    ));
+                }
+                if out.json {
+                    let _ = out::json(
+                        &json!({"type": "saved", "conversation": session.conv.id, "merged": saved.merged}),
+                    );
+                }
+                // Printed once the file exists: the id is real.
+                if args.new {
+                    out::eline(format!("conversation: {}", session.conv.id));
+                }
+            }
+            Err(e) => {
+                err(format!("could not save the conversation: {e}"));
+                save_failed = true;
+            }
+        }
     }
     if args.stats
         && let Some(a) = session.last_answer()
@@ -336,9 +375,9 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
                 t.turns
             ));
         }
-        eprintln!("{}", crate::sanitize::sanitize(&line));
+        out::eline(line);
     }
-    match end {
+    let code = match end {
         TurnEnd::Finished => EXIT_OK,
         TurnEnd::OutputClosed => EXIT_OK,
         TurnEnd::Cancelled => {
@@ -355,5 +394,10 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
                 EXIT_PROVIDER
             }
         }
+    };
+    if save_failed && code == EXIT_OK {
+        EXIT_LOCAL
+    } else {
+        code
     }
 }

@@ -1,6 +1,8 @@
 //! `models`, `config`, `list`, `show`, `export`, `presets`, `delete`, `completions`.
 
-use super::{ConfigAction, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, ExportFormat, ModelsArgs, ask::err};
+use super::{
+    ConfigAction, EXIT_LOCAL, EXIT_OK, EXIT_USAGE, ExportFormat, ModelsArgs, out, out::err,
+};
 use crate::catalog::model_rows;
 use crate::config::{self, Config, Paths};
 use crate::conversation::{Store, export};
@@ -8,7 +10,6 @@ use crate::provider::{Kind, Role};
 use crate::sanitize::sanitize;
 use crate::util::{dollars, thousands};
 use serde_json::json;
-use std::io::Write;
 
 fn price(x: f64) -> String {
     if x == 0.0 { "0".into() } else { format!("{x}") }
@@ -28,22 +29,18 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
         }
     }
     let rows = model_rows(cfg, &remote);
-    let mut o = std::io::stdout().lock();
     if args.json {
         for r in &rows {
-            let _ = writeln!(
-                o,
-                "{}",
-                json!({"model": format!("{}/{}", r.provider, r.model), "input_per_m": r.input, "output_per_m": r.output,
-                       "cached_input_per_m": r.cached_input, "context": r.context, "warning": r.warning, "local": r.local})
+            let _ = out::json(
+                &json!({"model": format!("{}/{}", r.provider, r.model), "input_per_m": r.input, "output_per_m": r.output,
+                       "cached_input_per_m": r.cached_input, "context": r.context, "warning": r.warning, "local": r.local}),
             );
         }
     } else {
-        let _ = writeln!(
-            o,
+        out::line(format!(
             "Prices in USD per 1M tokens (input / output / cached input), as of {}.",
             cfg.prices.as_of
-        );
+        ));
         let mut current = String::new();
         for r in &rows {
             if r.provider != current {
@@ -67,7 +64,7 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
                 } else {
                     "no key configured".into()
                 };
-                let _ = writeln!(o, "\n{} ({}; {})", current, p.kind.as_str(), key);
+                out::line(format!("\n{} ({}; {})", current, p.kind.as_str(), key));
             }
             let prices = match (r.input, r.output) {
                 (Some(i), Some(out)) => format!(
@@ -83,18 +80,17 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
                 .as_deref()
                 .map(|w| format!("  [{w}]"))
                 .unwrap_or_default();
-            let _ = writeln!(
-                o,
+            out::line(format!(
                 "  {}/{:<32} {:<24} ctx {:>6}{}",
                 r.provider,
                 r.model,
                 prices,
                 crate::catalog::fmt_context(r.context),
                 warn
-            );
+            ));
         }
         let (def, why) = cfg.default_model();
-        let _ = writeln!(o, "\nDefault model: {def} ({why}).");
+        out::line(format!("\nDefault model: {def} ({why})."));
     }
     for e in &remote_errors {
         err(format!("model list: {e}"));
@@ -109,8 +105,8 @@ pub fn config_cmd(
 ) -> i32 {
     match action {
         ConfigAction::Path => {
-            println!("{}", paths.config_file.display());
-            eprintln!("data: {}", paths.data_dir.display());
+            out::line(format!("{}", paths.config_file.display()));
+            out::eline(format!("data: {}", paths.data_dir.display()));
             EXIT_OK
         }
         ConfigAction::Init => {
@@ -130,7 +126,7 @@ pub fn config_cmd(
             }
             match std::fs::write(p, config::EXAMPLE) {
                 Ok(()) => {
-                    println!("wrote {}", p.display());
+                    out::line(format!("wrote {}", p.display()));
                     EXIT_OK
                 }
                 Err(e) => {
@@ -146,12 +142,12 @@ pub fn config_cmd(
             }
             Ok(cfg) => {
                 if cfg.user_file_loaded {
-                    println!("{}: ok", paths.config_file.display());
+                    out::line(format!("{}: ok", paths.config_file.display()));
                 } else {
-                    println!(
+                    out::line(format!(
                         "{}: not present; using built-in defaults",
                         paths.config_file.display()
-                    );
+                    ));
                 }
                 for p in cfg.providers.values() {
                     let key = match p.api_key() {
@@ -160,15 +156,15 @@ pub fn config_cmd(
                         Ok(None) => "no key needed".into(),
                         Err(e) => e.message,
                     };
-                    println!(
+                    out::line(format!(
                         "  {:<12} {:<9} {:<48} {key}",
                         p.name,
                         p.kind.as_str(),
                         p.base_url()
-                    );
+                    ));
                 }
                 let (m, why) = cfg.default_model();
-                println!("default model: {m} ({why})");
+                out::line(format!("default model: {m} ({why})"));
                 EXIT_OK
             }
         },
@@ -182,14 +178,11 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
         Some(w) => store.search(w),
         None => all,
     };
-    let mut o = std::io::stdout().lock();
     for s in &rows {
         if json_out {
-            let _ = writeln!(
-                o,
-                "{}",
-                json!({"id": s.id, "title": s.title, "created": s.created, "updated": s.updated, "models": s.models,
-                       "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns})
+            let _ = out::json(
+                &json!({"id": s.id, "title": s.title, "created": s.created, "updated": s.updated, "models": s.models,
+                       "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns}),
             );
         } else {
             let cost = if s.unpriced_turns > 0 {
@@ -197,8 +190,7 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
             } else {
                 dollars(s.cost_usd)
             };
-            let _ = writeln!(
-                o,
+            out::line(format!(
                 "{}  {}  {:>3} turns  {:>10}  {}  [{}]",
                 s.id,
                 s.updated.get(..16).unwrap_or(&s.updated).replace('T', " "),
@@ -206,7 +198,7 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
                 cost,
                 sanitize(&s.title),
                 s.models.join(", ")
-            );
+            ));
         }
     }
     for b in &broken {
@@ -228,14 +220,14 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let clean = |s: &str| if raw { s.to_string() } else { sanitize(s) };
-    let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "# {}  ({})", clean(&conv.title), conv.id);
+    // Every field of the file is untrusted; `--raw` prints it as it is.
+    let o = out::Out::new(raw);
+    let _ = o.line(format!("# {}  ({})", &conv.title, conv.id));
     if let Some(s) = &conv.system_prompt {
-        let _ = writeln!(o, "system: {}", clean(s));
+        let _ = o.line(format!("system: {}", s));
     }
     if let Some(p) = &conv.preset {
-        let _ = writeln!(o, "preset: {p}");
+        let _ = o.line(format!("preset: {p}"));
     }
     for m in &conv.messages {
         let who = match (m.role, m.example) {
@@ -244,14 +236,13 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
             (Role::User, false) => "user",
             (Role::Assistant, false) => "assistant",
         };
-        let _ = writeln!(o, "\n── {who} ──\n{}", clean(m.content.trim_end()));
+        let _ = o.line(format!("\n── {who} ──\n{}", m.content.trim_end()));
         if let Some(a) = &m.answer {
-            let _ = writeln!(o, "   [{}]", clean(&export::answer_footer(a)));
+            let _ = o.line(format!("   [{}]", &export::answer_footer(a)));
         }
     }
     let t = conv.totals();
-    let _ = writeln!(
-        o,
+    let _ = o.line(format!(
         "\ntotal: {} turns · in {} · out {} · {}{}",
         t.turns,
         thousands(t.usage.input_tokens),
@@ -262,7 +253,7 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
         } else {
             String::new()
         }
-    );
+    ));
     EXIT_OK
 }
 
@@ -287,22 +278,21 @@ pub fn export_cmd(
     match output {
         Some(path) => match std::fs::write(&path, text) {
             Ok(()) => {
-                eprintln!("wrote {}", path.display());
+                out::eline(format!("wrote {}", path.display()));
                 EXIT_OK
             }
             Err(e) => {
                 err(format!("{}: {e}", path.display()));
-                EXIT_PROVIDER
+                EXIT_LOCAL
             }
         },
         None => {
             // Markdown goes to a terminal: neutralise escape sequences. JSON escapes them itself.
-            let text = if format == ExportFormat::Md {
-                sanitize(&text)
+            if format == ExportFormat::Md {
+                out::line(text.trim_end());
             } else {
-                text
-            };
-            let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
+                let _ = out::Out::raw().line(crate::sanitize::json_safe(text.trim_end()));
+            }
             EXIT_OK
         }
     }
@@ -310,13 +300,10 @@ pub fn export_cmd(
 
 pub fn presets_cmd(cfg: &Config, json_out: bool) -> i32 {
     let (all, errors) = crate::presets::load_all(&cfg.paths.presets_dir());
-    let mut o = std::io::stdout().lock();
     for p in all.values() {
         if json_out {
-            let _ = writeln!(
-                o,
-                "{}",
-                json!({"name": p.name, "description": p.description, "examples": p.examples.len(), "variables": p.variables, "model": p.model, "source": p.source})
+            let _ = out::json(
+                &json!({"name": p.name, "description": p.description, "examples": p.examples.len(), "variables": p.variables, "model": p.model, "source": p.source}),
             );
         } else {
             let vars = if p.variables.is_empty() {
@@ -340,7 +327,7 @@ pub fn presets_cmd(cfg: &Config, json_out: bool) -> i32 {
             } else {
                 format!("  ({} examples)", p.examples.len())
             };
-            let _ = writeln!(o, "{:<20} {}{ex}{vars}", p.name, p.description);
+            out::line(format!("{:<20} {}{ex}{vars}", p.name, p.description));
         }
     }
     for e in &errors {
@@ -355,9 +342,9 @@ pub fn presets_cmd(cfg: &Config, json_out: bool) -> i32 {
 
 pub fn delete(cfg: &Config, id: &str) -> i32 {
     let store = Store::new(cfg.paths.conversations_dir());
-    match store.find(id).and_then(|c| store.delete(&c.id).map(|_| c)) {
+    match store.find(id).and_then(|c| store.delete(&c).map(|_| c)) {
         Ok(c) => {
-            eprintln!("deleted {} ({})", c.id, sanitize(&c.title));
+            out::eline(format!("deleted {} ({})", c.id, sanitize(&c.title)));
             EXIT_OK
         }
         Err(e) => {

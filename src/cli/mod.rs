@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod manage;
+pub mod out;
 pub mod replay;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -11,6 +12,8 @@ use std::path::PathBuf;
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_PROVIDER: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// A local file could not be written (the conversation's save, an export's output).
+pub const EXIT_LOCAL: i32 = 3;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]

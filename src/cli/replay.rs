@@ -2,7 +2,7 @@
 //! the result as a new conversation linked to the original, and prints a comparison.
 
 use super::ask::{Output, TurnEnd, err, run_turn};
-use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE};
+use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, out};
 use crate::config::Config;
 use crate::conversation::{Conversation, Store};
 use crate::provider::Role;
@@ -82,7 +82,11 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
     let mut code = EXIT_OK;
     for (n, (q, old)) in questions.iter().enumerate() {
         if !json_out {
-            eprintln!("replaying {}/{} on {model} …", n + 1, questions.len());
+            out::eline(format!(
+                "replaying {}/{} on {model} …",
+                n + 1,
+                questions.len()
+            ));
         }
         let (rid, req) = session.begin(q);
         let end = run_turn(&mut session, rid, req, &out, &cancel).await;
@@ -91,8 +95,9 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
             old: old.clone(),
             new: session.last_answer().cloned(),
         });
-        if let Err(e) = store.save(&session.conv) {
+        if let Err(e) = store.save(&mut session.conv) {
             err(format!("could not save the replay: {e}"));
+            code = super::EXIT_LOCAL;
         }
         match end {
             TurnEnd::Finished => {}
@@ -132,25 +137,23 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
                            "cost_usd": a.cost_usd, "duration_ms": a.duration_ms, "ttft_ms": a.ttft_ms, "interrupted": a.interrupted})
                 })
             };
-            println!(
-                "{}",
-                json!({"type": "turn", "turn": i + 1, "question": r.question, "original": side(&r.old), "replay": side(&r.new)})
+            let _ = out::json(
+                &json!({"type": "turn", "turn": i + 1, "question": r.question, "original": side(&r.old), "replay": side(&r.new)}),
             );
         }
         let (a, b) = (orig.totals(), new.totals());
-        println!(
-            "{}",
-            json!({"type": "summary", "original": orig.id, "replay": new.id, "original_cost_usd": a.cost_usd, "replay_cost_usd": b.cost_usd})
+        let _ = out::json(
+            &json!({"type": "summary", "original": orig.id, "replay": new.id, "original_cost_usd": a.cost_usd, "replay_cost_usd": b.cost_usd}),
         );
         return;
     }
     let old_model = orig.models().join(", ");
     let new_model = new.models().join(", ");
-    println!(
+    out::line(format!(
         "turn  question                        | {:<28} | {:<28}",
         trunc(&old_model, 28),
         trunc(&new_model, 28)
-    );
+    ));
     for (i, r) in rows.iter().enumerate() {
         let cell = |a: &Option<crate::conversation::Answer>| match a {
             Some(a) => format!(
@@ -163,7 +166,7 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
             ),
             None => "-".into(),
         };
-        println!(
+        out::line(format!(
             "{:>4}  {:<31} | {:<28} | {:<28}",
             i + 1,
             trunc(
@@ -172,16 +175,16 @@ fn print_rows(orig: &Conversation, new: &Conversation, rows: &[Row], json_out: b
             ),
             cell(&r.old),
             cell(&r.new)
-        );
+        ));
     }
     let (a, b) = (orig.totals(), new.totals());
-    println!(
+    out::line(format!(
         "total{:<32} | {:<28} | {:<28}",
         "",
         dollars(a.cost_usd),
         dollars(b.cost_usd)
-    );
-    println!("saved as {} (replay of {})", new.id, orig.id);
+    ));
+    out::line(format!("saved as {} (replay of {})", new.id, orig.id));
 }
 
 fn trunc(s: &str, n: usize) -> String {

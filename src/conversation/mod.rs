@@ -5,4 +5,4 @@ pub mod model;
 pub mod store;
 
 pub use model::{Alternative, Answer, Conversation, Message};
-pub use store::{Store, Summary};
+pub use store::{Broken, Saved, Store, StoreError, Summary};

@@ -22,10 +22,34 @@ pub struct Conversation {
     pub replay_of: Option<String>,
     #[serde(default)]
     pub messages: Vec<Message>,
+    /// Where this conversation was read from and what it held then (not saved).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// What the store knows about the file a conversation came from: its path (saves and deletes
+/// go there, never to a path made from the untrusted `id`) and the ids of the messages it held
+/// when it was last read or written, so that a save can tell the turns another process appended
+/// (merged in) from the ones this one removed.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub path: Option<std::path::PathBuf>,
+    pub known: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+/// Origins are bookkeeping, not content: two conversations with the same content are equal.
+impl PartialEq for Origin {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Unique within the conversation and stable across saves (so concurrent writers can merge).
+    /// Files written before ids existed get deterministic ones when read ([`Conversation::assign_ids`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     pub role: Role,
     pub content: String,
     /// A few-shot example exchange (from a preset), sent before the real question.
@@ -105,6 +129,7 @@ impl Answer {
 impl Message {
     pub fn user(text: impl Into<String>) -> Self {
         Message {
+            id: crate::util::new_message_id(),
             role: Role::User,
             content: text.into(),
             example: false,
@@ -113,6 +138,7 @@ impl Message {
     }
     pub fn example(role: Role, text: impl Into<String>) -> Self {
         Message {
+            id: crate::util::new_message_id(),
             role,
             content: text.into(),
             example: true,
@@ -135,6 +161,7 @@ impl Message {
 
     pub fn assistant(model: impl Into<String>) -> Self {
         Message {
+            id: crate::util::new_message_id(),
             role: Role::Assistant,
             content: String::new(),
             example: false,
@@ -166,7 +193,26 @@ impl Conversation {
             preset: None,
             replay_of: None,
             messages: vec![],
+            origin: Origin::default(),
         }
+    }
+
+    /// Gives every message without an id one derived from its place and content, so that two
+    /// processes reading the same old file agree on them.
+    pub fn assign_ids(&mut self) {
+        for (i, m) in self.messages.iter_mut().enumerate() {
+            if m.id.is_empty() {
+                let mut h = crate::util::Fnv::default();
+                h.write(m.content.as_bytes());
+                h.write(&[m.role as u8, m.example as u8]);
+                m.id = format!("v1-{i}-{:016x}", h.finish());
+            }
+        }
+    }
+
+    /// Ids of the messages, as the store remembers them.
+    pub fn message_ids(&self) -> std::collections::HashSet<String> {
+        self.messages.iter().map(|m| m.id.clone()).collect()
     }
 
     /// A new conversation with this one's setup (system prompt, preset, examples) and no
@@ -182,6 +228,10 @@ impl Conversation {
             .iter()
             .filter(|m| m.example)
             .cloned()
+            .map(|mut m| {
+                m.id = crate::util::new_message_id();
+                m
+            })
             .collect();
         c
     }

@@ -1,12 +1,21 @@
-//! One JSON file per conversation. Writes are atomic (temp file in the same directory, fsync,
-//! rename, fsync of the directory), so a kill at any moment leaves the old or the new file.
-//! A file that does not parse is reported by path and never overwritten.
+//! One JSON file per conversation. Writes are atomic (a temp file of its own in the same
+//! directory, fsync, rename, fsync of the directory), so a kill at any moment leaves the old or
+//! the new file. A file that does not parse is reported by path and never overwritten.
+//!
+//! Several charla processes may use one conversation (a TUI and `charla ask -c`, or many
+//! `ask -c` at once): every save takes the directory's advisory lock (`.lock`), reads the file
+//! again and merges the messages another process appended since this one read it, so no turn
+//! is ever lost. A new conversation's file is created only where none exists (another id is
+//! picked when one does). Temp files left by a killed writer are removed by the next `list`.
 
-use super::model::{Conversation, VERSION};
+use super::model::{Conversation, Message, VERSION};
 use crate::provider::Role;
 use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -25,6 +34,7 @@ pub struct Summary {
     pub cost_usd: f64,
     pub unpriced_turns: usize,
     pub path: PathBuf,
+    pub modified: Option<SystemTime>,
 }
 
 /// A file that could not be read or parsed.
@@ -32,6 +42,18 @@ pub struct Summary {
 pub struct Broken {
     pub path: PathBuf,
     pub error: String,
+    pub modified: Option<SystemTime>,
+}
+
+/// What a save did besides writing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub path: PathBuf,
+    /// Messages another process had appended, merged in (they are now in the conversation).
+    pub merged: usize,
+    /// The id the conversation had before its file was created under another one (the first
+    /// pick was taken).
+    pub renamed_from: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +69,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("'{0}' matches several conversations: {1}")]
     Ambiguous(String, String),
+    #[error("{path}: {error}; the file was left as it is")]
+    Invalid { path: PathBuf, error: String },
 }
 
 // Lightweight view for listing: contents are skipped without being allocated.
@@ -91,31 +115,86 @@ impl Store {
         self.dir.join(format!("{id}.json"))
     }
 
-    /// Writes `conv` atomically. Refuses to replace a file that exists but does not parse.
-    pub fn save(&self, conv: &Conversation) -> Result<PathBuf, StoreError> {
+    /// Saves `conv`: creates its file if it has none (picking another id if that file name is
+    /// taken), else merges in what other processes appended to the file since `conv` was read,
+    /// then writes atomically. Refuses to replace a file that does not parse or is newer than
+    /// this charla. On success `conv` holds what was written (merged turns included).
+    pub fn save(&self, conv: &mut Conversation) -> Result<Saved, StoreError> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let path = self.path_of(&conv.id);
-        if let Ok(existing) = std::fs::read(&path)
-            && let Err(e) = serde_json::from_slice::<serde_json::Value>(&existing)
-        {
-            return Err(StoreError::Parse {
-                path,
-                error: e.to_string(),
-            });
-        }
+        let _lock = DirLock::acquire(&self.dir)?;
+        let mut renamed_from = None;
+        let mut merged = 0;
+        let path = match conv.origin.path.clone() {
+            None => {
+                if !crate::util::is_plain_id(&conv.id) {
+                    renamed_from = Some(std::mem::replace(&mut conv.id, crate::util::new_id()));
+                }
+                // Under the lock, no other charla creates a file between this check and the
+                // rename.
+                while self.path_of(&conv.id).exists() {
+                    let old = std::mem::replace(&mut conv.id, crate::util::new_id());
+                    renamed_from.get_or_insert(old);
+                }
+                self.path_of(&conv.id)
+            }
+            Some(path) => {
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let mut disk: Conversation =
+                            serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
+                                path: path.clone(),
+                                error: e.to_string(),
+                            })?;
+                        if disk.version > VERSION {
+                            return Err(StoreError::Invalid {
+                                path,
+                                error: format!(
+                                    "file version {} is newer than this charla understands ({VERSION})",
+                                    disk.version
+                                ),
+                            });
+                        }
+                        disk.assign_ids();
+                        merged = merge_foreign(conv, &disk.messages);
+                    }
+                    // Deleted meanwhile: this save puts it back.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::Io { path, source: e }),
+                }
+                path
+            }
+        };
+        self.write_atomic(&path, conv)?;
+        conv.origin.path = Some(path.clone());
+        conv.origin.known = Arc::new(conv.message_ids());
+        Ok(Saved {
+            path,
+            merged,
+            renamed_from,
+        })
+    }
+
+    fn write_atomic(&self, path: &Path, conv: &Conversation) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(conv).map_err(|e| StoreError::Parse {
-            path: path.clone(),
+            path: path.to_path_buf(),
             error: e.to_string(),
         })?;
-        let tmp = self
-            .dir
-            .join(format!(".{}.json.tmp-{}", conv.id, std::process::id()));
+        // A name of its own per save: two saves never share a temp file.
+        let tmp = self.dir.join(format!(
+            ".{}.json.tmp-{}-{}",
+            conv.id,
+            std::process::id(),
+            &crate::util::random_hex()[..8]
+        ));
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
             f.write_all(&json)?;
             f.write_all(b"\n")?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
+            std::fs::rename(&tmp, path)?;
             // Make the rename itself durable.
             if let Ok(d) = std::fs::File::open(&self.dir) {
                 let _ = d.sync_all();
@@ -125,21 +204,23 @@ impl Store {
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             StoreError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source: e,
             }
-        })?;
-        Ok(path)
+        })
     }
 
+    /// Reads a conversation file. Its `id` must be plain (letters, digits, `-`) and match the
+    /// file name: an id is never trusted as a path.
     pub fn load_path(path: &Path) -> Result<Conversation, StoreError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let conv: Conversation = serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
-            path: path.to_path_buf(),
-            error: e.to_string(),
-        })?;
+        let mut conv: Conversation =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
+                path: path.to_path_buf(),
+                error: e.to_string(),
+            })?;
         if conv.version > VERSION {
-            return Err(StoreError::Parse {
+            return Err(StoreError::Invalid {
                 path: path.to_path_buf(),
                 error: format!(
                     "file version {} is newer than this charla understands ({VERSION})",
@@ -147,15 +228,44 @@ impl Store {
                 ),
             });
         }
+        check_id(path, &conv.id).map_err(|error| StoreError::Invalid {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        conv.assign_ids();
+        conv.origin.path = Some(path.to_path_buf());
+        conv.origin.known = Arc::new(conv.message_ids());
         Ok(conv)
+    }
+
+    /// Removes temp files that no save is writing: every writer holds the directory lock while
+    /// its temp file exists, so with the lock free they are left over from a killed process.
+    fn clean_stale_temps(&self, names: &[PathBuf]) {
+        let temps: Vec<&PathBuf> = names
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.') && n.contains(".json.tmp-"))
+            })
+            .collect();
+        if temps.is_empty() {
+            return;
+        }
+        if let Ok(Some(_lock)) = DirLock::try_acquire(&self.dir) {
+            for t in temps {
+                let _ = std::fs::remove_file(t);
+            }
+        }
     }
 
     fn files(&self) -> Vec<PathBuf> {
         let Ok(rd) = std::fs::read_dir(&self.dir) else {
             return vec![];
         };
-        rd.filter_map(Result::ok)
-            .map(|e| e.path())
+        let all: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        self.clean_stale_temps(&all);
+        all.into_iter()
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "json")
                     && !p
@@ -171,9 +281,11 @@ impl Store {
         let mut out = Vec::new();
         let mut broken = Vec::new();
         for path in self.files() {
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
             let parsed = std::fs::read(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()));
+                .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()))
+                .and_then(|c| check_id(&path, &c.id).map(|_| c));
             match parsed {
                 Ok(c) if c.version <= VERSION => {
                     let mut models: Vec<String> = Vec::new();
@@ -204,13 +316,19 @@ impl Store {
                         cost_usd: cost,
                         unpriced_turns: unpriced,
                         path,
+                        modified,
                     });
                 }
                 Ok(c) => broken.push(Broken {
                     path,
                     error: format!("file version {} is newer than this charla", c.version),
+                    modified,
                 }),
-                Err(error) => broken.push(Broken { path, error }),
+                Err(error) => broken.push(Broken {
+                    path,
+                    error,
+                    modified,
+                }),
             }
         }
         out.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.id.cmp(&a.id)));
@@ -226,6 +344,9 @@ impl Store {
                 .first()
                 .ok_or_else(|| StoreError::NotFound(key.to_string()))?;
             return Self::load_path(&s.path);
+        }
+        if !crate::util::is_plain_id(key) {
+            return Err(StoreError::NotFound(key.to_string()));
         }
         let exact = self.path_of(key);
         if exact.exists() {
@@ -246,9 +367,13 @@ impl Store {
         }
     }
 
-    pub fn delete(&self, id: &str) -> Result<(), StoreError> {
-        let p = self.path_of(id);
-        std::fs::remove_file(&p).map_err(io(&p))
+    /// Deletes the file `conv` was read from (never a path made from its id).
+    pub fn delete(&self, conv: &Conversation) -> Result<(), StoreError> {
+        let Some(p) = conv.origin.path.as_ref() else {
+            return Err(StoreError::NotFound(conv.id.clone()));
+        };
+        let _lock = DirLock::acquire(&self.dir)?;
+        std::fs::remove_file(p).map_err(io(p))
     }
 
     /// Conversations whose title or any message contains every word (case-insensitive).
@@ -271,5 +396,105 @@ impl Store {
                 words.iter().all(|w| hay.contains(w))
             })
             .collect()
+    }
+}
+
+/// Checks that a file's `id` is plain and is its file name.
+fn check_id(path: &Path, id: &str) -> Result<(), String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if !crate::util::is_plain_id(id) {
+        return Err(format!(
+            "its id {:?} is not a plain id (letters, digits and '-')",
+            crate::sanitize::sanitize(id)
+        ));
+    }
+    if id != stem {
+        return Err(format!(
+            "its id '{id}' does not match the file name (a copied file? give it a new name and id)"
+        ));
+    }
+    Ok(())
+}
+
+/// Merges into `conv` the messages of `disk` that it neither has nor knew of (appended by
+/// another process), each placed after the message it followed on disk. Returns how many.
+fn merge_foreign(conv: &mut Conversation, disk: &[Message]) -> usize {
+    let ours: HashSet<&str> = conv.messages.iter().map(|m| m.id.as_str()).collect();
+    let foreign: Vec<usize> = (0..disk.len())
+        .filter(|&i| {
+            !ours.contains(disk[i].id.as_str()) && !conv.origin.known.contains(&disk[i].id)
+        })
+        .collect();
+    if foreign.is_empty() {
+        return 0;
+    }
+    let foreign: HashSet<usize> = foreign.into_iter().collect();
+    let mut out: Vec<Message> = Vec::with_capacity(conv.messages.len() + foreign.len());
+    let mut pos: HashMap<String, usize> = HashMap::new();
+    // Walk our messages; before each, nothing; after the one a foreign run followed on disk,
+    // the run. Foreign messages before any shared one go first.
+    let mut after: HashMap<Option<String>, Vec<Message>> = HashMap::new();
+    let mut anchor: Option<String> = None;
+    for (i, m) in disk.iter().enumerate() {
+        if foreign.contains(&i) {
+            after.entry(anchor.clone()).or_default().push(m.clone());
+        } else if ours.contains(m.id.as_str()) {
+            anchor = Some(m.id.clone());
+        }
+    }
+    if let Some(run) = after.remove(&None) {
+        out.extend(run);
+    }
+    for m in conv.messages.drain(..) {
+        let id = m.id.clone();
+        pos.insert(id.clone(), out.len());
+        out.push(m);
+        if let Some(run) = after.remove(&Some(id)) {
+            out.extend(run);
+        }
+    }
+    // Anchors we no longer have (removed here): their followers go at the end.
+    for (_, run) in after {
+        out.extend(run);
+    }
+    conv.messages = out;
+    foreign.len()
+}
+
+/// The conversations directory's advisory lock (`.lock`), held for a read-merge-write.
+struct DirLock {
+    file: std::fs::File,
+}
+
+impl DirLock {
+    fn open(dir: &Path) -> Result<std::fs::File, StoreError> {
+        let p = dir.join(".lock");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io(&p))
+    }
+
+    fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
+        let file = Self::open(dir)?;
+        file.lock().map_err(io(&dir.join(".lock")))?;
+        Ok(DirLock { file })
+    }
+
+    fn try_acquire(dir: &Path) -> Result<Option<DirLock>, StoreError> {
+        let file = Self::open(dir)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DirLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&dir.join(".lock"))(e)),
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
     }
 }

@@ -28,13 +28,26 @@ pub enum Msg {
     Tick,
     /// $EDITOR returned the edited text (or failed).
     Edited(EditTarget, Result<String, String>),
-    Saved(Result<String, String>),
+    Saved(Result<SaveDone, String>),
     /// A provider's own model list arrived (or failed).
     Models(String, Result<Vec<String>, String>),
     /// Saved conversations for the browser (already filtered by the search words).
     Conversations(Vec<Summary>),
+    /// Conversation files that cannot be read (shown in the browser by name, left untouched).
+    Unreadable(Vec<crate::conversation::Broken>),
     Opened(Result<Conversation, String>),
     Exported(Result<String, String>),
+}
+
+/// What a background save wrote.
+#[derive(Debug, Clone)]
+pub struct SaveDone {
+    /// The conversation's id when the save was asked for, and how many messages it had then.
+    pub asked_id: String,
+    pub asked_len: usize,
+    /// What was written: another process's appended turns merged in, the final id and origin.
+    pub written: Box<Conversation>,
+    pub merged: usize,
 }
 
 /// What an $EDITOR session edits.
@@ -109,6 +122,7 @@ pub struct App {
     pub presets: BTreeMap<String, Preset>,
     /// The browser's rows (from the last ListConversations).
     pub conversations: Vec<Summary>,
+    pub unreadable: Vec<crate::conversation::Broken>,
     /// Questions still to re-ask in a `/replay` running in this screen.
     pub replay_queue: VecDeque<String>,
     /// The draft replaces the last question (after /edit, or Up then Ctrl-E).
@@ -130,6 +144,35 @@ fn new_input() -> TextArea<'static> {
 }
 
 impl App {
+    /// Takes in what a background save wrote: the file's id and origin, and the turns another
+    /// charla process appended, when nothing changed here since (else the next save merges
+    /// them again: nothing is lost either way).
+    pub fn saved(&mut self, done: SaveDone) {
+        let streaming = self.session.is_streaming();
+        let conv = &mut self.session.conv;
+        if conv.id != done.asked_id {
+            return; // another conversation is open now
+        }
+        conv.id = done.written.id.clone();
+        if done.merged == 0 {
+            conv.origin = done.written.origin.clone();
+            return;
+        }
+        if !streaming && conv.messages.len() == done.asked_len {
+            conv.messages = done.written.messages.clone();
+            conv.origin = done.written.origin.clone();
+            self.notify(
+                format!(
+                    "{} message(s) another charla process added to this conversation are shown",
+                    done.merged
+                ),
+                Level::Info,
+            );
+        } else {
+            conv.origin.path = done.written.origin.path.clone();
+        }
+    }
+
     pub fn new(mut session: Session, theme: Theme, model_reason: String) -> App {
         session.load_tokenizer = false;
         App {
@@ -155,6 +198,7 @@ impl App {
             models_fetched: false,
             presets: BTreeMap::new(),
             conversations: Vec::new(),
+            unreadable: Vec::new(),
             replay_queue: VecDeque::new(),
             editing_last: false,
             recalled: false,
@@ -760,6 +804,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.remote_errors.insert(provider, e);
             vec![]
         }
+        Msg::Unreadable(list) => {
+            app.unreadable = list;
+            vec![]
+        }
         Msg::Conversations(list) => {
             app.conversations = list;
             if let Overlay::Browser { selected, .. } = &mut app.overlay {
@@ -785,7 +833,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.notify(format!("exported to {path}"), Level::Info);
             vec![]
         }
-        Msg::Saved(Ok(_)) => vec![],
+        Msg::Saved(Ok(done)) => {
+            app.saved(done);
+            vec![]
+        }
         Msg::Saved(Err(e)) => {
             app.notify(format!("could not save: {e}"), Level::Error);
             vec![]

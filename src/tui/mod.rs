@@ -119,21 +119,87 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut terminal = ratatui::init();
     enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
     let mut stats = FrameStats::default();
-    let code = event_loop(&mut terminal, &mut app, &store, &mut stats).await;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let (saves, saver) = Saver::start(store.clone(), tx.clone());
+    let code = event_loop(
+        &mut terminal,
+        &mut app,
+        &store,
+        &saves,
+        (tx, &mut rx),
+        &mut stats,
+    )
+    .await;
     restore_terminal();
     stats.write();
     // Whatever ended the loop (quit, a lost terminal, SIGHUP/SIGTERM), the conversation is
-    // saved as it stands, with an answer still streaming kept and marked interrupted. This
-    // save is synchronous: background saves may not finish before the process exits.
+    // saved as it stands, with an answer still streaming kept and marked interrupted. The
+    // background saver finishes first (its result is taken in: a new file's id), then this
+    // last save runs here, synchronously, before the process exits.
+    drop(saves);
+    let _ = saver.await;
+    while let Ok(m) = rx.try_recv() {
+        if matches!(m, Msg::Saved(_)) {
+            app::update(&mut app, m);
+        }
+    }
     if app.session.is_streaming() {
         app.session.cancel();
     }
     if app.session.conv.messages.iter().any(|m| !m.example)
-        && let Err(e) = store.save(&app.session.conv)
+        && let Err(e) = store.save(&mut app.session.conv)
     {
         crate::cli::ask::err(format!("could not save the conversation: {e}"));
     }
     code
+}
+
+/// The one task that saves conversations: saves never overlap, and a burst of saves of one
+/// conversation (a quick `/title a`, `/title b`) writes only the latest.
+struct Saver;
+
+impl Saver {
+    fn start(
+        store: Store,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) -> (
+        mpsc::UnboundedSender<Box<crate::conversation::Conversation>>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (stx, mut srx) = mpsc::unbounded_channel::<Box<crate::conversation::Conversation>>();
+        let task = tokio::spawn(async move {
+            while let Some(first) = srx.recv().await {
+                // Only the newest snapshot of each conversation queued so far.
+                let mut batch = vec![first];
+                while let Ok(c) = srx.try_recv() {
+                    batch.retain(|b| b.id != c.id);
+                    batch.push(c);
+                }
+                for conv in batch {
+                    let store = store.clone();
+                    let asked_id = conv.id.clone();
+                    let asked_len = conv.messages.len();
+                    let r = tokio::task::spawn_blocking(move || {
+                        let mut conv = conv;
+                        store.save(&mut conv).map(|s| (conv, s.merged))
+                    })
+                    .await;
+                    let msg = match r {
+                        Ok(Ok((written, merged))) => Ok(app::SaveDone {
+                            asked_id,
+                            asked_len,
+                            written,
+                            merged,
+                        }),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::Saved(msg));
+                }
+            }
+        });
+        (stx, task)
+    }
 }
 
 /// Frame timings for `CHARLA_TUI_STATS=FILE` (diagnostics and the benchmark): written as JSON
@@ -176,9 +242,13 @@ async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     store: &Store,
+    saves: &mpsc::UnboundedSender<Box<crate::conversation::Conversation>>,
+    (tx, rx): (
+        mpsc::UnboundedSender<Msg>,
+        &mut mpsc::UnboundedReceiver<Msg>,
+    ),
     stats: &mut FrameStats,
 ) -> i32 {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut events = EventStream::new();
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
@@ -285,15 +355,7 @@ async fn event_loop(
                         }
                     }
                     Effect::Save(conv) => {
-                        let store = store.clone();
-                        let tx = tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let r = store
-                                .save(&conv)
-                                .map(|p| p.display().to_string())
-                                .map_err(|e| e.to_string());
-                            let _ = tx.send(Msg::Saved(r));
-                        });
+                        let _ = saves.send(conv);
                     }
                     Effect::FetchModels(providers) => {
                         for p in providers {
@@ -311,11 +373,13 @@ async fn event_loop(
                         let store = store.clone();
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
+                            let (all, broken) = store.list();
                             let list = if words.trim().is_empty() {
-                                store.list().0
+                                all
                             } else {
                                 store.search(&words)
                             };
+                            let _ = tx.send(Msg::Unreadable(broken));
                             let _ = tx.send(Msg::Conversations(list));
                         });
                     }
@@ -331,7 +395,10 @@ async fn event_loop(
                         // Off the runtime thread, but awaited: the ListConversations that
                         // follows must not see the deleted file.
                         let store = store.clone();
-                        let r = tokio::task::spawn_blocking(move || store.delete(&id)).await;
+                        let r = tokio::task::spawn_blocking(move || {
+                            store.find(&id).and_then(|c| store.delete(&c))
+                        })
+                        .await;
                         if let Ok(Err(e)) = r {
                             app.notify(e.to_string(), app::Level::Error);
                         }

@@ -3,6 +3,7 @@
 //! only the message that is streaming.
 
 use super::app::{App, Level};
+use unicode_width::UnicodeWidthStr;
 
 mod overlay;
 use super::markdown;
@@ -515,23 +516,42 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ),
         ("Ctrl-T / Ctrl-X", "reasoning / system + examples"),
     ];
-    let w = 72.min(area.width.saturating_sub(2));
-    let h = (rows.len() as u16 + 4).min(area.height.saturating_sub(2));
+    // The key column is as wide as the widest key: a key never runs into its description.
+    // Descriptions wrap at word boundaries when the screen is too narrow for them.
+    let key_w = rows.iter().map(|(k, _)| k.width()).max().unwrap_or(0) + 3;
+    let desc_w = rows.iter().map(|(_, d)| d.width()).max().unwrap_or(0);
+    let w = ((key_w + desc_w + 3) as u16).min(area.width.saturating_sub(2));
+    let inner = (w as usize).saturating_sub(2);
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, d) in rows {
+        // Too narrow for two columns: the description goes under its key.
+        let (indent, room) = if inner >= key_w + 12 {
+            (key_w, inner - key_w)
+        } else {
+            lines.push(Line::from(Span::styled(format!(" {k}"), t.accent)));
+            (3, inner.saturating_sub(3).max(1))
+        };
+        let mut first = indent == key_w;
+        for chunk in wrap_words(d, room) {
+            let head = if first {
+                format!(" {k:<width$}", width = key_w - 1)
+            } else {
+                " ".repeat(indent)
+            };
+            first = false;
+            lines.push(Line::from(vec![
+                Span::styled(head, t.accent),
+                Span::styled(chunk, t.text),
+            ]));
+        }
+    }
+    let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x + (area.width.saturating_sub(w)) / 2,
         y: area.y + (area.height.saturating_sub(h)) / 2,
         width: w,
         height: h,
     };
-    let lines: Vec<Line> = rows
-        .iter()
-        .map(|(k, d)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<24}"), t.accent),
-                Span::styled(d.to_string(), t.text),
-            ])
-        })
-        .collect();
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(
@@ -542,6 +562,50 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
         ),
         r,
     );
+}
+
+/// `text` in lines of at most `width` columns, broken between words (a word longer than the
+/// line is cut).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let need = if line.is_empty() { 0 } else { 1 } + word.width();
+            if line.width() + need <= width {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if line.is_empty() {
+                // A word wider than the line: cut it.
+                let mut head = String::new();
+                let mut rest = String::new();
+                for c in word.chars() {
+                    if rest.is_empty() && head.width() + c.to_string().width() <= width {
+                        head.push(c);
+                    } else {
+                        rest.push(c);
+                    }
+                }
+                out.push(head);
+                word = rest;
+                if word.is_empty() {
+                    break;
+                }
+            } else {
+                out.push(std::mem::take(&mut line));
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 /// Draws the whole screen.
@@ -622,5 +686,16 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     overlay(app, area, f);
     if app.help {
         help(app, area, f);
+    }
+    terminal_safe(f.buffer_mut());
+}
+
+/// The last line of defence: no cell reaches the terminal with a control or bidi character,
+/// whatever path its text took (ratatui drops C0/C1 controls itself, not bidi overrides).
+fn terminal_safe(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(crate::sanitize::is_unsafe) {
+            cell.set_symbol("\u{fffd}");
+        }
     }
 }

@@ -25,7 +25,8 @@
 //! - `truncate`: end the body before the terminal marker (Gemini: no finishReason)
 //! - `big=N`: an OpenAI stream of N content chunks (benchmarks)
 //! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
-//! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write
+//! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write; a
+//!   model list carries an id with the same and a bidi override
 //! - `noretry`: error responses carry `x-should-retry: false`
 //! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
@@ -601,6 +602,15 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         };
         let body = if opts.keyecho {
             body.replace("fake-small", &format!("fake-small-{key}"))
+        } else {
+            body
+        };
+        // `evil`: a model id that sets the window title, writes the clipboard and reorders text.
+        let body = if opts.evil {
+            body.replace(
+                "fake-large",
+                "fake-\\u001b]0;pwned\\u0007-\\u001b]52;c;cHduZWQ=\\u0007-\\u009b31m-G\\u202egnp.exe",
+            )
         } else {
             body
         };

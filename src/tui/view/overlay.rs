@@ -222,6 +222,17 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
             if app.conversations.is_empty() {
                 lines.push(Line::styled(" no saved conversation matches", t.dim));
             }
+            for b in &app.unreadable {
+                let name = b.path.file_name().map(|n| n.to_string_lossy().into_owned());
+                lines.push(Line::styled(
+                    sanitize(&format!(
+                        " ⚠ {}: cannot be read ({}); left untouched",
+                        name.unwrap_or_default(),
+                        b.error
+                    )),
+                    t.warning,
+                ));
+            }
             if let Some(id) = confirm_delete {
                 lines.push(Line::styled(
                     format!(" delete {id}? y deletes · any other key keeps it"),
