@@ -21,6 +21,7 @@ pub const AUTO_ORDER: &[&str] = &[
     "groq",
     "deepseek",
     "mistral",
+    "xai",
 ];
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -259,16 +260,18 @@ impl ProviderConfig {
         self.file.base_url.as_deref().unwrap_or("")
     }
 
-    /// Local models (Ollama, the demo, `local = true`, or a loopback base_url) cost nothing.
+    /// Runs on this machine and costs nothing: `local = true`, Ollama, the demo. A loopback
+    /// base_url alone is not local: a gateway on localhost (LiteLLM) fronts paid APIs.
     pub fn is_local(&self) -> bool {
         if let Some(l) = self.file.local {
             return l;
         }
-        let u = self.base_url();
         matches!(self.kind, Kind::Ollama | Kind::Demo)
-            || ["://127.", "://localhost", "://[::1]"]
-                .iter()
-                .any(|h| u.contains(h))
+    }
+
+    /// The server is on this machine (its key is optional: llama.cpp, LM Studio, a gateway).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_url(self.base_url())
     }
 
     pub fn price_family(&self) -> String {
@@ -278,8 +281,11 @@ impl ProviderConfig {
             .unwrap_or_else(|| self.name.clone())
     }
 
+    /// A key is required unless the server runs here (local, or on loopback with `local` not
+    /// set to false: llama.cpp, LM Studio and many gateways take none).
     fn needs_key(&self) -> bool {
-        !self.is_local() && self.kind != Kind::Ollama
+        let optional_here = self.is_loopback() && self.file.local.is_none();
+        !self.is_local() && !optional_here && self.kind != Kind::Ollama
     }
 
     /// Resolves the API key: `api_key_cmd` output, else `api_key_env`'s value.
@@ -346,7 +352,10 @@ impl ProviderConfig {
     /// Worth asking for its model list: not the demo, and a key, a key command, or local.
     pub fn can_list_models(&self) -> bool {
         self.kind != Kind::Demo
-            && (self.has_key_in_env() || self.file.api_key_cmd.is_some() || self.is_local())
+            && (self.has_key_in_env()
+                || self.file.api_key_cmd.is_some()
+                || self.is_local()
+                || self.is_loopback())
     }
 
     pub fn has_key_in_env(&self) -> bool {
@@ -355,6 +364,13 @@ impl ProviderConfig {
             .as_ref()
             .is_some_and(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
     }
+}
+
+/// A URL whose host is this machine (127.0.0.0/8, localhost, [::1]).
+pub fn is_loopback_url(u: &str) -> bool {
+    ["://127.", "://localhost", "://[::1]"]
+        .iter()
+        .any(|h| u.contains(h))
 }
 
 /// A model reference: `provider/model`.
@@ -400,9 +416,7 @@ impl Config {
         let mut user_file_loaded = false;
         match std::fs::read_to_string(path) {
             Ok(src) => {
-                let user: FileConfig = toml::from_str(&src)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-                validate_user(&user, &src, path)?;
+                let user = parse_user(&src, path)?;
                 file.merge(user);
                 user_file_loaded = true;
             }
@@ -458,6 +472,8 @@ impl Config {
         let prices = PriceTable::builtin().unwrap_or(PriceTable {
             as_of: String::new(),
             entries: vec![],
+            user_entries: 0,
+            lifecycle: vec![],
         });
         let providers = file
             .providers
@@ -501,6 +517,18 @@ impl Config {
                     provider: p.name.clone(),
                     model: s.to_string(),
                 });
+            }
+        }
+        // Not in a model list or charla's table: the price dataset knows most models.
+        if found.is_empty() && p_free_name(s) {
+            let db = crate::pricing::db();
+            for p in self.providers.values().filter(|p| p.kind != Kind::Demo) {
+                if crate::pricing::dataset_models(db, p).iter().any(|m| m == s) {
+                    found.push(ModelRef {
+                        provider: p.name.clone(),
+                        model: s.to_string(),
+                    });
+                }
             }
         }
         // Prefer a provider with a key (or a local one).
@@ -638,6 +666,15 @@ impl Config {
     }
 }
 
+/// Parses and checks a user config file's text (no I/O; fuzzed). Errors name `path`, the line
+/// and the key.
+pub fn parse_user(src: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    let user: FileConfig =
+        toml::from_str(src).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    validate_user(&user, src, path)?;
+    Ok(user)
+}
+
 /// A timeout or delay given in seconds must be a positive, finite number.
 fn check_secs(
     t: &TimeoutsFile,
@@ -743,6 +780,11 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
         }
     }
     Ok(())
+}
+
+/// A bare model name worth looking up (not empty, no spaces).
+fn p_free_name(s: &str) -> bool {
+    !s.is_empty() && !s.contains(char::is_whitespace)
 }
 
 /// A quick TCP check for a local Ollama (refused at once when nothing listens).

@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod presets;
 pub mod pricing;

@@ -8,6 +8,7 @@ fn main() {
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.as_deref());
     charla::log::init(&paths.log_file());
+    charla::pricing::set_data_dir(&paths.data_dir);
     // Commands that work without a valid config.
     match &cli.command {
         Some(Command::Completions { shell }) => {
@@ -62,6 +63,7 @@ fn main() {
             Some(Command::Replay { id, json }) => cli::replay::run(cfg, &id, model, json).await,
             Some(Command::Presets { json }) => cli::manage::presets_cmd(&cfg, json),
             Some(Command::Delete { id }) => cli::manage::delete(&cfg, &id),
+            Some(Command::Prices { action }) => cli::manage::prices_cmd(&cfg, action).await,
             Some(Command::Completions { .. }) | Some(Command::Config { .. }) => 0,
         }
     });

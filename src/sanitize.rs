@@ -64,19 +64,16 @@ pub fn is_clean(s: &str) -> bool {
     !s.chars().any(is_unsafe)
 }
 
-/// A JSON text made safe for a terminal without changing what it means: C1 controls and bidi
-/// controls (which serde_json writes as they are) become `\uXXXX` escapes. JSON's structure is
+/// A JSON text made safe for a terminal without changing what it means: DEL, C1 controls and
+/// bidi controls (which serde_json writes as they are) become `\uXXXX` escapes. JSON's structure is
 /// ASCII, so these can only stand inside strings, where the escape is equivalent.
 pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    if !json
-        .chars()
-        .any(|c| ('\u{80}'..='\u{9f}').contains(&c) || bidi_name(c).is_some())
-    {
+    if !json.chars().any(is_unsafe) {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if ('\u{80}'..='\u{9f}').contains(&c) || bidi_name(c).is_some() {
+        if is_unsafe(c) {
             out.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             out.push(c);

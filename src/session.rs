@@ -26,6 +26,10 @@ pub struct InFlight {
     pub retry: Option<(u32, Duration, String, Instant)>,
     /// Set when the user cancelled; the stream's Cancelled error then ends the turn.
     pub cancelled: bool,
+    /// When the request was sent (prices are effective-dated and may depend on the hour).
+    pub sent_at: std::time::SystemTime,
+    /// The provider accepted the request: the stream started, or anything of an answer came.
+    pub accepted: bool,
 }
 
 /// What applying an event changed.
@@ -44,9 +48,23 @@ pub enum Applied {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
     pub input_tokens: u64,
-    /// Input cost only (the answer's length is unknown); None when the price is unknown.
+    /// Input cost; None when the price is unknown (or not loaded yet: see `pricing_ready`).
     pub input_cost_usd: Option<f64>,
+    /// The most the answer may cost: `max_tokens` (else what is left of the context window)
+    /// at the output price. None when the price or the limit is unknown.
+    pub worst_output_cost_usd: Option<f64>,
+    /// The output tokens that worst case assumes.
+    pub max_output_tokens: Option<u64>,
     pub context_window: Option<u64>,
+    /// False while the price dataset is still being decoded (front ends that must not wait).
+    pub pricing_ready: bool,
+}
+
+impl Estimate {
+    /// Input plus the worst-case output, when both are known.
+    pub fn worst_case_usd(&self) -> Option<f64> {
+        Some(self.input_cost_usd? + self.worst_output_cost_usd?)
+    }
 }
 
 pub struct Session {
@@ -131,6 +149,8 @@ impl Session {
             usage: None,
             retry: None,
             cancelled: false,
+            sent_at: std::time::SystemTime::now(),
+            accepted: false,
         });
         (id, req)
     }
@@ -163,6 +183,14 @@ impl Session {
             return Applied::Ignored;
         };
         let idx = f.index;
+        f.accepted |= matches!(
+            ev,
+            StreamEvent::Started
+                | StreamEvent::TextDelta(_)
+                | StreamEvent::ReasoningDelta(_)
+                | StreamEvent::Usage(_)
+                | StreamEvent::Finished { .. }
+        );
         match ev {
             StreamEvent::Started => Applied::Updated,
             StreamEvent::Retry {
@@ -207,6 +235,7 @@ impl Session {
             Some(p)
                 if p.kind == Kind::Openai
                     && !p.is_local()
+                    && !p.is_loopback()
                     && (self.load_tokenizer || tokens::is_warm()) =>
             {
                 Method::Tiktoken
@@ -220,8 +249,15 @@ impl Session {
             return;
         };
         let method = self.estimate_method();
+        // A request the provider never accepted costs a known $0 with zero tokens.
+        let outcome = if f.accepted || err.is_none() {
+            pricing::Outcome::Accepted
+        } else {
+            pricing::Outcome::NotAccepted
+        };
         // Estimates only where needed: loading the tokenizer is not free.
         let (reported, estimated) = match f.usage {
+            _ if outcome == pricing::Outcome::NotAccepted => (Usage::default(), false),
             // A broken stream may have reported only a start-of-message placeholder (Anthropic's
             // message_start says output_tokens: 1): what was received counts at least.
             Some(mut u) if err.is_some() => {
@@ -247,9 +283,10 @@ impl Session {
                 (usage, true)
             }
         };
-        let cost = turn_cost(&self.cfg, &self.model, &reported);
+        let cost = pricing::turn_cost(&self.cfg, &self.model, &reported, f.sent_at, outcome);
         let msg = &mut self.conv.messages[f.index];
         if let Some(a) = msg.answer.as_mut() {
+            a.not_accepted = outcome == pricing::Outcome::NotAccepted;
             a.usage = reported;
             a.usage_estimated = estimated;
             a.cost_usd = cost;
@@ -333,20 +370,39 @@ impl Session {
     }
 
     /// Like [`Session::estimate`] with the history's tokens already counted (front ends cache them).
+    /// Uses the price dataset only once it is decoded when the tokenizer may not load either
+    /// (the TUI): it never waits.
     pub fn estimate_with(&self, history_tokens: u64, draft: &str) -> Estimate {
         let mut input = history_tokens;
         if !draft.is_empty() {
             input += tokens::estimate(draft, self.estimate_method_now()) + 4;
         }
-        let usage = Usage {
-            input_tokens: input,
-            ..Usage::default()
+        let db = if self.load_tokenizer {
+            Some(pricing::db())
+        } else {
+            pricing::try_db()
         };
-        let entry = price_entry(&self.cfg, &self.model);
+        let facts = pricing::facts(
+            &self.cfg,
+            &self.model,
+            input,
+            std::time::SystemTime::now(),
+            db,
+        );
+        let price = |per_m: f64, n: u64| per_m * n as f64 / 1_000_000.0;
+        let max_out = self
+            .max_tokens
+            .map(u64::from)
+            .or_else(|| facts.context.map(|c| c.saturating_sub(input)));
         Estimate {
             input_tokens: input,
-            input_cost_usd: turn_cost(&self.cfg, &self.model, &usage),
-            context_window: entry.and_then(|e| e.context),
+            input_cost_usd: facts.rates.map(|r| price(r.input, input)),
+            worst_output_cost_usd: facts
+                .rates
+                .and_then(|r| max_out.map(|n| price(r.output, n))),
+            max_output_tokens: max_out,
+            context_window: facts.context,
+            pricing_ready: db.is_some(),
         }
     }
 }
@@ -360,31 +416,6 @@ pub fn new_conversation(cfg: &Config) -> Conversation {
         .clone()
         .filter(|s| !s.trim().is_empty());
     c
-}
-
-/// The price-table entry for a model (by the provider's price family, then its kind).
-pub fn price_entry<'a>(cfg: &'a Config, model: &ModelRef) -> Option<&'a pricing::PriceEntry> {
-    let p = cfg.provider(&model.provider)?;
-    cfg.prices
-        .lookup(&p.price_family(), &model.model)
-        .or_else(|| cfg.prices.lookup(p.kind.as_str(), &model.model))
-}
-
-/// The cost of `usage` on `model`: 0 for local models, the provider's own figure when it
-/// reported one (OpenRouter), else the price table; None when the price is unknown.
-pub fn turn_cost(cfg: &Config, model: &ModelRef, usage: &Usage) -> Option<f64> {
-    let p = cfg.provider(&model.provider)?;
-    if p.is_local() {
-        return Some(0.0);
-    }
-    if let Some(c) = usage.provider_cost_usd {
-        return Some(c);
-    }
-    let entry = price_entry(cfg, model)?;
-    Some(pricing::cost(
-        usage,
-        &entry.rates_on(&util::today(), usage.input_tokens),
-    ))
 }
 
 #[cfg(test)]

@@ -44,6 +44,15 @@ pub fn rfc3339(unix: f64) -> String {
     )
 }
 
+/// RFC 3339 of a `SystemTime`.
+pub fn rfc3339_of(t: SystemTime) -> String {
+    rfc3339(
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+    )
+}
+
 pub fn now_rfc3339() -> String {
     rfc3339(unix_now())
 }

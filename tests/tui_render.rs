@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn app(model: &str) -> App {
+    // Screens are drawn with the price dataset decoded (as after the first moments in the
+    // real TUI), whatever order the tests run in.
+    charla::pricing::warm();
     let cfg = Arc::new(Config::builtin());
     let m = cfg.resolve_model(model).expect("model");
     App::new(Session::new(cfg, m), Theme::fallback(true), String::new())
@@ -350,6 +353,7 @@ fn snapshot_examples_collapsed_and_switched_models() {
     let mut conv = s.conv.clone();
     charla::cli::ask::apply_preset(&cfg, &mut conv, "review-genre", &[]).expect("preset");
     s.conv = conv;
+    charla::pricing::warm();
     let mut a = App::new(s, Theme::fallback(true), String::new());
     answered(
         &mut a,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn app_with(cfg: Config, model: &str) -> App {
+    charla::pricing::warm();
     let cfg = Arc::new(cfg);
     let m = cfg.resolve_model(model).expect("model");
     let mut a = App::new(
@@ -518,7 +519,30 @@ fn budget_asks_before_crossing() {
     let mut a = app("openai/gpt-4o-mini");
     command(&mut a, "/budget 0.00001");
     assert_eq!(a.budget, Some(0.00001));
-    ask(&mut a, "first", "x"); // 100 in + 10 out on gpt-4o-mini = $0.000021: over already
+    // With no max_tokens the answer could fill the context: its worst case crosses the budget.
+    let eff = command(&mut a, "first");
+    assert!(eff.is_empty(), "asks before a request that could cross");
+    assert!(
+        matches!(&a.overlay, Overlay::ConfirmSend { message, .. } if message.contains("set max_tokens to bound it")),
+        "{:?}",
+        a.overlay
+    );
+    app::update(&mut a, key(KeyCode::Char('n')));
+    assert_eq!(a.draft(), "first");
+    // Bounded: 10 output tokens at $0.60 per 1M cannot cross it; the request goes.
+    a.session.max_tokens = Some(10);
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    // 100 in + 10 out on gpt-4o-mini = $0.000021: over already
+    answer(
+        &mut a,
+        &eff,
+        "x",
+        Usage {
+            input_tokens: 100,
+            output_tokens: 10,
+            ..Default::default()
+        },
+    );
     let eff = command(&mut a, "second");
     assert!(eff.is_empty(), "nothing sent before confirming");
     assert!(

@@ -151,7 +151,10 @@ pub fn json_tail(session: &Session, end: &TurnEnd) -> Vec<serde_json::Value> {
         "cached_input_tokens": u.cached_input_tokens,
         "cache_write_tokens": u.cache_write_tokens,
         "reasoning_tokens": u.reasoning_tokens,
+        "cache_write_1h_tokens": u.cache_write_1h_tokens,
+        "service_tier": u.service_tier.map(|t| t.as_str()),
         "estimated": a.usage_estimated,
+        "not_accepted": a.not_accepted,
     })];
     out.push(match end {
         TurnEnd::Finished => json!({
@@ -228,6 +231,8 @@ fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::Sto
 }
 
 pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
+    // The price dataset decodes while the request is on its way (the turn is priced at its end).
+    std::thread::spawn(crate::pricing::warm);
     let mut prompt = args.prompt.join(" ");
     match read_stdin() {
         Ok(Some(input)) if !input.trim().is_empty() => {
@@ -301,7 +306,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         },
         None => cfg.default_model().0,
     };
-    if let Some(w) = crate::session::price_entry(&cfg, &model).and_then(|e| e.warning()) {
+    if let Some(w) = crate::pricing::warning(&cfg, &model) {
         err(format!("note: {model} is {w}"));
     }
     let mut session = Session::with_conversation(cfg.clone(), conv, model);

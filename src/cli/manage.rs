@@ -1,7 +1,8 @@
-//! `models`, `config`, `list`, `show`, `export`, `presets`, `delete`, `completions`.
+//! `models`, `prices`, `config`, `list`, `show`, `export`, `presets`, `delete`, `completions`.
 
 use super::{
-    ConfigAction, EXIT_LOCAL, EXIT_OK, EXIT_USAGE, ExportFormat, ModelsArgs, out, out::err,
+    ConfigAction, EXIT_LOCAL, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, ExportFormat, ModelsArgs, out,
+    out::err,
 };
 use crate::catalog::model_rows;
 use crate::config::{self, Config, Paths};
@@ -13,6 +14,16 @@ use serde_json::json;
 
 fn price(x: f64) -> String {
     if x == 0.0 { "0".into() } else { format!("{x}") }
+}
+
+/// Which price data is in use, for people.
+pub fn prices_source() -> String {
+    let i = &crate::pricing::db().info;
+    let mut s = format!("the genai-prices data {}", i.source);
+    if let Some(f) = &i.fetched {
+        s.push_str(&format!(" on {}", f.get(..10).unwrap_or(f)));
+    }
+    s
 }
 
 pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
@@ -38,8 +49,8 @@ pub async fn models(cfg: &Config, args: ModelsArgs) -> i32 {
         }
     } else {
         out::line(format!(
-            "Prices in USD per 1M tokens (input / output / cached input), as of {}.",
-            cfg.prices.as_of
+            "Prices in USD per 1M tokens (input / output / cached input), from {}.",
+            prices_source()
         ));
         let mut current = String::new();
         for r in &rows {
@@ -352,4 +363,115 @@ pub fn delete(cfg: &Config, id: &str) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// `charla prices` and `charla prices update [--from FILE|URL]`.
+pub async fn prices_cmd(cfg: &Config, action: Option<super::PricesAction>) -> i32 {
+    let data_dir = &cfg.paths.data_dir;
+    match action {
+        None => {
+            let db = crate::pricing::db();
+            let i = &db.info;
+            out::line(format!("prices: {}", prices_source()));
+            out::line(format!("  {} providers, {} models", i.providers, i.models));
+            if let Some(p) = &i.problem {
+                err(p);
+            }
+            let own = cfg.prices.entries.len() - cfg.prices.user_entries;
+            out::line(format!(
+                "  charla's own table: {own} models the dataset lacks, {} deprecation dates (as of {})",
+                cfg.prices.lifecycle.len(),
+                cfg.prices.as_of
+            ));
+            out::line(format!(
+                "  your [[pricing]] entries: {} (they win over both)",
+                cfg.prices.user_entries
+            ));
+            out::line(format!(
+                "  update with `charla prices update` (stored in {})",
+                data_dir.join(crate::pricing::DATA_FILE).display()
+            ));
+            EXIT_OK
+        }
+        Some(super::PricesAction::Update { from }) => {
+            let src = from.unwrap_or_else(|| genai_prices::REMOTE_DATA_URL.to_string());
+            let bytes = if src.starts_with("http://") || src.starts_with("https://") {
+                match fetch_prices(&src).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        err(format!("{e}; the price data in use was not changed"));
+                        return EXIT_PROVIDER;
+                    }
+                }
+            } else {
+                match std::fs::read(&src) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        err(format!("{src}: {e}; the price data in use was not changed"));
+                        return EXIT_USAGE;
+                    }
+                }
+            };
+            let (providers, models) = match crate::pricing::validate_data(&bytes) {
+                Ok(n) => n,
+                Err(e) => {
+                    err(format!(
+                        "{src}: not valid price data ({e}); the price data in use was not changed"
+                    ));
+                    return EXIT_PROVIDER;
+                }
+            };
+            match crate::pricing::store_data(data_dir, &bytes, &src) {
+                Ok(path) => {
+                    out::line(format!(
+                        "stored {providers} providers and {models} models from {src} in {}",
+                        path.display()
+                    ));
+                    EXIT_OK
+                }
+                Err(e) => {
+                    err(format!("{e}; the price data in use was not changed"));
+                    EXIT_LOCAL
+                }
+            }
+        }
+    }
+}
+
+/// Downloads the dataset with charla's own HTTP client (proxies from the environment are
+/// honoured), at most 64 MiB, within 60 s.
+async fn fetch_prices(url: &str) -> Result<Vec<u8>, String> {
+    use futures::StreamExt;
+    let ep = crate::provider::stream::Endpoint::new("prices", Kind::Openai, url);
+    let client = ep.client().map_err(|e| e.to_string())?;
+    let resp = client
+        .get(url)
+        .timeout(std::time::Duration::from_secs(60))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "{url}: {}",
+                crate::provider::stream::network_error(e).message
+            )
+        })?;
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    let mut body = Vec::new();
+    let mut s = resp.bytes_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| {
+            format!(
+                "{url}: the download broke ({})",
+                crate::provider::stream::network_error(e).message
+            )
+        })?;
+        body.extend_from_slice(&chunk);
+        if body.len() > 64 << 20 {
+            return Err(format!("{url}: more than 64 MiB; not price data"));
+        }
+    }
+    Ok(body)
 }

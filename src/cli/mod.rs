@@ -85,6 +85,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Which price data is in use (and its date); `prices update` fetches the current one
+    Prices {
+        #[command(subcommand)]
+        action: Option<PricesAction>,
+    },
     /// Delete a saved conversation
     Delete { id: String },
     /// Print shell completions
@@ -95,6 +100,17 @@ pub enum Command {
 pub enum ExportFormat {
     Md,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Fetch the genai-prices dataset, validate it and store it in the data dir (the data in
+    /// use is never replaced by a failed download or an invalid file)
+    Update {
+        /// A file or an http(s) URL (default: the dataset's published URL)
+        #[arg(long, value_name = "FILE|URL")]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

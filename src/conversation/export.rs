@@ -18,8 +18,13 @@ pub fn answer_footer(a: &super::Answer) -> String {
     }
     if u.cache_write_tokens > 0 {
         tin.push_str(&format!(
-            " ({} cache write)",
-            thousands(u.cache_write_tokens)
+            " ({} cache write{})",
+            thousands(u.cache_write_tokens),
+            if u.cache_write_1h_tokens > 0 {
+                format!(", {} for 1h", thousands(u.cache_write_1h_tokens))
+            } else {
+                String::new()
+            }
         ));
     }
     parts.push(tin);
@@ -34,6 +39,15 @@ pub fn answer_footer(a: &super::Answer) -> String {
     });
     if a.usage_estimated {
         parts.push("estimated".into());
+    }
+    if a.not_accepted {
+        parts.push("not accepted by the provider: nothing billed".into());
+    }
+    if let Some(t) = u
+        .service_tier
+        .filter(|t| *t != crate::provider::ServiceTier::Default)
+    {
+        parts.push(format!("{} tier", t.as_str()));
     }
     if let Some(t) = a.ttft_ms {
         parts.push(format!("TTFT {:.2}s", t as f64 / 1000.0));

@@ -82,6 +82,10 @@ pub struct Answer {
     /// The stream broke or was cancelled; `content` keeps the partial answer.
     #[serde(default)]
     pub interrupted: bool,
+    /// The turn failed before the provider accepted the request (no key, connection refused,
+    /// an HTTP error before the stream, cancelled before it started): zero tokens, $0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_accepted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Earlier answers to the same question (regenerated or edited), newest last.
@@ -112,6 +116,7 @@ impl Answer {
             duration_ms: None,
             finish_reason: None,
             interrupted: false,
+            not_accepted: false,
             error: None,
             alternatives: vec![],
         }

@@ -214,8 +214,13 @@ impl Store {
     /// file name: an id is never trusted as a path.
     pub fn load_path(path: &Path) -> Result<Conversation, StoreError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
+        Self::parse(path, &bytes)
+    }
+
+    /// [`Store::load_path`] on bytes already read (no I/O; fuzzed).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Conversation, StoreError> {
         let mut conv: Conversation =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
+            serde_json::from_slice(bytes).map_err(|e| StoreError::Parse {
                 path: path.to_path_buf(),
                 error: e.to_string(),
             })?;

@@ -65,8 +65,10 @@ pub struct AnthropicDecoder {
     input: u64,
     cache_read: u64,
     cache_write: u64,
+    cache_write_1h: u64,
     output: u64,
     thinking: u64,
+    service_tier: Option<super::ServiceTier>,
 }
 
 impl AnthropicDecoder {
@@ -80,6 +82,20 @@ impl AnthropicDecoder {
         }
         if let Some(n) = get("cache_creation_input_tokens") {
             self.cache_write = n;
+        }
+        if let Some(n) = u
+            .get("cache_creation")
+            .and_then(|c| c.get("ephemeral_1h_input_tokens"))
+            .and_then(Value::as_u64)
+        {
+            self.cache_write_1h = n;
+        }
+        if let Some(t) = u
+            .get("service_tier")
+            .and_then(Value::as_str)
+            .and_then(super::ServiceTier::parse)
+        {
+            self.service_tier = Some(t);
         }
         if let Some(n) = get("output_tokens") {
             self.output = n;
@@ -96,8 +112,10 @@ impl AnthropicDecoder {
             output_tokens: self.output,
             cached_input_tokens: self.cache_read,
             cache_write_tokens: self.cache_write,
+            cache_write_1h_tokens: self.cache_write_1h.min(self.cache_write),
             reasoning_tokens: self.thinking,
             provider_cost_usd: None,
+            service_tier: self.service_tier,
         })
     }
 }

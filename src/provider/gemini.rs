@@ -154,7 +154,7 @@ impl Decoder for GeminiDecoder {
                 cached_input_tokens: g("cachedContentTokenCount"),
                 cache_write_tokens: 0,
                 reasoning_tokens: thoughts,
-                provider_cost_usd: None,
+                ..Usage::default()
             }));
         }
         if let Some(r) = cand

@@ -69,7 +69,10 @@ pub struct ChatRequest {
 /// - `input_tokens` is the whole prompt, *including* cache reads and cache writes
 ///   (Anthropic's separate counts are added in);
 /// - `cached_input_tokens` and `cache_write_tokens` are parts of `input_tokens`;
-/// - `output_tokens` *includes* `reasoning_tokens` (Gemini's thoughts are added in).
+///   `cache_write_1h_tokens` is the part of `cache_write_tokens` written for one hour
+///   (Anthropic bills those at 2x input, the 5-minute ones at 1.25x);
+/// - `output_tokens` *includes* `reasoning_tokens`, counted once whatever the provider's
+///   convention (Gemini's thoughts and xAI's reasoning, reported outside, are added in).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Usage {
@@ -77,10 +80,53 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cached_input_tokens: u64,
     pub cache_write_tokens: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_1h_tokens: u64,
     pub reasoning_tokens: u64,
     /// A cost the provider reported itself (OpenRouter's `usage.cost`), in USD.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_cost_usd: Option<f64>,
+    /// The service tier the response says it was billed at (OpenAI `service_tier`,
+    /// Anthropic `usage.service_tier`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<ServiceTier>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A billing tier a provider reports. Unknown names are not kept (the standard price applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTier {
+    Default,
+    Flex,
+    Priority,
+    Fast,
+    Scale,
+}
+
+impl ServiceTier {
+    pub fn parse(s: &str) -> Option<ServiceTier> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "default" | "standard" => ServiceTier::Default,
+            "flex" => ServiceTier::Flex,
+            "priority" => ServiceTier::Priority,
+            "fast" => ServiceTier::Fast,
+            "scale" => ServiceTier::Scale,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Default => "default",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+            ServiceTier::Fast => "fast",
+            ServiceTier::Scale => "scale",
+        }
+    }
 }
 
 impl Usage {
@@ -89,6 +135,7 @@ impl Usage {
         self.output_tokens += o.output_tokens;
         self.cached_input_tokens += o.cached_input_tokens;
         self.cache_write_tokens += o.cache_write_tokens;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
         self.reasoning_tokens += o.reasoning_tokens;
         self.provider_cost_usd = match (self.provider_cost_usd, o.provider_cost_usd) {
             (Some(a), Some(b)) => Some(a + b),

@@ -46,6 +46,7 @@ pub fn body(req: &ChatRequest) -> Value {
 pub struct OpenAiDecoder {
     done: bool,
     finish_reason: Option<String>,
+    service_tier: Option<super::ServiceTier>,
 }
 
 fn u(v: &Value, path: &[&str]) -> u64 {
@@ -64,13 +65,25 @@ pub(crate) fn usage_from(v: &Value) -> Usage {
     if cached == 0 {
         cached = u(v, &["prompt_cache_hit_tokens"]); // DeepSeek
     }
+    let prompt = u(v, &["prompt_tokens"]);
+    let completion = u(v, &["completion_tokens"]);
+    let reasoning = u(v, &["completion_tokens_details", "reasoning_tokens"]);
+    let total = u(v, &["total_tokens"]);
+    // OpenAI counts reasoning inside completion_tokens (total = prompt + completion); xAI
+    // outside (total = prompt + completion + reasoning). Output includes reasoning, once.
+    let outside = reasoning > 0 && total > 0 && total == prompt + completion + reasoning;
     Usage {
-        input_tokens: u(v, &["prompt_tokens"]),
-        output_tokens: u(v, &["completion_tokens"]),
+        input_tokens: prompt,
+        output_tokens: if outside {
+            completion + reasoning
+        } else {
+            completion
+        },
         cached_input_tokens: cached,
         cache_write_tokens: u(v, &["prompt_tokens_details", "cache_write_tokens"]),
-        reasoning_tokens: u(v, &["completion_tokens_details", "reasoning_tokens"]),
+        reasoning_tokens: reasoning,
         provider_cost_usd: v.get("cost").and_then(Value::as_f64),
+        ..Usage::default()
     }
 }
 
@@ -132,8 +145,17 @@ impl Decoder for OpenAiDecoder {
             .get("usage")
             .filter(|u| u.is_object())
             .or_else(|| v.get("x_groq").and_then(|x| x.get("usage")));
+        if let Some(t) = v
+            .get("service_tier")
+            .and_then(Value::as_str)
+            .and_then(super::ServiceTier::parse)
+        {
+            self.service_tier = Some(t);
+        }
         if let Some(usage) = usage.filter(|u| u.is_object()) {
-            out.push(StreamEvent::Usage(usage_from(usage)));
+            let mut u = usage_from(usage);
+            u.service_tier = self.service_tier;
+            out.push(StreamEvent::Usage(u));
         }
         let err = v
             .get("error")

@@ -172,7 +172,21 @@ pub fn sse_events_keeping(
     s: ByteStream,
     keep: Option<std::sync::Arc<std::sync::Mutex<NonSseLines>>>,
 ) -> RawStream {
+    // eventsource-stream strips a BOM from its first chunk by slicing one *byte* off, which
+    // panics on the 3-byte U+FEFF; ours is stripped already, so a second one (a hostile or
+    // broken body, found by fuzzing) is made a plain replacement character first.
+    let mut first = true;
     text_chunks(s, "\n\n")
+        .map(move |r| match r {
+            Ok(t) if first && !t.is_empty() => {
+                first = false;
+                match t.strip_prefix('\u{feff}') {
+                    Some(rest) => Ok(format!("\u{fffd}{rest}")),
+                    None => Ok(t),
+                }
+            }
+            r => r,
+        })
         .inspect(move |r| {
             if let (Ok(t), Some(k)) = (r, &keep)
                 && let Ok(mut k) = k.lock()

@@ -33,6 +33,8 @@ pub enum Msg {
     Models(String, Result<Vec<String>, String>),
     /// Saved conversations for the browser (already filtered by the search words).
     Conversations(Vec<Summary>),
+    /// The price dataset is decoded: the model list and estimates can use it.
+    PricesReady,
     /// Conversation files that cannot be read (shown in the browser by name, left untouched).
     Unreadable(Vec<crate::conversation::Broken>),
     Opened(Result<Conversation, String>),
@@ -209,7 +211,8 @@ impl App {
     }
 
     fn with_catalogue(mut self) -> Self {
-        self.models = crate::catalog::model_rows(&self.session.cfg, &self.remote);
+        self.models =
+            crate::catalog::model_names(&self.session.cfg, &self.remote, crate::pricing::try_db());
         self.budget = self
             .session
             .cfg
@@ -275,7 +278,7 @@ impl App {
     }
 
     fn switch_model(&mut self, m: crate::config::ModelRef) {
-        let warn = crate::session::price_entry(&self.session.cfg, &m).and_then(|e| e.warning());
+        let warn = crate::pricing::warning(&self.session.cfg, &m);
         self.notify(
             format!(
                 "model: {m}{}",
@@ -382,13 +385,27 @@ impl App {
     fn send_checked(&mut self, text: String) -> Vec<Effect> {
         if let Some(budget) = self.budget {
             let spent = self.session.totals().cost_usd;
-            let est = self.session.estimate(&text).input_cost_usd.unwrap_or(0.0);
-            if spent + est > budget || spent >= budget {
+            let e = self.session.estimate(&text);
+            let input = e.input_cost_usd.unwrap_or(0.0);
+            // The answer's length is not known: its worst case (max_tokens, else the rest of
+            // the context) is what could cross the budget.
+            let worst = e.worst_case_usd().unwrap_or(input);
+            if spent + worst > budget || spent >= budget {
+                use crate::util::dollars;
+                let bound = match (self.session.max_tokens, e.max_output_tokens) {
+                    (Some(n), _) => format!("an answer of up to {n} tokens"),
+                    (None, Some(n)) => format!(
+                        "an answer as long as the context allows ({} tokens; set max_tokens to bound it)",
+                        crate::util::thousands(n)
+                    ),
+                    (None, None) => "its answer".into(),
+                };
                 let message = format!(
-                    "This request (~{} input) takes the conversation to ~{}, over its {} budget. Send anyway? y / n",
-                    crate::util::dollars(est),
-                    crate::util::dollars(spent + est),
-                    crate::util::dollars(budget)
+                    "This request could cost up to {} (~{} input + {bound}), taking the conversation to {}, over its {} budget. Send anyway? y / n",
+                    dollars(worst),
+                    dollars(input),
+                    dollars(spent + worst),
+                    dollars(budget)
                 );
                 self.overlay = Overlay::ConfirmSend { text, message };
                 return vec![];
@@ -797,11 +814,23 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Models(provider, Ok(list)) => {
             app.remote_errors.remove(&provider);
             app.remote.insert(provider, list);
-            app.models = crate::catalog::model_rows(&app.session.cfg, &app.remote);
+            app.models = crate::catalog::model_names(
+                &app.session.cfg,
+                &app.remote,
+                crate::pricing::try_db(),
+            );
             vec![]
         }
         Msg::Models(provider, Err(e)) => {
             app.remote_errors.insert(provider, e);
+            vec![]
+        }
+        Msg::PricesReady => {
+            app.models = crate::catalog::model_names(
+                &app.session.cfg,
+                &app.remote,
+                crate::pricing::try_db(),
+            );
             vec![]
         }
         Msg::Unreadable(list) => {

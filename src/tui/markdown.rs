@@ -219,8 +219,51 @@ struct ListState {
     next: Option<u64>,
 }
 
-/// Renders `text` (already sanitised) as Markdown at `width` columns.
+/// Renders `text` (already sanitised) as Markdown at `width` columns. No line is wider than
+/// `width` (decorations such as a code block's header or deep quote bars are clipped at very
+/// narrow widths), except that one wide character always fits a line of width 1.
 pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
+    let mut r = render_unclipped(text, width, theme);
+    for line in &mut r.lines {
+        if line.width() > width {
+            clip(line, width.max(2));
+        }
+    }
+    r
+}
+
+/// Cuts `line` to at most `width` columns, keeping each span's style.
+fn clip(line: &mut Line<'static>, width: usize) {
+    let mut used = 0;
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans.drain(..) {
+        if used >= width {
+            break;
+        }
+        let w = span.content.width();
+        if used + w <= width {
+            used += w;
+            spans.push(span);
+            continue;
+        }
+        let mut cut = String::new();
+        let mut buf = [0u8; 4];
+        for c in span.content.chars() {
+            // Measured as Line::width measures (a string's width, char by char).
+            let cw = c.encode_utf8(&mut buf).width();
+            if used + cw > width {
+                break;
+            }
+            used += cw;
+            cut.push(c);
+        }
+        spans.push(Span::styled(cut, span.style));
+        break;
+    }
+    line.spans = spans;
+}
+
+fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
     let mut out = Rendered::default();
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
@@ -338,7 +381,7 @@ pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
                     flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
                     let lang = match kind {
                         CodeBlockKind::Fenced(l) => {
-                            l.split([',', ' ']).next().unwrap_or("").to_string()
+                            l.split([',', ' ', '\t']).next().unwrap_or("").to_string()
                         }
                         CodeBlockKind::Indented => String::new(),
                     };

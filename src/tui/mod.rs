@@ -121,6 +121,14 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut stats = FrameStats::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (saves, saver) = Saver::start(store.clone(), tx.clone());
+    // The price dataset decodes off the UI task; estimates say "pricing…" until it is ready.
+    {
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::pricing::warm();
+            let _ = tx.send(Msg::PricesReady);
+        });
+    }
     let code = event_loop(
         &mut terminal,
         &mut app,

@@ -636,7 +636,14 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     let est = app.session.estimate_with(hist, &app.draft());
     let cost = match est.input_cost_usd {
         Some(c) => format!("~{} in", dollars(c)),
+        None if !est.pricing_ready => "pricing…".into(),
         None => "price unknown".into(),
+    };
+    // The most this request could cost with its answer (max_tokens, else the rest of the
+    // context, at the output price): after the gauge, so a narrow screen cuts it first.
+    let worst = match (est.input_cost_usd, est.worst_case_usd()) {
+        (Some(c), Some(w)) if w > c => format!("≤{} with the answer ", dollars(w)),
+        _ => String::new(),
     };
     let editing = if app.editing_last {
         "editing last question (Enter replaces, Esc stops) · "
@@ -671,6 +678,14 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
             app.theme.dim,
         ),
         Span::styled(format!("{ctx} "), ctx_style),
+        Span::styled(
+            if worst.is_empty() {
+                worst
+            } else {
+                format!("· {worst}")
+            },
+            app.theme.dim,
+        ),
     ]);
     let mut ta = app.input.clone();
     ta.set_block(

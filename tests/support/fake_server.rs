@@ -29,6 +29,7 @@
 //!   model list carries an id with the same and a bidi override
 //! - `noretry`: error responses carry `x-should-retry: false`
 //! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
+//! - a path ending in `prices.json`: [`PRICES_JSON`] (with `truncate`: its first half)
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
 //!   servers do ("Incorrect API key provided: sk-…")
@@ -49,6 +50,9 @@ pub const ANTHROPIC: &[u8] = include_bytes!("../fixtures/wire/anthropic_messages
 pub const ANTHROPIC_ERR: &[u8] = include_bytes!("../fixtures/wire/anthropic_error_midstream.txt");
 pub const GEMINI: &[u8] = include_bytes!("../fixtures/wire/gemini_stream.txt");
 pub const OLLAMA: &[u8] = include_bytes!("../fixtures/wire/ollama_chat.ndjson");
+/// A small genai-prices v2 dataset (`…/prices.json`): gpt-4o at $99 in and out per 1M, so a
+/// test can tell it from the bundled data.
+pub const PRICES_JSON: &str = r#"[{"id":"openai","name":"OpenAI","api_pattern":"https://api\\.openai\\.com","models":[{"id":"gpt-4o","match":{"equals":"gpt-4o"},"context_window":128000,"prices":{"input_mtok":99,"output_mtok":99}}]},{"id":"anthropic","name":"Anthropic","api_pattern":"https://api\\.anthropic\\.com","models":[{"id":"claude-sonnet-4-5","match":{"starts_with":"claude-sonnet-4-5"},"prices":{"input_mtok":3,"output_mtok":15}}]}]"#;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -590,6 +594,20 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
             ));
         }
         head.push_str("\r\n");
+        sock.write_all(head.as_bytes()).await?;
+        sock.write_all(body.as_bytes()).await?;
+        return sock.shutdown().await;
+    }
+    if rest.ends_with("prices.json") {
+        let body = if opts.truncate {
+            &PRICES_JSON[..PRICES_JSON.len() / 2]
+        } else {
+            PRICES_JSON
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
         sock.write_all(head.as_bytes()).await?;
         sock.write_all(body.as_bytes()).await?;
         return sock.shutdown().await;

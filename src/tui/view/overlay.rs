@@ -62,6 +62,8 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                 .take(window(rows.len(), *selected, visible).end)
                 .skip(window(rows.len(), *selected, visible).start)
             {
+                // Only the rows on screen are priced (the dataset has thousands of models).
+                let row = &crate::catalog::priced(&app.session.cfg, row, crate::pricing::try_db());
                 let name = format!("{}/{}", row.provider, row.model);
                 let current = name == app.session.model.to_string();
                 let prices = match (row.input, row.output) {
@@ -249,18 +251,17 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
             );
         }
         Overlay::ConfirmSend { message, .. } => {
-            let r = popup(area, 80, 4);
-            f.render_widget(Clear, r);
-            f.render_widget(
-                Paragraph::new(markdown::wrap(
-                    &[Span::styled(format!(" {message}"), t.warning)],
-                    r.width.saturating_sub(2) as usize,
-                    &[],
-                    &[],
-                ))
-                .block(block(" budget ".into())),
-                r,
+            // As tall as the wrapped message, so its question is always on screen.
+            let w = area.width.saturating_sub(4).min(80);
+            let lines = markdown::wrap(
+                &[Span::styled(format!(" {message}"), t.warning)],
+                w.saturating_sub(2) as usize,
+                &[],
+                &[],
             );
+            let r = popup(area, w, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(block(" budget ".into())), r);
         }
     }
 }

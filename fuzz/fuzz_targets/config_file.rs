@@ -1,0 +1,5 @@
+#![no_main]
+//! See `charla::fuzzing::config_file` for the invariants.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| charla::fuzzing::config_file(data));
