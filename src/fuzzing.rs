@@ -132,9 +132,31 @@ pub fn markdown(data: &[u8]) {
         return;
     };
     let width = (w as usize % 120) + 1;
-    let text = crate::sanitize::sanitize(&String::from_utf8_lossy(rest));
+    let raw = String::from_utf8_lossy(rest).into_owned();
+    let text = crate::sanitize::sanitize(&raw);
     let theme = crate::tui::theme::Theme::fallback(true);
     let r = crate::tui::markdown::render(&text, width, &theme);
+    // Streamed in pieces (at every 7th char boundary), the incremental rendering is the full
+    // rendering of what arrived, at every step.
+    let mut inc = crate::tui::markdown::Incremental::default();
+    let bounds: Vec<usize> = raw
+        .char_indices()
+        .map(|(i, _)| i)
+        .skip(1)
+        .step_by(7)
+        .chain([raw.len()])
+        .collect();
+    for at in bounds {
+        let part = &raw[..at];
+        let tail = inc.update(part, width, &theme);
+        let mut got = inc.kept().to_vec();
+        got.extend(tail);
+        let want = crate::tui::markdown::render(&crate::sanitize::sanitize(part), width, &theme);
+        assert_eq!(
+            got, want.lines,
+            "incremental rendering differs after {at} bytes"
+        );
+    }
     for line in &r.lines {
         assert!(
             line.width() <= width.max(4),

@@ -402,7 +402,7 @@ fn themes_colour_the_roles() {
     for name in Theme::shipped_names() {
         let t = Theme::load(name, std::path::Path::new("/nonexistent"), false).expect("theme");
         let user_fg = t.user.fg;
-        a.theme = t;
+        a.set_theme(t);
         let mut term = Terminal::new(TestBackend::new(40, 20)).expect("t");
         let mut cache = view::ViewCache::default();
         term.draw(|f| view::render(&a, &mut cache, f))
@@ -508,7 +508,7 @@ fn snapshot_each_theme_with_styles() {
         }),
     );
     for name in Theme::shipped_names() {
-        a.theme = Theme::load(name, std::path::Path::new("/nonexistent"), false).expect("theme");
+        a.set_theme(Theme::load(name, std::path::Path::new("/nonexistent"), false).expect("theme"));
         let mut term = Terminal::new(TestBackend::new(48, 9)).expect("t");
         let mut cache = view::ViewCache::default();
         term.draw(|f| view::render(&a, &mut cache, f))

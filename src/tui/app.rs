@@ -138,10 +138,13 @@ pub struct App {
     pub picker_for_replay: bool,
 }
 
-fn new_input() -> TextArea<'static> {
+/// The input, styled once (the view draws its border and title around it every frame).
+fn new_input(theme: &Theme) -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter newline · ? help");
     t.set_cursor_line_style(ratatui::style::Style::default());
+    t.set_style(theme.text);
+    t.set_placeholder_style(theme.dim);
     t
 }
 
@@ -179,7 +182,7 @@ impl App {
         session.load_tokenizer = false;
         App {
             session,
-            input: new_input(),
+            input: new_input(&theme),
             theme,
             scroll: 0,
             help: false,
@@ -450,12 +453,19 @@ impl App {
         effects
     }
 
+    /// Changes the theme (the input is restyled with it).
+    pub fn set_theme(&mut self, theme: Theme) {
+        self.input.set_style(theme.text);
+        self.input.set_placeholder_style(theme.dim);
+        self.theme = theme;
+    }
+
     pub fn draft(&self) -> String {
         self.input.lines().join("\n")
     }
 
     fn set_draft(&mut self, text: &str) {
-        let mut t = new_input();
+        let mut t = new_input(&self.theme);
         t.insert_str(text);
         self.input = t;
     }

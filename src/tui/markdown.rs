@@ -157,7 +157,53 @@ fn syn_style(s: syntect::highlighting::Style, base: Style) -> Style {
     st
 }
 
-/// Highlights `code` in `lang` (plain code style when unknown or not loaded yet).
+/// A code block highlighted so far: its complete lines' spans and syntect's state after the
+/// last of them, so that a block that grows (streaming) is highlighted one new line at a time,
+/// never again from its start.
+struct CodeMemo {
+    lang: String,
+    theme: String,
+    /// The complete lines covered (with their newlines).
+    text: String,
+    lines: Vec<Vec<Span<'static>>>,
+    parse: syntect::parsing::ParseState,
+    highlight: syntect::highlighting::HighlightState,
+}
+
+thread_local! {
+    /// The most recently highlighted blocks (a few: the ones on screen and the one streaming).
+    static CODE_MEMO: std::cell::RefCell<Vec<CodeMemo>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+const CODE_MEMO_ENTRIES: usize = 16;
+
+/// One highlighted line (without its newline), tabs as four spaces.
+fn highlight_one(
+    line: &str,
+    parse: &mut syntect::parsing::ParseState,
+    highlight: &mut syntect::highlighting::HighlightState,
+    highlighter: &syntect::highlighting::Highlighter,
+    syntaxes: &syntect::parsing::SyntaxSet,
+) -> Option<Vec<Span<'static>>> {
+    let ops = parse.parse_line(line, syntaxes).ok()?;
+    let regions: Vec<(syntect::highlighting::Style, &str)> =
+        syntect::highlighting::HighlightIterator::new(highlight, &ops, line, highlighter).collect();
+    Some(
+        regions
+            .into_iter()
+            .map(|(s, t)| {
+                Span::styled(
+                    t.trim_end_matches('\n').replace('\t', "    "),
+                    syn_style(s, Style::default()),
+                )
+            })
+            .filter(|s| !s.content.is_empty())
+            .collect(),
+    )
+}
+
+/// Highlights `code` in `lang` (plain code style when unknown or not loaded yet). A block
+/// seen before (the same language and a prefix of its complete lines) continues from where its
+/// highlighting stopped: the result is the same, the work is only the new lines.
 fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
     let plain = || {
         code.lines()
@@ -175,26 +221,74 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
     let (Some(syntax), Some(st)) = (syntax, h.themes.themes.get(&theme.syntect)) else {
         return plain();
     };
-    let mut hl = syntect::easy::HighlightLines::new(syntax, st);
-    let mut out = Vec::new();
-    for line in syntect::util::LinesWithEndings::from(code) {
-        match hl.highlight_line(line, &h.syntaxes) {
-            Ok(regions) => out.push(
-                regions
-                    .into_iter()
-                    .map(|(s, t)| {
-                        Span::styled(
-                            t.trim_end_matches('\n').replace('\t', "    "),
-                            syn_style(s, Style::default()),
-                        )
-                    })
-                    .filter(|s| !s.content.is_empty())
-                    .collect(),
-            ),
-            Err(_) => return plain(),
+    let highlighter = syntect::highlighting::Highlighter::new(st);
+    CODE_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        // The longest memo that this block continues.
+        let found = memo
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.lang == lang && m.theme == theme.syntect && code.starts_with(&m.text)
+            })
+            .max_by_key(|(_, m)| m.text.len())
+            .map(|(i, _)| i);
+        let mut m = match found {
+            Some(i) => memo.remove(i),
+            None => CodeMemo {
+                lang: lang.to_string(),
+                theme: theme.syntect.clone(),
+                text: String::new(),
+                lines: Vec::new(),
+                parse: syntect::parsing::ParseState::new(syntax),
+                highlight: syntect::highlighting::HighlightState::new(
+                    &highlighter,
+                    syntect::parsing::ScopeStack::new(),
+                ),
+            },
+        };
+        let rest = &code[m.text.len()..];
+        let mut out_tail: Vec<Vec<Span<'static>>> = Vec::new();
+        let mut failed = false;
+        for line in syntect::util::LinesWithEndings::from(rest) {
+            if line.ends_with('\n') {
+                // A complete line: highlighted once, remembered with the state after it.
+                match highlight_one(
+                    line,
+                    &mut m.parse,
+                    &mut m.highlight,
+                    &highlighter,
+                    &h.syntaxes,
+                ) {
+                    Some(spans) => {
+                        m.lines.push(spans);
+                        m.text.push_str(line);
+                    }
+                    None => {
+                        failed = true;
+                        break;
+                    }
+                }
+            } else {
+                // The last, unfinished line: from a copy of the state (it will change).
+                let (mut p, mut hs) = (m.parse.clone(), m.highlight.clone());
+                match highlight_one(line, &mut p, &mut hs, &highlighter, &h.syntaxes) {
+                    Some(spans) => out_tail.push(spans),
+                    None => failed = true,
+                }
+            }
         }
-    }
-    out
+        if failed {
+            return plain();
+        }
+        let mut out = m.lines.clone();
+        out.extend(out_tail);
+        memo.push(m);
+        if memo.len() > CODE_MEMO_ENTRIES {
+            memo.remove(0);
+        }
+        out
+    })
 }
 
 /// The raw text of `text`'s fenced and indented code blocks, in order (an unclosed fence at
@@ -219,11 +313,214 @@ struct ListState {
     next: Option<u64>,
 }
 
+/// The rendering of a Markdown text that grows at its end (an answer being streamed), at one
+/// width: the blocks before the last safe boundary are rendered once and kept; only the tail
+/// after it is rendered again as it grows. A safe boundary is a blank line outside any fence
+/// followed by a complete line that starts a new top-level block (not indented, not a list
+/// item, quote or definition), so that rendering the text in chunks gives exactly the lines of
+/// rendering it whole (a property test checks this over random splits and widths).
+#[derive(Debug, Default)]
+pub struct Incremental {
+    key: Option<(usize, String, bool)>,
+    /// Bytes of the text rendered into `lines`.
+    committed: usize,
+    lines: Vec<Line<'static>>,
+    code_blocks: Vec<String>,
+    /// Bytes scanned for boundaries (always at a line start), the fence open there, and the
+    /// last scanned line was blank.
+    scanned: usize,
+    fence: Option<(u8, usize)>,
+    prev_blank: bool,
+    /// A reference-style link definition or an HTML block was seen: the text is rendered whole
+    /// from then on.
+    whole: bool,
+    /// How many of `lines` are shown (trailing blank lines are not, at the end of the text).
+    visible: usize,
+}
+
+/// A line that may hold a link reference definition (`[label]: url`, also inside quotes or
+/// list items): conservatively, any `]:`.
+fn is_reference_definition(line: &str) -> bool {
+    line.contains("]:")
+}
+
+/// A line that may start an HTML block (also inside quotes and list items).
+fn may_start_html(line: &str) -> bool {
+    line.trim_start_matches([' ', '\t', '>', '-', '*', '+'])
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')' || c == ' ')
+        .starts_with('<')
+}
+
+/// A fence line (``` or ~~~, three or more, at most three spaces in): its char and length.
+fn fence_of(line: &str) -> Option<(u8, usize)> {
+    let t = line.trim_start_matches(' ');
+    if line.len() - t.len() > 3 {
+        return None;
+    }
+    let c = *t.as_bytes().first()?;
+    if c != b'`' && c != b'~' {
+        return None;
+    }
+    let n = t.bytes().take_while(|b| *b == c).count();
+    // A backtick fence's info string cannot contain a backtick (then it is inline code).
+    if n < 3 || (c == b'`' && t[n..].contains('`')) {
+        return None;
+    }
+    Some((c, n))
+}
+
+/// A line that surely starts a new top-level block after a blank line.
+fn starts_fresh_block(line: &str) -> bool {
+    let Some(c) = line.chars().next() else {
+        return false;
+    };
+    if c.is_whitespace() || matches!(c, '>' | ':' | '=' | '|' | '<' | '[') {
+        return false;
+    }
+    let b = line.as_bytes();
+    if matches!(c, '-' | '*' | '+')
+        && b.get(1)
+            .is_none_or(|x| *x == b' ' || *x == b'\t' || *x == b'\r' || *x == b'\n')
+    {
+        return false; // a list item (or a rule, which is harmless to keep in the tail)
+    }
+    if c.is_ascii_digit() {
+        let digits = b.iter().take_while(|x| x.is_ascii_digit()).count();
+        if matches!(b.get(digits), Some(b'.') | Some(b')')) {
+            return false; // an ordered list item
+        }
+    }
+    true
+}
+
+impl Incremental {
+    /// Brings the rendering up to `text` (raw: it is sanitised here, chunk by chunk) and
+    /// returns the lines after the kept ones. `text` must only have grown since the last call
+    /// (the caller resets with [`Incremental::default`] for another text).
+    pub fn update(&mut self, text: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+        let key = (width, theme.name.clone(), highlighter_ready());
+        if self.key.as_ref() != Some(&key)
+            || text.len() < self.committed
+            || !text.is_char_boundary(self.committed)
+        {
+            *self = Incremental {
+                key: Some(key),
+                ..Incremental::default()
+            };
+        }
+        // Scan the complete lines not scanned yet for the last safe boundary.
+        let mut boundary = None;
+        while !self.whole {
+            let rest = &text[self.scanned..];
+            let Some(nl) = rest.find('\n') else { break };
+            // Classified as the renderer will see it (controls become visible symbols).
+            let raw_len = nl + 1;
+            let sanitized = crate::sanitize::sanitize(&rest[..raw_len]);
+            let line = sanitized.as_str();
+            let start = self.scanned;
+            // A link reference definition can change earlier text, and an HTML block of the
+            // kinds that run past blank lines (`<!--`, `<?`, `<pre>`…) ends where it says:
+            // neither allows a boundary, so such a text is rendered whole.
+            if self.fence.is_none() && (is_reference_definition(line) || may_start_html(line)) {
+                self.whole = true;
+                break;
+            }
+            if self.fence.is_none()
+                && self.prev_blank
+                && start > self.committed
+                && starts_fresh_block(line)
+            {
+                boundary = Some(start);
+            }
+            match (self.fence, fence_of(line)) {
+                (None, Some(f)) => self.fence = Some(f),
+                (Some((c, n)), Some((c2, n2)))
+                    if c == c2 && n2 >= n && line.trim().bytes().all(|b| b == c) =>
+                {
+                    self.fence = None
+                }
+                _ => {}
+            }
+            // Blank as CommonMark means it: spaces and tabs only (not other Unicode spaces).
+            self.prev_blank = self.fence.is_none()
+                && line
+                    .trim_end_matches(['\n', '\r'])
+                    .bytes()
+                    .all(|b| b == b' ' || b == b'\t');
+            self.scanned += raw_len;
+        }
+        if self.whole {
+            self.lines.clear();
+            self.code_blocks.clear();
+            self.committed = 0;
+            self.visible = 0;
+            return render(&crate::sanitize::sanitize(text), width, theme).lines;
+        }
+        let ends_nonblank = |lines: &[Line<'static>]| lines.last().is_some_and(|l| l.width() > 0);
+        if let Some(b) = boundary {
+            let chunk = crate::sanitize::sanitize(&text[self.committed..b]);
+            let r = render_from(
+                &chunk,
+                width,
+                theme,
+                self.code_blocks.len(),
+                ends_nonblank(&self.lines),
+            );
+            self.lines.extend(r.lines);
+            self.code_blocks.extend(r.code_blocks);
+            self.committed = b;
+        }
+        let tail = crate::sanitize::sanitize(&text[self.committed..]);
+        let mut r = render_from(
+            &tail,
+            width,
+            theme,
+            self.code_blocks.len(),
+            ends_nonblank(&self.lines),
+        )
+        .lines;
+        // What `render` shows: trailing blank lines trimmed (of the kept lines too, when the
+        // tail has nothing else).
+        while r.last().is_some_and(|l| l.width() == 0) {
+            r.pop();
+        }
+        self.visible = self.lines.len();
+        if r.is_empty() {
+            while self.visible > 0 && self.lines[self.visible - 1].width() == 0 {
+                self.visible -= 1;
+            }
+        }
+        r
+    }
+
+    /// The lines kept (rendered once), as shown after the last [`Incremental::update`].
+    pub fn kept(&self) -> &[Line<'static>] {
+        &self.lines[..self.visible]
+    }
+}
+
 /// Renders `text` (already sanitised) as Markdown at `width` columns. No line is wider than
 /// `width` (decorations such as a code block's header or deep quote bars are clipped at very
 /// narrow widths), except that one wide character always fits a line of width 1.
 pub fn render(text: &str, width: usize, theme: &Theme) -> Rendered {
-    let mut r = render_unclipped(text, width, theme);
+    let mut r = render_from(text, width, theme, 0, false);
+    while r.lines.last().is_some_and(|l| l.width() == 0) {
+        r.lines.pop();
+    }
+    r
+}
+
+/// [`render`] of a chunk of a longer text, with trailing blank lines kept: code blocks are
+/// numbered from `first_code + 1`, and `after_nonblank` says the chunk follows a non-blank
+/// line (as the first block's separating blank line depends on it).
+fn render_from(
+    text: &str,
+    width: usize,
+    theme: &Theme,
+    first_code: usize,
+    after_nonblank: bool,
+) -> Rendered {
+    let mut r = render_unclipped(text, width, theme, first_code, after_nonblank);
     for line in &mut r.lines {
         if line.width() > width {
             clip(line, width.max(2));
@@ -263,7 +560,13 @@ fn clip(line: &mut Line<'static>, width: usize) {
     line.spans = spans;
 }
 
-fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
+fn render_unclipped(
+    text: &str,
+    width: usize,
+    theme: &Theme,
+    first_code: usize,
+    after_nonblank: bool,
+) -> Rendered {
     let mut out = Rendered::default();
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
@@ -299,7 +602,7 @@ fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
         (f, r)
     };
     let blank = |out: &mut Rendered| {
-        if out.lines.last().is_some_and(|l| l.width() > 0) {
+        if out.lines.last().map_or(after_nonblank, |l| l.width() > 0) {
             out.lines.push(Line::default());
         }
     };
@@ -440,7 +743,7 @@ fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
                         continue;
                     };
                     out.code_blocks.push(buf.clone());
-                    let n = out.code_blocks.len();
+                    let n = first_code + out.code_blocks.len();
                     let label = if lang.is_empty() {
                         format!("╭─ [{n}]")
                     } else {
@@ -539,7 +842,7 @@ fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
     if let Some((lang, buf)) = code.take() {
         out.code_blocks.push(buf.clone());
         out.lines.push(Line::styled(
-            format!("╭─ {lang} [{}]", out.code_blocks.len()),
+            format!("╭─ {lang} [{}]", first_code + out.code_blocks.len()),
             theme.dim,
         ));
         for l in code_lines(&buf, &lang, theme) {
@@ -548,9 +851,6 @@ fn render_unclipped(text: &str, width: usize, theme: &Theme) -> Rendered {
         }
     }
     flush(&mut spans, &mut out, &mut lists, quote, &mut item_first);
-    while out.lines.last().is_some_and(|l| l.width() == 0) {
-        out.lines.pop();
-    }
     out
 }
 

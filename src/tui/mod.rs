@@ -289,6 +289,8 @@ async fn event_loop(
             Duration::from_secs(3600)
         });
         let msg = tokio::select! {
+            // Keys first: a fast stream never queues what the user types behind its events.
+            biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Paste(p))) => Msg::Paste(p),

@@ -40,6 +40,24 @@ pub struct ViewCache {
     /// Estimated history tokens, keyed by (messages, bytes of the last message, model).
     history: Option<((usize, usize, String), u64)>,
     pub height: usize,
+    /// The message being streamed, rendered incrementally.
+    live: Option<Live>,
+    /// The input's estimate and what it was computed for.
+    estimate: Option<(EstimateKey, String, crate::session::Estimate)>,
+}
+
+type EstimateKey = (u64, usize, String, Option<u32>, bool);
+
+/// The streaming message's rendering: its body's blocks before the last safe boundary are
+/// rendered (and indented) once; only the tail is rendered per frame.
+struct Live {
+    request_id: u64,
+    index: usize,
+    body: markdown::Incremental,
+    /// `body.kept()`, indented for the transcript.
+    kept: Vec<Line<'static>>,
+    /// Words of the reasoning, by its length (counted once per change).
+    reasoning_words: (usize, usize),
 }
 
 impl ViewCache {
@@ -53,6 +71,25 @@ enum Height {
     Live,
     Exact,
     Estimate(usize),
+}
+
+/// What a cached rendering of `m` depends on.
+fn key_of(m: &Message, width: usize, flags: u8) -> Key {
+    Key {
+        width,
+        len: m.content.len(),
+        reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
+        flags: flags | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
+        answer: m.answer.as_ref().map(|a| {
+            (
+                a.duration_ms,
+                a.usage.input_tokens,
+                a.usage.output_tokens,
+                a.alternatives.len(),
+                a.interrupted,
+            )
+        }),
+    }
 }
 
 /// A cheap guess of a message's rendered height (before it is rendered).
@@ -192,6 +229,95 @@ fn message_lines(
     out
 }
 
+/// The streaming message `i` as (head, kept body lines in `cache.live`, tail): the same lines
+/// as `message_lines(.., streaming = true)`, with the body rendered incrementally.
+fn live_lines(
+    app: &App,
+    cache: &mut ViewCache,
+    i: usize,
+    m: &Message,
+    width: usize,
+) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let t = &app.theme;
+    let request_id = app
+        .session
+        .in_flight
+        .as_ref()
+        .map(|f| f.request_id)
+        .unwrap_or(0);
+    let live = match cache.live.take() {
+        Some(l) if l.request_id == request_id && l.index == i => l,
+        _ => Live {
+            request_id,
+            index: i,
+            body: markdown::Incremental::default(),
+            kept: Vec::new(),
+            reasoning_words: (usize::MAX, 0),
+        },
+    };
+    let mut live = live;
+    let Some(a) = m
+        .answer
+        .as_ref()
+        .filter(|_| m.role == Role::Assistant && !m.example)
+    else {
+        cache.live = Some(live);
+        return (message_lines(app, i, m, width, true), Vec::new());
+    };
+    let mut head = vec![Line::from(vec![Span::styled(
+        format!("▌ {}", a.model),
+        t.assistant,
+    )])];
+    if !a.reasoning.is_empty() {
+        if app.show_reasoning {
+            let p = vec![Span::styled("  ┆ ", t.dim)];
+            for para in sanitize(&a.reasoning).split('\n') {
+                head.extend(markdown::wrap(
+                    &[Span::styled(
+                        para.to_string(),
+                        t.dim.add_modifier(Modifier::ITALIC),
+                    )],
+                    width,
+                    &p,
+                    &p,
+                ));
+            }
+        } else {
+            if live.reasoning_words.0 != a.reasoning.len() {
+                live.reasoning_words = (a.reasoning.len(), a.reasoning.split_whitespace().count());
+            }
+            let label = if m.content.is_empty() {
+                "thinking…"
+            } else {
+                "thought"
+            };
+            head.push(Line::styled(
+                format!(
+                    "  ▸ {label} ({} words) · Ctrl-T shows",
+                    live.reasoning_words.1
+                ),
+                t.dim,
+            ));
+        }
+    }
+    let body_w = width.saturating_sub(2).max(10);
+    let indent = |l: Line<'static>| {
+        let mut spans = vec![Span::raw("  ")];
+        spans.extend(l.spans);
+        Line::from(spans)
+    };
+    let tail = live.body.update(&m.content, body_w, t);
+    let kept = live.body.kept();
+    // Kept lines only grow (their trailing blank lines may hide while the tail is empty).
+    live.kept.truncate(kept.len());
+    let new: Vec<Line<'static>> = kept[live.kept.len()..].to_vec();
+    live.kept.extend(new.into_iter().map(indent));
+    let mut tail: Vec<Line<'static>> = tail.into_iter().map(indent).collect();
+    tail.push(Line::default());
+    cache.live = Some(live);
+    (head, tail)
+}
+
 fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let width = area.width as usize;
     let conv = &app.session.conv;
@@ -233,62 +359,62 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let flags = u8::from(app.show_examples)
         | u8::from(app.show_reasoning) << 1
         | u8::from(markdown::highlighter_ready()) << 2;
-    // Heights, bottom-up: messages are rendered (and cached) only as far up as the viewport
-    // reaches; older ones not rendered yet get an estimate, so reopening a huge conversation
-    // renders one screenful, not every message.
+    // Heights, bottom-up: a message is rendered (and cached) only when it is on screen or
+    // within a screen of it; the others count with an estimate. So reopening a huge
+    // conversation, or jumping to its top, renders a few screenfuls, not every message.
     let h = area.height as usize;
-    let need = app.scroll.saturating_add(h).saturating_add(h);
+    // Where the viewport is, from the bottom (Home asks for "as far up as it goes").
+    let scroll = app.scroll.min(cache.total.saturating_sub(h).max(h));
+    let (lo, hi) = (scroll.saturating_sub(h), scroll.saturating_add(h * 2));
     let mut heights: Vec<Height> = vec![Height::Estimate(0); conv.messages.len()];
     let mut acc = 0usize;
-    let live: Vec<Line<'static>> = match streaming_idx {
-        Some(i) => message_lines(app, i, &conv.messages[i], width, true),
-        None => vec![],
+    let (live_head, live_tail) = match streaming_idx {
+        Some(i) => live_lines(app, cache, i, &conv.messages[i], width),
+        None => {
+            cache.live = None;
+            (vec![], vec![])
+        }
     };
+    let live_kept_len = match (&cache.live, streaming_idx) {
+        (Some(l), Some(_)) => l.kept.len(),
+        _ => 0,
+    };
+    let live_len = live_head.len() + live_kept_len + live_tail.len();
     for (i, m) in conv.messages.iter().enumerate().rev() {
         if Some(i) == streaming_idx {
             heights[i] = Height::Live;
-            acc += live.len();
+            acc += live_len;
             continue;
         }
-        let key = Key {
-            width,
-            len: m.content.len(),
-            reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
-            flags: flags
-                | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
-            answer: m.answer.as_ref().map(|a| {
-                (
-                    a.duration_ms,
-                    a.usage.input_tokens,
-                    a.usage.output_tokens,
-                    a.alternatives.len(),
-                    a.interrupted,
-                )
-            }),
-        };
+        let key = key_of(m, width, flags);
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
-        if !fresh && acc < need {
+        let est = if fresh {
+            0
+        } else {
+            match cache.estimates.get(i) {
+                Some(&(len, w, est)) if len == m.content.len() && w == width => est,
+                _ => {
+                    let est = estimate_height(app, i, m, width);
+                    if cache.estimates.len() <= i {
+                        cache
+                            .estimates
+                            .resize(conv.messages.len(), (usize::MAX, 0, 0));
+                    }
+                    cache.estimates[i] = (m.content.len(), width, est);
+                    est
+                }
+            }
+        };
+        // Near the viewport: render it now (cached for the next frames).
+        if !fresh && acc < hi && acc + est.max(1) > lo {
             cache.entries[i] = Some((key, message_lines(app, i, m, width, false)));
         }
         let n = match &cache.entries[i] {
-            Some((k, l)) if k.width == width && (acc < need || fresh) => {
+            Some((k, l)) if fresh || k.width == width && acc < hi && acc + est.max(1) > lo => {
                 heights[i] = Height::Exact;
                 l.len()
             }
             _ => {
-                let est = match cache.estimates.get(i) {
-                    Some(&(len, w, est)) if len == m.content.len() && w == width => est,
-                    _ => {
-                        let est = estimate_height(app, i, m, width);
-                        if cache.estimates.len() <= i {
-                            cache
-                                .estimates
-                                .resize(conv.messages.len(), (usize::MAX, 0, 0));
-                        }
-                        cache.estimates[i] = (m.content.len(), width, est);
-                        est
-                    }
-                };
                 heights[i] = Height::Estimate(est);
                 est
             }
@@ -319,7 +445,13 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             break;
         }
         match *hgt {
-            Height::Live => take(&live, &mut pos, &mut lines),
+            Height::Live => {
+                take(&live_head, &mut pos, &mut lines);
+                if let Some(l) = cache.live.as_ref() {
+                    take(&l.kept, &mut pos, &mut lines);
+                }
+                take(&live_tail, &mut pos, &mut lines);
+            }
             Height::Exact => {
                 if let Some((_, l)) = &cache.entries[i] {
                     if pos + l.len() <= start {
@@ -332,8 +464,10 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             Height::Estimate(n) if pos + n <= start => pos += n,
             Height::Estimate(_) => {
                 // Scrolled into a part not rendered yet: render it now (cached for next time).
-                let l = message_lines(app, i, &conv.messages[i], width, false);
+                let m = &conv.messages[i];
+                let l = message_lines(app, i, m, width, false);
                 take(&l, &mut pos, &mut lines);
+                cache.entries[i] = Some((key_of(m, width, flags), l));
             }
         }
     }
@@ -633,7 +767,24 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
             n
         }
     };
-    let est = app.session.estimate_with(hist, &app.draft());
+    // The estimate changes with the draft, the history, the model and the price data: it is
+    // computed again only when one of them did.
+    let draft = app.draft();
+    let est_key = (
+        hist,
+        draft.len(),
+        app.session.model.to_string(),
+        app.session.max_tokens,
+        crate::pricing::try_db().is_some(),
+    );
+    let est = match &cache.estimate {
+        Some((k, d, e)) if *k == est_key && *d == draft => *e,
+        _ => {
+            let e = app.session.estimate_with(hist, &draft);
+            cache.estimate = Some((est_key, draft, e));
+            e
+        }
+    };
     let cost = match est.input_cost_usd {
         Some(c) => format!("~{} in", dollars(c)),
         None if !est.pricing_ready => "pricing…".into(),
@@ -687,16 +838,15 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
             app.theme.dim,
         ),
     ]);
-    let mut ta = app.input.clone();
-    ta.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(app.theme.border)
-            .title(title),
-    );
-    ta.set_style(app.theme.text);
-    ta.set_placeholder_style(app.theme.dim);
-    f.render_widget(&ta, input);
+    // The border and title drawn around the input, which is drawn as it is (no clone of it
+    // per frame: a 100 KB draft cost a copy each time).
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border)
+        .title(title);
+    let inner = block.inner(input);
+    f.render_widget(block, input);
+    f.render_widget(&app.input, inner);
     status(app, bar, f);
     overlay(app, area, f);
     if app.help {
