@@ -26,6 +26,8 @@ pub enum Msg {
     Resize,
     Stream(u64, StreamEvent),
     Tick,
+    /// A frame is due (the loop takes the queued stream events, then draws).
+    Frame,
     /// $EDITOR returned the edited text (or failed).
     Edited(EditTarget, Result<String, String>),
     Saved(Result<SaveDone, String>),
@@ -800,7 +802,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
-        Msg::Resize => vec![],
+        Msg::Resize | Msg::Frame => vec![],
         Msg::Stream(id, ev) => match app.session.apply(id, ev) {
             Applied::TurnEnded { interrupted } => {
                 if interrupted && !app.replay_queue.is_empty() {

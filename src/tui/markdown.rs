@@ -213,12 +213,7 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
     let Some(h) = HIGHLIGHTER.get().filter(|_| !theme.no_color) else {
         return plain();
     };
-    let syntax = h
-        .syntaxes
-        .find_syntax_by_token(lang)
-        .or_else(|| h.syntaxes.find_syntax_by_extension(lang))
-        .or_else(|| h.syntaxes.find_syntax_by_name(lang));
-    let (Some(syntax), Some(st)) = (syntax, h.themes.themes.get(&theme.syntect)) else {
+    let Some(st) = h.themes.themes.get(&theme.syntect) else {
         return plain();
     };
     let highlighter = syntect::highlighting::Highlighter::new(st);
@@ -235,17 +230,28 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
             .map(|(i, _)| i);
         let mut m = match found {
             Some(i) => memo.remove(i),
-            None => CodeMemo {
-                lang: lang.to_string(),
-                theme: theme.syntect.clone(),
-                text: String::new(),
-                lines: Vec::new(),
-                parse: syntect::parsing::ParseState::new(syntax),
-                highlight: syntect::highlighting::HighlightState::new(
-                    &highlighter,
-                    syntect::parsing::ScopeStack::new(),
-                ),
-            },
+            None => {
+                // The syntax is looked up (a scan of every syntax) only for a new block.
+                let syntax = h
+                    .syntaxes
+                    .find_syntax_by_token(lang)
+                    .or_else(|| h.syntaxes.find_syntax_by_extension(lang))
+                    .or_else(|| h.syntaxes.find_syntax_by_name(lang));
+                let Some(syntax) = syntax else {
+                    return plain();
+                };
+                CodeMemo {
+                    lang: lang.to_string(),
+                    theme: theme.syntect.clone(),
+                    text: String::new(),
+                    lines: Vec::new(),
+                    parse: syntect::parsing::ParseState::new(syntax),
+                    highlight: syntect::highlighting::HighlightState::new(
+                        &highlighter,
+                        syntect::parsing::ScopeStack::new(),
+                    ),
+                }
+            }
         };
         let rest = &code[m.text.len()..];
         let mut out_tail: Vec<Vec<Span<'static>>> = Vec::new();

@@ -24,6 +24,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const FRAME: Duration = Duration::from_millis(16);
+/// Frames that only show more of a streaming answer come at most this often (20 a second is
+/// smooth to read, and a token at a human pace then costs a fraction of a frame); a key,
+/// paste, resize or the end of a turn is drawn at the `FRAME` cadence.
+const STREAM_FRAME: Duration = Duration::from_millis(50);
 
 /// Loads the theme named in the config (or `dark`); errors name the file.
 pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
@@ -265,8 +269,10 @@ async fn event_loop(
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut last_total = 0usize;
+    let mut urgent = true;
     loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        let interval = if urgent { FRAME } else { STREAM_FRAME };
+        if dirty && last_draw.elapsed() >= interval {
             if terminal.draw(|f| view::render(app, &mut cache, f)).is_err() {
                 return 1;
             }
@@ -280,9 +286,10 @@ async fn event_loop(
             last_total = cache.total;
             last_draw = tokio::time::Instant::now();
             dirty = false;
+            urgent = false;
         }
         let busy = app.session.is_streaming() || app.notice.is_some();
-        let next_draw = last_draw + FRAME;
+        let next_draw = last_draw + interval;
         let tick = tokio::time::sleep(if busy {
             Duration::from_millis(100)
         } else {
@@ -299,10 +306,12 @@ async fn event_loop(
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return 1,
             },
-            Some(m) = rx.recv() => m,
+            // While a frame is pending, stream events wait in the channel and are taken all
+            // at once when the frame is due: the loop wakes per frame, not per token.
+            Some(m) = rx.recv(), if !dirty => m,
             _ = recv_signal(&mut hangup) => return 129,
             _ = recv_signal(&mut terminate) => return 143,
-            _ = tokio::time::sleep_until(next_draw), if dirty => continue,
+            _ = tokio::time::sleep_until(next_draw), if dirty => Msg::Frame,
             _ = tick => Msg::Tick,
         };
         let mut pending = vec![msg];
@@ -311,9 +320,21 @@ async fn event_loop(
             pending.push(m);
         }
         for m in pending {
-            if !matches!(m, Msg::Tick) {
+            if !matches!(m, Msg::Tick | Msg::Frame) {
                 app.now = std::time::Instant::now();
             }
+            let more_text = matches!(
+                m,
+                Msg::Tick
+                    | Msg::Frame
+                    | Msg::Stream(
+                        _,
+                        crate::provider::StreamEvent::TextDelta(_)
+                            | crate::provider::StreamEvent::ReasoningDelta(_)
+                            | crate::provider::StreamEvent::Usage(_)
+                    )
+            );
+            urgent |= !more_text;
             for eff in app::update(app, m) {
                 match eff {
                     Effect::Quit => return 0,

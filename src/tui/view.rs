@@ -477,7 +477,12 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         w.extend(welcome(app, width));
         lines = w;
     }
-    f.render_widget(Paragraph::new(lines), area);
+    // Each line straight into the buffer (a Paragraph would restyle every cell of the area
+    // and re-measure each line first: a third of a streaming frame).
+    let buf = f.buffer_mut();
+    for (y, line) in lines.iter().take(area.height as usize).enumerate() {
+        buf.set_line(area.x, area.y + y as u16, line, area.width);
+    }
     // Scrolled up: say how much is below (and that an answer is still arriving).
     if scroll > 0 && area.height > 0 {
         let live = if streaming_idx.is_some() {
@@ -754,9 +759,16 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     .areas(area);
     transcript(app, cache, chat, f);
     let conv = &app.session.conv;
+    // While an answer streams, the next request's history is not final: the estimate keeps
+    // the one from before (counting the history is proportional to the conversation).
+    let streaming = app.session.is_streaming();
+    let upto = conv.messages.len().saturating_sub(usize::from(streaming));
     let key = (
-        conv.messages.len(),
-        conv.messages.last().map(|m| m.content.len()).unwrap_or(0),
+        upto,
+        conv.messages[..upto]
+            .last()
+            .map(|m| m.content.len())
+            .unwrap_or(0),
         app.session.model.to_string(),
     );
     let hist = match &cache.history {
@@ -859,7 +871,10 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
 /// whatever path its text took (ratatui drops C0/C1 controls itself, not bidi overrides).
 fn terminal_safe(buf: &mut ratatui::buffer::Buffer) {
     for cell in buf.content.iter_mut() {
-        if cell.symbol().chars().any(crate::sanitize::is_unsafe) {
+        let sym = cell.symbol();
+        // Printable ASCII (nearly every cell) needs no look.
+        let plain = sym.len() == 1 && (0x20..0x7f).contains(&sym.as_bytes()[0]);
+        if !plain && sym.chars().any(crate::sanitize::is_unsafe) {
             cell.set_symbol("\u{fffd}");
         }
     }

@@ -24,6 +24,8 @@
 //! - `midstream`: the provider's mid-stream error after partial text
 //! - `truncate`: end the body before the terminal marker (Gemini: no finishReason)
 //! - `big=N`: an OpenAI stream of N content chunks (benchmarks)
+//! - `md=N`: an OpenAI stream of N chunks of Markdown with fenced Rust blocks (benchmarks;
+//!   with `slow=MS` it types at a human pace)
 //! - `words=N`: the echo answer padded to N words (a long answer for TUI scrolling tests)
 //! - `evil`: the echo answer carries a title change, a screen clear and an OSC 52 write; a
 //!   model list carries an id with the same and a bidi override
@@ -118,6 +120,7 @@ struct Opts {
     midstream: bool,
     truncate: bool,
     big: Option<usize>,
+    md: Option<usize>,
     words: Option<usize>,
     evil: bool,
     noretry: bool,
@@ -154,6 +157,7 @@ fn parse_opts(seg: &str) -> Opts {
             "midstream" => o.midstream = true,
             "truncate" => o.truncate = true,
             "big" => o.big = n.map(|n| n as usize),
+            "md" => o.md = n.map(|n| n as usize),
             "words" => o.words = n.map(|n| n as usize),
             "evil" => o.evil = true,
             "noretry" => o.noretry = true,
@@ -648,7 +652,16 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         .and_then(|m| m.as_str())
         .unwrap_or("fake-model")
         .to_string();
-    let mut events: Vec<Vec<u8>> = if let Some(n) = opts.big {
+    let mut events: Vec<Vec<u8>> = if let Some(n) = opts.md {
+        const MD: &str = "## Reading a config file\n\nThe idea is simple: read the file, parse it with **serde**, and report errors with the path and the line, so that a user knows *where* to look.\n\n```rust\nuse std::path::Path;\n\n#[derive(Debug, serde::Deserialize)]\nstruct Config {\n    name: String,\n    retries: u32,\n}\n\nfn load(path: &Path) -> Result<Config, String> {\n    let text = std::fs::read_to_string(path).map_err(|e| format!(\"{}: {e}\", path.display()))?;\n    toml::from_str(&text).map_err(|e| format!(\"{}: {e}\", path.display()))\n}\n```\n\nA few things to note:\n\n- the error names the file;\n- `retries` has no default, so a missing key is an error;\n- the function returns early with `?`.\n\n> Tip: keep the parsing separate from the reading, so it can be tested without files.\n\nNext, the same with a default value for every field, which many users prefer when the file is optional and most keys are left out.\n\n";
+        let pieces: Vec<String> = MD
+            .split_inclusive([' ', '\n'])
+            .cycle()
+            .take(n)
+            .map(str::to_string)
+            .collect();
+        generated(Format::OpenAi, &model, &pieces, 10)
+    } else if let Some(n) = opts.big {
         let pieces: Vec<String> = (0..n).map(|i| format!("tok{} ", i % 100)).collect();
         generated(Format::OpenAi, &model, &pieces, 10)
     } else if opts.echo {

@@ -1,0 +1,241 @@
+//! `cargo bench --bench render`: what the chat screen costs while an answer streams, medians
+//! (never asserted: these machines are shared and noisy).
+//!
+//! 1. Paced: the real binary in a 200×50 tmux pane, the fake server typing Markdown with fenced
+//!    Rust blocks at 50 tokens/s (2,000 tokens) and at 500 tokens/s (20,000 tokens): CPU per
+//!    token overall and per quarter of the stream (flat quarters: the cost of a token does not
+//!    grow with the answer).
+//! 2. Key latency: a key typed while a fast stream draws, until it is on screen.
+//! 3. Home on a 5,000-message conversation (TestBackend): time of that frame and memory added.
+
+#[path = "../tests/support/fake_server.rs"]
+mod fake_server;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn bin() -> String {
+    std::env::var("CHARLA_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_charla").to_string())
+}
+
+/// CPU seconds (utime + stime) of a running process.
+fn cpu_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        / tick
+}
+
+struct Tmux(String);
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-t", "b", "-p"])
+    }
+    fn wait_for(&self, what: &str, secs: u64) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            if self.screen().contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+    /// charla in a 200×50 pane against `url`; returns its pid once the screen is up.
+    fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {
+        std::fs::write(
+            home.join("config.toml"),
+            format!(
+                "[providers.bench]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nlocal = true\n"
+            ),
+        )
+        .expect("config");
+        let t = Tmux(format!("charla-render-{}-{name}", std::process::id()));
+        let cmd = format!(
+            "exec env CHARLA_HOME={} TERM=xterm-256color {} -m bench/m",
+            home.display(),
+            bin()
+        );
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "b",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &cmd,
+        ]);
+        assert!(t.wait_for("Ask anything", 10), "charla did not start");
+        let pid = t
+            .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])
+            .trim()
+            .to_string();
+        (t, pid)
+    }
+}
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
+    let home = tempfile::tempdir().expect("tmp");
+    let (t, pid) = Tmux::start(
+        &format!("paced{tokens}"),
+        home.path(),
+        &server.url(&format!("md={tokens},slow={slow_ms}")),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let c0 = cpu_of(&pid);
+    let start = Instant::now();
+    t.run(&["send-keys", "-t", "b", "go", "Enter"]);
+    let quarter = Duration::from_millis(tokens as u64 * slow_ms / 4);
+    let mut marks = vec![c0];
+    for q in 1..=4 {
+        let until = start + quarter * q;
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        marks.push(cpu_of(&pid));
+    }
+    let done = t.wait_for("bench/m · in ", 60);
+    let total = cpu_of(&pid) - c0;
+    let per_q: Vec<String> = marks
+        .windows(2)
+        .map(|w| format!("{:.2}", w[1] - w[0]))
+        .collect();
+    println!(
+        "paced {tokens} tokens at {} tok/s, Markdown with Rust blocks, 200x50: {:.2} s CPU, {:.3} ms/token; per quarter {} s{}",
+        1000 / slow_ms.max(1),
+        total,
+        total * 1000.0 / tokens as f64,
+        per_q.join(" / "),
+        if done {
+            ""
+        } else {
+            " (the stream had not finished)"
+        }
+    );
+}
+
+fn key_latency(server: &fake_server::FakeServer) {
+    let home = tempfile::tempdir().expect("tmp");
+    // A fast stream (1,000 chunks a second) that lasts long enough for twenty keys.
+    let (t, _) = Tmux::start("keys", home.path(), &server.url("md=20000,slow=1"));
+    t.run(&["send-keys", "-t", "b", "go", "Enter"]);
+    std::thread::sleep(Duration::from_millis(150));
+    let mut lat = vec![];
+    let letters = "abcdefghijklmnopqrst";
+    for (i, c) in letters.chars().enumerate() {
+        let typed: String = letters[..=i].to_string();
+        let start = Instant::now();
+        t.run(&["send-keys", "-t", "b", "-l", &c.to_string()]);
+        while !t.screen().contains(&format!("│{typed}")) && start.elapsed() < Duration::from_secs(2)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lat.push(start.elapsed().as_secs_f64() * 1000.0);
+        if t.screen().contains("bench/m · in ") {
+            break; // the stream ended: the rest would measure an idle screen
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let max = lat.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "a key typed while Markdown streams at 1,000 chunks/s: on screen after {:.0} ms median, {:.0} ms max ({} keys; includes tmux's capture, a few ms)",
+        median(lat.clone()),
+        max,
+        lat.len()
+    );
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn home_key() {
+    use charla::conversation::Message;
+    use charla::tui::{app::App, theme::Theme, view};
+    use ratatui::{Terminal, backend::TestBackend};
+    charla::tui::markdown::warm();
+    let cfg = std::sync::Arc::new(charla::config::Config::builtin());
+    let m = cfg.resolve_model("demo/charla-demo").expect("m");
+    let mut s = charla::session::Session::new(cfg, m);
+    for i in 0..2500 {
+        s.conv.messages.push(Message::user(format!(
+            "Question {i}: how do I parse JSON in Rust?"
+        )));
+        let mut a = Message::assistant("demo/charla-demo");
+        a.content = format!(
+            "## Answer {i}\n\nUse `serde_json`:\n\n```rust\nuse serde::Deserialize;\n#[derive(Deserialize)]\nstruct Point {{ x: i32, y: i32 }}\nfn main() {{\n    let p: Point = serde_json::from_str(r#\"{{\"x\":1,\"y\":2}}\"#).unwrap();\n    println!(\"{{}} {{}}\", p.x, p.y);\n}}\n```\n\n- fast\n- safe\n\n> A quote to finish, long enough to wrap across the line at two hundred columns or so, and then some more words.\n"
+        );
+        if let Some(x) = a.answer.as_mut() {
+            x.duration_ms = Some(1000);
+        }
+        s.conv.messages.push(a);
+    }
+    let mut app = App::new(s, Theme::fallback(false), String::new());
+    let mut term = Terminal::new(TestBackend::new(200, 50)).expect("t");
+    let (mut times, mut mem) = (vec![], vec![]);
+    for _ in 0..5 {
+        let mut cache = view::ViewCache::default();
+        app.scroll = 0;
+        term.draw(|f| view::render(&app, &mut cache, f))
+            .expect("draw");
+        let before = rss_kb();
+        app.scroll = usize::MAX / 2;
+        let t = Instant::now();
+        term.draw(|f| view::render(&app, &mut cache, f))
+            .expect("draw");
+        // The loop clamps the scroll after a frame; the next frame draws the top for real.
+        app.scroll = cache.max_scroll();
+        term.draw(|f| view::render(&app, &mut cache, f))
+            .expect("draw");
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        mem.push((rss_kb().saturating_sub(before)) as f64 / 1024.0);
+    }
+    println!(
+        "Home on 5,000 messages at 200x50: {:.1} ms for its frames, {:.1} MB more memory (median of 5)",
+        median(times),
+        median(mem)
+    );
+}
+
+fn main() {
+    let server = fake_server::FakeServer::start();
+    println!("binary: {}", bin());
+    home_key();
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("tmux not installed: the paced and key-latency cases are skipped");
+        return;
+    }
+    key_latency(&server);
+    paced(&server, 2000, 20);
+    paced(&server, 20000, 2);
+}
