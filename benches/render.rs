@@ -146,9 +146,9 @@ fn key_latency(server: &fake_server::FakeServer) {
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     std::thread::sleep(Duration::from_millis(150));
     let mut lat = vec![];
-    let letters = "abcdefghijklmnopqrst";
-    for (i, c) in letters.chars().enumerate() {
-        let typed: String = letters[..=i].to_string();
+    let letters: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
+    for (i, c) in letters.iter().enumerate() {
+        let typed: String = letters[..=i].iter().collect();
         let start = Instant::now();
         t.run(&["send-keys", "-t", "b", "-l", &c.to_string()]);
         while !t.screen().contains(&format!("│{typed}")) && start.elapsed() < Duration::from_secs(2)
