@@ -47,6 +47,10 @@ pub async fn run_turn(
         }
     };
     let mut rx = stream::spawn(ep, req, cancel.clone());
+    // The price dataset (tens of milliseconds to decode) is needed only to price the finished
+    // turn: it decodes on a thread of its own once the first answer text is out, so it never
+    // competes with the time to first token.
+    let mut warming = crate::pricing::try_db().is_some();
     let stdout = out::Out::new(out.raw);
     let mut last_char = '\n';
     let mut wrote = false;
@@ -90,6 +94,18 @@ pub async fn run_turn(
                 ));
             }
             _ => {}
+        }
+        if !warming
+            && matches!(
+                ev,
+                StreamEvent::TextDelta(_)
+                    | StreamEvent::ReasoningDelta(_)
+                    | StreamEvent::Error(_)
+                    | StreamEvent::Finished { .. }
+            )
+        {
+            warming = true;
+            std::thread::spawn(crate::pricing::warm);
         }
         if reasoning_open && text.is_some() {
             out::eline("");
@@ -231,8 +247,6 @@ fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::Sto
 }
 
 pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
-    // The price dataset decodes while the request is on its way (the turn is priced at its end).
-    std::thread::spawn(crate::pricing::warm);
     let mut prompt = args.prompt.join(" ");
     match read_stdin() {
         Ok(Some(input)) if !input.trim().is_empty() => {
