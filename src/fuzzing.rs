@@ -136,16 +136,12 @@ pub fn markdown(data: &[u8]) {
     let text = crate::sanitize::sanitize(&raw);
     let theme = crate::tui::theme::Theme::fallback(true);
     let r = crate::tui::markdown::render(&text, width, &theme);
-    // Streamed in pieces (at every 7th char boundary), the incremental rendering is the full
-    // rendering of what arrived, at every step.
+    // Streamed in pieces (at eight points spread over the text, the first byte choosing the
+    // spacing), the incremental rendering is the full rendering of what arrived, at each step.
     let mut inc = crate::tui::markdown::Incremental::default();
-    let bounds: Vec<usize> = raw
-        .char_indices()
-        .map(|(i, _)| i)
-        .skip(1)
-        .step_by(7)
-        .chain([raw.len()])
-        .collect();
+    let idx: Vec<usize> = raw.char_indices().map(|(i, _)| i).skip(1).collect();
+    let step = (idx.len() / 8).max(1) + (w as usize % 3);
+    let bounds: Vec<usize> = idx.into_iter().step_by(step).chain([raw.len()]).collect();
     for at in bounds {
         let part = &raw[..at];
         let tail = inc.update(part, width, &theme);

@@ -50,7 +50,12 @@ pub async fn run_turn(
     // The price dataset (tens of milliseconds to decode) is needed only to price the finished
     // turn: it decodes on a thread of its own once the first answer text is out, so it never
     // competes with the time to first token.
-    let mut warming = crate::pricing::try_db().is_some();
+    // A free model (local, Ollama, the demo) needs no prices at all.
+    let mut warming = crate::pricing::try_db().is_some()
+        || session
+            .cfg
+            .provider(&session.model.provider)
+            .is_none_or(crate::pricing::is_free);
     let stdout = out::Out::new(out.raw);
     let mut last_char = '\n';
     let mut wrote = false;

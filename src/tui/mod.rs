@@ -125,14 +125,6 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut stats = FrameStats::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (saves, saver) = Saver::start(store.clone(), tx.clone());
-    // The price dataset decodes off the UI task; estimates say "pricing…" until it is ready.
-    {
-        let tx = tx.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::pricing::warm();
-            let _ = tx.send(Msg::PricesReady);
-        });
-    }
     let code = event_loop(
         &mut terminal,
         &mut app,
@@ -270,8 +262,19 @@ async fn event_loop(
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut last_total = 0usize;
     let mut urgent = true;
+    let mut prices_asked = crate::pricing::try_db().is_some();
     loop {
         let interval = if urgent { FRAME } else { STREAM_FRAME };
+        // The price dataset (tens of ms, ~19 MB) decodes off the UI task once something needs
+        // it: a priced model, or the model picker. Estimates say "pricing…" until then.
+        if !prices_asked && needs_prices(app) {
+            prices_asked = true;
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::pricing::warm();
+                let _ = tx.send(Msg::PricesReady);
+            });
+        }
         if dirty && last_draw.elapsed() >= interval {
             if terminal.draw(|f| view::render(app, &mut cache, f)).is_err() {
                 return 1;
@@ -484,6 +487,16 @@ async fn event_loop(
         }
         dirty = true;
     }
+}
+
+/// Whether the screen needs the price dataset: the model is not free, or the picker is open.
+fn needs_prices(app: &App) -> bool {
+    matches!(app.overlay, app::Overlay::ModelPicker { .. })
+        || app
+            .session
+            .cfg
+            .provider(&app.session.model.provider)
+            .is_some_and(|p| !crate::pricing::is_free(p))
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
