@@ -392,3 +392,21 @@ fn tui_and_ask_on_one_conversation_keep_both_turns() {
         );
     }
 }
+
+/// A server that echoes the key in its error and in the answer: the screen shows neither.
+#[test]
+fn an_echoed_key_never_reaches_the_screen() {
+    for opts in ["status=401,keyecho", "echo,keyecho"] {
+        let h = Home::new(opts);
+        let t = Tmux::start("keyecho", &h, "", "-m openai/gpt-4o-mini", 100, 30);
+        t.wait_for("Ask anything");
+        t.text("what is my key?");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("[REDACTED]");
+        assert!(!s.contains(KEY), "{opts}: the key is on screen:\n{s}");
+        t.quit();
+        for conv in h.saved() {
+            assert!(!conv.to_string().contains(KEY), "{opts}: saved");
+        }
+    }
+}

@@ -686,3 +686,24 @@ fn leaving_a_conversation_mid_stream_cancels_saves_and_ignores_its_late_events()
     );
     assert_eq!(a.session.conv.messages[1].content, "fresh");
 }
+
+/// A conversation file that cannot be read is named in the browser, not hidden.
+#[test]
+fn the_browser_names_unreadable_files() {
+    let mut a = app("openai/gpt-4o-mini");
+    app::update(&mut a, ctrl('o'));
+    app::update(
+        &mut a,
+        Msg::Unreadable(vec![charla::conversation::Broken {
+            path: "/data/conversations/20991231-000000-dead.json".into(),
+            error: "EOF while parsing a list at line 1 column 40".into(),
+            modified: None,
+        }]),
+    );
+    app::update(&mut a, Msg::Conversations(vec![]));
+    let s = screen(&a, 120, 20);
+    assert!(
+        s.contains("20991231-000000-dead.json: cannot be read (EOF while parsing"),
+        "{s}"
+    );
+}
