@@ -8,20 +8,14 @@
 //! 2. Key latency: a key typed while a fast stream draws, until it is on screen.
 //! 3. Home on a 5,000-message conversation (TestBackend): time of that frame and memory added.
 
+mod common;
 #[path = "../tests/support/fake_server.rs"]
 mod fake_server;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn bin() -> String {
-    std::env::var("CHARLA_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_charla").to_string())
-}
+use common::{Tmux, bin, median_f64 as median};
 
 /// CPU seconds (utime + stime) of a running process.
 fn cpu_of(pid: &str) -> f64 {
@@ -35,73 +29,41 @@ fn cpu_of(pid: &str) -> f64 {
         / tick
 }
 
-struct Tmux(String);
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-t", "b", "-p"])
-    }
-    fn wait_for(&self, what: &str, secs: u64) -> bool {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(secs) {
-            if self.screen().contains(what) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-    /// charla in a 200×50 pane against `url`; returns its pid once the screen is up.
-    fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {
-        std::fs::write(
-            home.join("config.toml"),
-            format!(
-                "[providers.bench]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nlocal = true\n"
-            ),
-        )
-        .expect("config");
-        let t = Tmux(format!("charla-render-{}-{name}", std::process::id()));
-        let cmd = format!(
-            "exec env CHARLA_HOME={} TERM=xterm-256color {} -m bench/m",
-            home.display(),
-            bin()
-        );
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ]);
-        assert!(t.wait_for("Ask anything", 10), "charla did not start");
-        let pid = t
-            .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])
-            .trim()
-            .to_string();
-        (t, pid)
-    }
-}
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
+/// charla in a 200×50 pane against `url`; returns the tmux server and charla's pid.
+fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {
+    std::fs::write(
+        home.join("config.toml"),
+        format!("[providers.bench]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nlocal = true\n"),
+    )
+    .expect("config");
+    let t = Tmux(format!("charla-render-{}-{name}", std::process::id()));
+    let cmd = format!(
+        "exec env CHARLA_HOME={} TERM=xterm-256color {} -m bench/m",
+        home.display(),
+        bin()
+    );
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    assert!(t.wait_for("Ask anything", 10), "charla did not start");
+    let pid = t
+        .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])
+        .trim()
+        .to_string();
+    (t, pid)
 }
 
 fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
     let home = tempfile::tempdir().expect("tmp");
-    let (t, pid) = Tmux::start(
+    let (t, pid) = start(
         &format!("paced{tokens}"),
         home.path(),
         &server.url(&format!("md={tokens},slow={slow_ms}")),
@@ -142,7 +104,7 @@ fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
 fn key_latency(server: &fake_server::FakeServer) {
     let home = tempfile::tempdir().expect("tmp");
     // A fast stream (1,000 chunks a second) that lasts long enough for twenty keys.
-    let (t, _) = Tmux::start("keys", home.path(), &server.url("md=20000,slow=1"));
+    let (t, _) = start("keys", home.path(), &server.url("md=20000,slow=1"));
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     std::thread::sleep(Duration::from_millis(150));
     let mut lat = vec![];

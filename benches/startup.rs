@@ -7,20 +7,14 @@
 //!
 //! `CHARLA_BENCH_BIN=path/to/charla` measures another build (e.g. an older commit) the same way.
 
+mod common;
 #[path = "../tests/support/fake_server.rs"]
 mod fake_server;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn bin() -> String {
-    std::env::var("CHARLA_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_charla").to_string())
-}
+use common::{Tmux, bin, median_f64 as median};
 
 fn ask_bench(server: &fake_server::FakeServer) {
     let home = tempfile::tempdir().expect("tmp");
@@ -67,24 +61,6 @@ fn ask_bench(server: &fake_server::FakeServer) {
         median(ttft),
         median(wall)
     );
-}
-
-struct Tmux(String);
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
 }
 
 fn first_frame_bench() {

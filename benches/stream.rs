@@ -5,8 +5,10 @@
 //! 2. Frame render time of a 5,000-message conversation (~2 MB of Markdown with code) on a
 //!    200×50 TestBackend: first frame, then p50/p99 of scrolled frames.
 
+mod common;
 #[path = "../tests/support/fake_server.rs"]
 mod fake_server;
+use common::Tmux;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -252,34 +254,6 @@ fn proc_usage(pid: &str) -> (f64, u64) {
         .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
         .unwrap_or(0);
     (cpu, hwm)
-}
-
-struct Tmux(String);
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    fn wait_for(&self, what: &str, secs: u64) -> bool {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(secs) {
-            if self.run(&["capture-pane", "-t", "b", "-p"]).contains(what) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
 }
 
 /// The TUI in a 200×50 tmux pane: a 20,000-token answer at full speed, and a 5,000-message

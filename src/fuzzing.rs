@@ -68,8 +68,9 @@ pub fn framer(data: &[u8]) {
     }
 }
 
-/// Decoded events with adjacent deltas joined (a split may report one delta as two).
-fn decoded(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
+/// Decoded events of a body read in `chunks`, with adjacent deltas joined (a split may report
+/// one delta as two). Also used by `tests/split_points.rs`.
+pub fn decoded(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
     let ndjson = kind == Kind::Ollama;
     let mut dec = decoder_for(kind);
     let mut out = Vec::new();

@@ -2,9 +2,7 @@
 //! every multi-byte character), decodes to exactly the events of the unsplit body: SSE framing,
 //! CRLF, UTF-8 and the BOM guard hold at any boundary.
 
-use charla::provider::sse::{self, from_chunks};
-use charla::provider::{Kind, StreamEvent, decoder_for};
-use futures::StreamExt;
+use charla::provider::{Kind, StreamEvent};
 
 const FIXTURES: &[(&str, Kind, &[u8])] = &[
     (
@@ -40,30 +38,8 @@ const FIXTURES: &[(&str, Kind, &[u8])] = &[
 ];
 
 async fn decode(kind: Kind, chunks: Vec<Vec<u8>>) -> Vec<StreamEvent> {
-    let bytes = from_chunks(chunks);
-    let mut events = match kind {
-        Kind::Ollama => sse::ndjson_lines(bytes),
-        _ => sse::sse_events(bytes),
-    };
-    let mut dec = decoder_for(kind);
-    let mut out = Vec::new();
-    while let Some(r) = events.next().await {
-        let raw = r.expect("transport");
-        out.extend(dec.feed(&raw.event, &raw.data));
-    }
-    out.extend(dec.finish(""));
-    // Adjacent deltas may legitimately be reported as one; compare their concatenation.
-    let mut merged: Vec<StreamEvent> = Vec::new();
-    for ev in out {
-        match (merged.last_mut(), ev) {
-            (Some(StreamEvent::TextDelta(a)), StreamEvent::TextDelta(b)) => a.push_str(&b),
-            (Some(StreamEvent::ReasoningDelta(a)), StreamEvent::ReasoningDelta(b)) => {
-                a.push_str(&b)
-            }
-            (_, ev) => merged.push(ev),
-        }
-    }
-    merged
+    // The fuzz targets' decoding, so the two never drift apart.
+    charla::fuzzing::decoded(kind, chunks)
 }
 
 #[tokio::test]

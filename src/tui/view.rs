@@ -105,6 +105,51 @@ fn estimate_height(app: &App, i: usize, m: &Message, width: usize) -> usize {
 
 const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
+/// An answer's first lines: who wrote it, then its reasoning (shown, or a one-line summary;
+/// `words` counts it only when the summary is drawn).
+fn answer_head(
+    app: &App,
+    m: &Message,
+    a: &crate::conversation::Answer,
+    width: usize,
+    streaming: bool,
+    words: impl FnOnce() -> usize,
+) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = vec![Line::from(vec![Span::styled(
+        format!("▌ {}", a.model),
+        t.assistant,
+    )])];
+    if a.reasoning.is_empty() {
+        return out;
+    }
+    if app.show_reasoning {
+        let p = vec![Span::styled("  ┆ ", t.dim)];
+        for para in sanitize(&a.reasoning).split('\n') {
+            out.extend(markdown::wrap(
+                &[Span::styled(
+                    para.to_string(),
+                    t.dim.add_modifier(Modifier::ITALIC),
+                )],
+                width,
+                &p,
+                &p,
+            ));
+        }
+    } else {
+        let label = if streaming && m.content.is_empty() {
+            "thinking…"
+        } else {
+            "thought"
+        };
+        out.push(Line::styled(
+            format!("  ▸ {label} ({} words) · Ctrl-T shows", words()),
+            t.dim,
+        ));
+    }
+    out
+}
+
 fn message_lines(
     app: &App,
     i: usize,
@@ -166,37 +211,8 @@ fn message_lines(
             }
         }
         (Some(a), Role::Assistant) => {
-            out.push(Line::from(vec![Span::styled(
-                format!("▌ {}", a.model),
-                t.assistant,
-            )]));
-            if !a.reasoning.is_empty() {
-                if app.show_reasoning {
-                    let p = vec![Span::styled("  ┆ ", t.dim)];
-                    for para in sanitize(&a.reasoning).split('\n') {
-                        out.extend(markdown::wrap(
-                            &[Span::styled(
-                                para.to_string(),
-                                t.dim.add_modifier(Modifier::ITALIC),
-                            )],
-                            width,
-                            &p,
-                            &p,
-                        ));
-                    }
-                } else {
-                    let words = a.reasoning.split_whitespace().count();
-                    let label = if streaming && m.content.is_empty() {
-                        "thinking…"
-                    } else {
-                        "thought"
-                    };
-                    out.push(Line::styled(
-                        format!("  ▸ {label} ({words} words) · Ctrl-T shows"),
-                        t.dim,
-                    ));
-                }
-            }
+            let words = || a.reasoning.split_whitespace().count();
+            out.extend(answer_head(app, m, a, width, streaming, words));
             let body = markdown::render(&sanitize(&m.content), body_w, t);
             for l in body.lines {
                 let mut spans = indent.clone();
@@ -245,7 +261,7 @@ fn live_lines(
         .as_ref()
         .map(|f| f.request_id)
         .unwrap_or(0);
-    let live = match cache.live.take() {
+    let mut live = match cache.live.take() {
         Some(l) if l.request_id == request_id && l.index == i => l,
         _ => Live {
             request_id,
@@ -255,7 +271,6 @@ fn live_lines(
             reasoning_words: (usize::MAX, 0),
         },
     };
-    let mut live = live;
     let Some(a) = m
         .answer
         .as_ref()
@@ -264,42 +279,11 @@ fn live_lines(
         cache.live = Some(live);
         return (message_lines(app, i, m, width, true), Vec::new());
     };
-    let mut head = vec![Line::from(vec![Span::styled(
-        format!("▌ {}", a.model),
-        t.assistant,
-    )])];
-    if !a.reasoning.is_empty() {
-        if app.show_reasoning {
-            let p = vec![Span::styled("  ┆ ", t.dim)];
-            for para in sanitize(&a.reasoning).split('\n') {
-                head.extend(markdown::wrap(
-                    &[Span::styled(
-                        para.to_string(),
-                        t.dim.add_modifier(Modifier::ITALIC),
-                    )],
-                    width,
-                    &p,
-                    &p,
-                ));
-            }
-        } else {
-            if live.reasoning_words.0 != a.reasoning.len() {
-                live.reasoning_words = (a.reasoning.len(), a.reasoning.split_whitespace().count());
-            }
-            let label = if m.content.is_empty() {
-                "thinking…"
-            } else {
-                "thought"
-            };
-            head.push(Line::styled(
-                format!(
-                    "  ▸ {label} ({} words) · Ctrl-T shows",
-                    live.reasoning_words.1
-                ),
-                t.dim,
-            ));
-        }
+    if live.reasoning_words.0 != a.reasoning.len() && !app.show_reasoning {
+        live.reasoning_words = (a.reasoning.len(), a.reasoning.split_whitespace().count());
     }
+    let words = live.reasoning_words.1;
+    let head = answer_head(app, m, a, width, true, || words);
     let body_w = width.saturating_sub(2).max(10);
     let indent = |l: Line<'static>| {
         let mut spans = vec![Span::raw("  ")];
