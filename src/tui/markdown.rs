@@ -418,7 +418,16 @@ impl Incremental {
         let mut boundary = None;
         while !self.whole {
             let rest = &text[self.scanned..];
-            let Some(nl) = rest.find('\n') else { break };
+            let Some(nl) = rest.find('\n') else {
+                // The unfinished last line counts too: the parser sees it already.
+                let partial = crate::sanitize::sanitize(rest);
+                if self.fence.is_none()
+                    && (is_reference_definition(&partial) || may_start_html(&partial))
+                {
+                    self.whole = true;
+                }
+                break;
+            };
             // Classified as the renderer will see it (controls become visible symbols).
             let raw_len = nl + 1;
             let sanitized = crate::sanitize::sanitize(&rest[..raw_len]);
