@@ -86,3 +86,22 @@ fn most_of_a_long_answer_is_kept_not_rerendered() {
         tail.len()
     );
 }
+
+/// Entities decode to control characters inside the parser: they are made safe too.
+#[test]
+fn entities_do_not_smuggle_controls() {
+    let theme = Theme::fallback(true);
+    let r = render(
+        "a &#27;[2J b &#x9b;31m c &#7; `&#27;` [x](http://&#27;)",
+        80,
+        &theme,
+    );
+    for line in &r.lines {
+        for span in &line.spans {
+            assert!(
+                !span.content.chars().any(charla::sanitize::is_unsafe),
+                "{span:?}"
+            );
+        }
+    }
+}

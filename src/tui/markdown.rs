@@ -319,6 +319,39 @@ struct ListState {
     next: Option<u64>,
 }
 
+/// An event with every piece of text in it made terminal-safe.
+fn clean_event(ev: Event<'_>) -> Event<'_> {
+    use pulldown_cmark::CowStr;
+    fn clean(t: CowStr<'_>) -> CowStr<'_> {
+        if crate::sanitize::is_clean(&t) {
+            t
+        } else {
+            CowStr::from(crate::sanitize::sanitize(&t))
+        }
+    }
+    match ev {
+        Event::Text(t) => Event::Text(clean(t)),
+        Event::Code(t) => Event::Code(clean(t)),
+        Event::Html(t) => Event::Html(clean(t)),
+        Event::InlineHtml(t) => Event::InlineHtml(clean(t)),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: clean(dest_url),
+            title: clean(title),
+            id,
+        }),
+        Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(clean(info))))
+        }
+        ev => ev,
+    }
+}
+
 /// The rendering of a Markdown text that grows at its end (an answer being streamed), at one
 /// width: the blocks before the last safe boundary are rendered once and kept; only the tail
 /// after it is rendered again as it grows. A safe boundary is a blank line outside any fence
@@ -648,7 +681,10 @@ fn render_unclipped(
         *item_first = false;
     };
 
-    for ev in Parser::new_ext(text, opts) {
+    // The text is sanitised before parsing, but entities and escapes (`&#27;`, `&#x9b;`)
+    // decode to control characters in the parser: its events are sanitised again (found by
+    // fuzzing).
+    for ev in Parser::new_ext(text, opts).map(clean_event) {
         let style = *styles.last().unwrap_or(&theme.text);
         if let Some((_, buf)) = code.as_mut() {
             match ev {
