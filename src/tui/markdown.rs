@@ -481,6 +481,12 @@ impl Incremental {
                 boundary = Some(start);
             }
             match (self.fence, fence_of(line)) {
+                // An indented fence may belong to a list item, whose extent only the parser
+                // knows: such a text is rendered whole (found by fuzzing).
+                (None, Some(_)) if line.starts_with(' ') => {
+                    self.whole = true;
+                    break;
+                }
                 (None, Some(f)) => self.fence = Some(f),
                 (Some((c, n)), Some((c2, n2)))
                     if c == c2 && n2 >= n && line.trim().bytes().all(|b| b == c) =>
