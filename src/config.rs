@@ -520,7 +520,7 @@ impl Config {
             }
         }
         // Not in a model list or charla's table: the price dataset knows most models.
-        if found.is_empty() && p_free_name(s) {
+        if found.is_empty() && worth_looking_up(s) {
             let db = crate::pricing::db();
             for p in self.providers.values().filter(|p| p.kind != Kind::Demo) {
                 if crate::pricing::dataset_models(db, p).iter().any(|m| m == s) {
@@ -783,7 +783,7 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
 }
 
 /// A bare model name worth looking up (not empty, no spaces).
-fn p_free_name(s: &str) -> bool {
+fn worth_looking_up(s: &str) -> bool {
     !s.is_empty() && !s.contains(char::is_whitespace)
 }
 
