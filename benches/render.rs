@@ -36,23 +36,12 @@ fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {
         format!("[providers.bench]\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nlocal = true\n"),
     )
     .expect("config");
-    let t = Tmux(format!("charla-render-{}-{name}", std::process::id()));
     let cmd = format!(
         "exec env CHARLA_HOME={} TERM=xterm-256color {} -m bench/m",
         home.display(),
         bin()
     );
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "b",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        &cmd,
-    ]);
+    let t = Tmux::launch(format!("charla-render-{}-{name}", std::process::id()), &cmd);
     assert!(t.wait_for("Ask anything", 10), "charla did not start");
     let pid = t
         .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])

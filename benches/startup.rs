@@ -72,24 +72,13 @@ fn first_frame_bench() {
     for run in 0..9 {
         let home = tempfile::tempdir().expect("tmp");
         let stats = home.path().join("stats.json");
-        let t = Tmux(format!("charla-startup-{}-{run}", std::process::id()));
         let cmd = format!(
             "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {}",
             home.path().display(),
             stats.display(),
             bin()
         );
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ]);
+        let t = Tmux::launch(format!("charla-startup-{}-{run}", std::process::id()), &cmd);
         let w = Instant::now();
         while !t
             .run(&["capture-pane", "-t", "b", "-p"])

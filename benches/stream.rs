@@ -277,24 +277,13 @@ fn tui_bench() {
         )
         .expect("config");
         let stats = home.path().join("stats.json");
-        let t = Tmux(format!("charla-bench-{}-{run}", std::process::id()));
         let cmd = format!(
             "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} -m bench/m",
             home.path().display(),
             stats.display(),
             env!("CARGO_BIN_EXE_charla")
         );
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ]);
+        let t = Tmux::launch(format!("charla-bench-{}-{run}", std::process::id()), &cmd);
         if !t.wait_for("type a question", 10) {
             println!("tui: charla did not start");
             return;
@@ -338,7 +327,6 @@ fn tui_bench() {
     let home = tempfile::tempdir().expect("tmp");
     let store = charla::conversation::Store::new(home.path().join("data").join("conversations"));
     store.save(&mut big_conversation().conv).expect("save");
-    let t = Tmux(format!("charla-bench-{}-big", std::process::id()));
     let stats = home.path().join("stats.json");
     let cmd = format!(
         "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} --open last",
@@ -346,17 +334,7 @@ fn tui_bench() {
         stats.display(),
         env!("CARGO_BIN_EXE_charla")
     );
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "b",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        &cmd,
-    ]);
+    let t = Tmux::launch(format!("charla-bench-{}-big", std::process::id()), &cmd);
     t.wait_for("Answer 2499", 20);
     let pid = t
         .run(&["display-message", "-p", "-t", "b", "#{pane_pid}"])

@@ -467,6 +467,24 @@ fn to_dataset_usage(u: &Usage) -> genai_prices::Usage {
     out
 }
 
+/// Where the dataset may know `model` of provider `p`, in order: (dataset provider id, model
+/// id) by the provider's price family, by a `provider/` prefix of the model id (gateways such
+/// as LiteLLM), by the provider's kind.
+fn candidates(p: &ProviderConfig, model: &str) -> Vec<(String, String)> {
+    let mut out = vec![(
+        dataset_provider(&p.price_family()).to_string(),
+        model.to_string(),
+    )];
+    if let Some((prefix, rest)) = model.split_once('/') {
+        out.push((dataset_provider(prefix).to_string(), rest.to_string()));
+    }
+    out.push((
+        dataset_provider(p.kind.as_str()).to_string(),
+        model.to_string(),
+    ));
+    out
+}
+
 /// Prices `usage` for `model` on provider `p` in the dataset: by the provider's price family,
 /// then a `provider/` prefix of the model id (gateways such as LiteLLM), then the provider's
 /// kind, then its API URL. None when the dataset does not know the model.
@@ -479,17 +497,7 @@ fn dataset_cost(
     tier: Option<&str>,
 ) -> Option<f64> {
     let c = db.calculator();
-    let family = p.price_family();
-    let mut tries: Vec<(String, String)> =
-        vec![(dataset_provider(&family).to_string(), model.to_string())];
-    if let Some((prefix, rest)) = model.split_once('/') {
-        tries.push((dataset_provider(prefix).to_string(), rest.to_string()));
-    }
-    tries.push((
-        dataset_provider(p.kind.as_str()).to_string(),
-        model.to_string(),
-    ));
-    for (provider, m) in &tries {
+    for (provider, m) in &candidates(p, model) {
         let mut req = genai_prices::PriceRequest::new(m, usage)
             .with_provider_id(provider)
             .with_timestamp(at);
@@ -537,7 +545,7 @@ pub fn turn_cost(
         return Some(0.0);
     }
     let p = cfg.provider(&model.provider)?;
-    if p.is_local() {
+    if is_free(p) {
         return Some(0.0);
     }
     if let Some(c) = usage.provider_cost_usd {
@@ -608,7 +616,7 @@ pub fn facts(
         .and_then(|e| e.context)
         .or(dataset_context)
         .or(own.and_then(|e| e.context));
-    if p.is_local() {
+    if is_free(p) {
         return ModelFacts {
             rates: Some(Rates::default()),
             context,
@@ -662,21 +670,9 @@ pub fn facts(
 
 fn dataset_context(db: &Db, p: &ProviderConfig, model: &str) -> Option<u64> {
     let c = db.calculator();
-    let mut tries = vec![(
-        dataset_provider(&p.price_family()).to_string(),
-        model.to_string(),
-    )];
-    if let Some((prefix, rest)) = model.split_once('/') {
-        tries.push((dataset_provider(prefix).to_string(), rest.to_string()));
-    }
-    tries.push((
-        dataset_provider(p.kind.as_str()).to_string(),
-        model.to_string(),
-    ));
-    let norm = |s: &str| normalise_id(s);
-    for (provider, m) in tries {
+    for (provider, m) in candidates(p, model) {
         if let Ok(Some(info)) = c.find_provider(Some(&provider), None) {
-            let want = norm(&m);
+            let want = normalise_id(&m);
             if let Some(mi) = info.models().find(|mi| mi.id() == m || mi.id() == want) {
                 return mi.context_window();
             }

@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 pub struct Tmux(pub String);
 
 impl Tmux {
+    /// A new server named `name` running `cmd` in a 200×50 pane.
+    pub fn launch(name: String, cmd: &str) -> Tmux {
+        let t = Tmux(name);
+        t.run(&["new-session", "-d", "-s", "b", "-x", "200", "-y", "50", cmd]);
+        t
+    }
+
     pub fn run(&self, args: &[&str]) -> String {
         let o = Command::new("tmux")
             .arg("-L")

@@ -145,15 +145,7 @@ impl Store {
                                 path: path.clone(),
                                 error: e.to_string(),
                             })?;
-                        if disk.version > VERSION {
-                            return Err(StoreError::Invalid {
-                                path,
-                                error: format!(
-                                    "file version {} is newer than this charla understands ({VERSION})",
-                                    disk.version
-                                ),
-                            });
-                        }
+                        check_version(&path, disk.version)?;
                         disk.assign_ids();
                         merged = merge_foreign(conv, &disk.messages);
                     }
@@ -224,15 +216,7 @@ impl Store {
                 path: path.to_path_buf(),
                 error: e.to_string(),
             })?;
-        if conv.version > VERSION {
-            return Err(StoreError::Invalid {
-                path: path.to_path_buf(),
-                error: format!(
-                    "file version {} is newer than this charla understands ({VERSION})",
-                    conv.version
-                ),
-            });
-        }
+        check_version(path, conv.version)?;
         check_id(path, &conv.id).map_err(|error| StoreError::Invalid {
             path: path.to_path_buf(),
             error,
@@ -402,6 +386,19 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A file from a newer charla is refused by name (never misread, never rewritten).
+fn check_version(path: &Path, version: u32) -> Result<(), StoreError> {
+    if version > VERSION {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            error: format!(
+                "file version {version} is newer than this charla understands ({VERSION})"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that a file's `id` is plain and is its file name.

@@ -517,6 +517,17 @@ fn is_content(fmt: Format, ev: &[u8]) -> bool {
     }
 }
 
+/// A whole JSON body with its length, then the connection closes.
+async fn json_response(sock: &mut TcpStream, body: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).await?;
+    sock.write_all(body.as_bytes()).await?;
+    sock.shutdown().await
+}
+
 async fn write_chunked(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     if data.is_empty() {
         return Ok(());
@@ -608,13 +619,7 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         } else {
             PRICES_JSON
         };
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        sock.write_all(head.as_bytes()).await?;
-        sock.write_all(body.as_bytes()).await?;
-        return sock.shutdown().await;
+        return json_response(&mut sock, body).await;
     }
     if matches!(fmt, Format::ModelsOpenAi | Format::ModelsOllama) {
         let body = if fmt == Format::ModelsOllama {
@@ -636,13 +641,7 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         } else {
             body
         };
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        sock.write_all(head.as_bytes()).await?;
-        sock.write_all(body.as_bytes()).await?;
-        return sock.shutdown().await;
+        return json_response(&mut sock, &body).await;
     }
 
     // The body as a list of framed events.
