@@ -4,6 +4,8 @@
 //!    next to `curl -N` of the same stream: user+system CPU time and peak RSS of each (wait4).
 //! 2. Frame render time of a 5,000-message conversation (~2 MB of Markdown with code) on a
 //!    200×50 TestBackend: first frame, then p50/p99 of scrolled frames.
+//!
+//! `CHARLA_BENCH_BIN=path` runs the TUI cases on another build.
 
 mod common;
 #[path = "../tests/support/fake_server.rs"]
@@ -281,7 +283,7 @@ fn tui_bench() {
             "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} -m bench/m",
             home.path().display(),
             stats.display(),
-            env!("CARGO_BIN_EXE_charla")
+            common::bin()
         );
         let t = Tmux::launch(format!("charla-bench-{}-{run}", std::process::id()), &cmd);
         if !t.wait_for("type a question", 10) {
@@ -332,7 +334,7 @@ fn tui_bench() {
         "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} --open last",
         home.path().display(),
         stats.display(),
-        env!("CARGO_BIN_EXE_charla")
+        common::bin()
     );
     let t = Tmux::launch(format!("charla-bench-{}-big", std::process::id()), &cmd);
     t.wait_for("Answer 2499", 20);

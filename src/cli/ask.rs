@@ -248,7 +248,11 @@ fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::Sto
             ),
         });
     }
-    store.find("last")
+    // The listing already says which is the last one: it is not listed again.
+    match list.first() {
+        Some(s) => Store::load_path(&s.path),
+        None => Err(crate::conversation::StoreError::NotFound("last".into())),
+    }
 }
 
 pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
