@@ -66,6 +66,19 @@ pub struct ProviderFile {
     pub local: Option<bool>,
     /// Which price-table family to use (default: the provider's name, then its kind).
     pub pricing: Option<String>,
+    /// Models of this provider that read images (ids, or prefixes ending in `*`). When set, it
+    /// replaces charla's own model data for this provider.
+    pub vision_models: Option<Vec<String>>,
+}
+
+/// `[attachments]`: limits on attached files.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsFile {
+    /// No attachment larger than this many bytes is read.
+    pub max_file_bytes: Option<u64>,
+    /// A text file may take at most this share (0 < share <= 1) of the model's context window.
+    pub max_context_share: Option<f64>,
 }
 
 impl ProviderFile {
@@ -82,7 +95,8 @@ impl ProviderFile {
             proxy,
             max_tokens,
             local,
-            pricing
+            pricing,
+            vision_models
         );
         // A key source replaces the other one.
         if o.api_key_env.is_some() || o.api_key_cmd.is_some() {
@@ -112,6 +126,7 @@ pub struct FileConfig {
     pub temperature: Option<f32>,
     pub retry: Option<RetryFile>,
     pub timeouts: Option<TimeoutsFile>,
+    pub attachments: Option<AttachmentsFile>,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderFile>,
     #[serde(default)]
@@ -139,6 +154,13 @@ impl FileConfig {
             mine.base_delay_ms = r.base_delay_ms.or(mine.base_delay_ms);
             mine.max_delay_ms = r.max_delay_ms.or(mine.max_delay_ms);
             mine.max_retry_after_secs = r.max_retry_after_secs.or(mine.max_retry_after_secs);
+        }
+        if let Some(a) = o.attachments {
+            let mine = self
+                .attachments
+                .get_or_insert_with(AttachmentsFile::default);
+            mine.max_file_bytes = a.max_file_bytes.or(mine.max_file_bytes);
+            mine.max_context_share = a.max_context_share.or(mine.max_context_share);
         }
         if let Some(t) = o.timeouts {
             self.timeouts
@@ -474,6 +496,7 @@ impl Config {
             entries: vec![],
             user_entries: 0,
             lifecycle: vec![],
+            vision: vec![],
         });
         let providers = file
             .providers
@@ -655,6 +678,7 @@ impl Config {
         ep.proxy = p.file.proxy.clone();
         ep.timeouts = self.timeouts(p);
         ep.retry = self.retry_policy();
+        ep.data_dir = Some(self.paths.data_dir.clone());
         Ok(ep)
     }
 
@@ -731,6 +755,23 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
             "{}:{line}: retry.max_retry_after_secs: must be zero or a positive number of seconds (got {v})",
             path.display()
         )));
+    }
+    if let Some(a) = &user.attachments {
+        let line = line_of(src, "[attachments]").unwrap_or(1);
+        if let Some(v) = a.max_context_share
+            && !(v.is_finite() && v > 0.0 && v <= 1.0)
+        {
+            return Err(ConfigError(format!(
+                "{}:{line}: attachments.max_context_share: must be more than 0 and at most 1 (got {v})",
+                path.display()
+            )));
+        }
+        if a.max_file_bytes == Some(0) {
+            return Err(ConfigError(format!(
+                "{}:{line}: attachments.max_file_bytes: must be more than 0",
+                path.display()
+            )));
+        }
     }
     for (name, p) in &user.providers {
         let is_builtin = builtin.providers.contains_key(name);

@@ -4,6 +4,7 @@
 //! `StreamEvent`s; `session::Session` is the engine every front end drives; `cli` and `tui` are
 //! the front ends. Nothing above `provider` knows a wire format.
 
+pub mod attach;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod conversation;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
+pub mod parts;
 pub mod presets;
 pub mod pricing;
 pub mod provider;

@@ -141,6 +141,19 @@ struct TableFile {
     model: Vec<PriceEntry>,
     #[serde(default)]
     lifecycle: Vec<Lifecycle>,
+    #[serde(default)]
+    vision: Vec<VisionRule>,
+}
+
+/// Which models of a provider family read images (`[[vision]]`): the dataset does not say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionRule {
+    pub provider: String,
+    /// Model ids, or prefixes ending in `*`; the first rule that matches decides.
+    pub models: Vec<String>,
+    pub images: bool,
+    pub why: Option<String>,
 }
 
 /// charla's own table and the user's entries (the user's first).
@@ -151,6 +164,7 @@ pub struct PriceTable {
     /// How many of `entries` are the user's (they come first).
     pub user_entries: usize,
     pub lifecycle: Vec<Lifecycle>,
+    pub vision: Vec<VisionRule>,
 }
 
 /// Strips what providers append to a model id: a `models/` prefix, a date suffix
@@ -191,6 +205,7 @@ impl PriceTable {
             entries: f.model,
             user_entries: 0,
             lifecycle: f.lifecycle,
+            vision: f.vision,
         })
     }
 

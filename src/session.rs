@@ -5,7 +5,7 @@
 use crate::config::{Config, ModelRef};
 use crate::conversation::{Answer, Conversation, Message};
 use crate::pricing;
-use crate::provider::{ChatRequest, ErrorKind, Kind, ProviderError, Role, StreamEvent, Usage};
+use crate::provider::{ChatRequest, ErrorKind, Kind, ProviderError, StreamEvent, Usage};
 use crate::tokens::{self, Method};
 use crate::util;
 use std::sync::Arc;
@@ -130,6 +130,42 @@ impl Session {
         self.conv.messages.push(Message::user(user_text));
         self.conv.ensure_title();
         self.begin_answer()
+    }
+
+    /// Whether a message with `parts` may be sent to the current model now: the conversation
+    /// is not read-only, and the model can see every image the request would carry (the
+    /// whole history's, after a model switch too) within its provider's limits. Ok holds a
+    /// warning to show (the model's vision is unknown). Checked before anything changes, so a
+    /// refusal loses nothing.
+    pub fn check_send(&self, parts: &[crate::parts::Part]) -> Result<Option<String>, String> {
+        if let Some(why) = self.conv.read_only() {
+            return Err(why);
+        }
+        let mut msgs = self.conv.messages.clone();
+        if !parts.is_empty() {
+            msgs.push(Message::user_with("", parts.to_vec()));
+        }
+        crate::attach::check_request(&self.cfg, &self.model, &msgs)
+    }
+
+    /// [`Session::begin`] with attachments, checked first ([`Session::check_send`]). Returns
+    /// the request and any warning; on Err nothing changed and the parts are handed back.
+    #[allow(clippy::type_complexity)]
+    pub fn begin_with(
+        &mut self,
+        user_text: &str,
+        parts: Vec<crate::parts::Part>,
+    ) -> Result<(u64, ChatRequest, Option<String>), (String, Vec<crate::parts::Part>)> {
+        let warning = match self.check_send(&parts) {
+            Ok(w) => w,
+            Err(e) => return Err((e, parts)),
+        };
+        self.conv
+            .messages
+            .push(Message::user_with(user_text, parts));
+        self.conv.ensure_title();
+        let (id, req) = self.begin_answer();
+        Ok((id, req, warning))
     }
 
     /// Starts a new answer to the conversation as it stands (its last message must be the user's).
@@ -340,12 +376,24 @@ impl Session {
             .as_deref()
             .map(|s| tokens::estimate(s, method) + 4)
             .unwrap_or(0);
+        let kind = self.kind().unwrap_or(Kind::Openai);
         let history: u64 = self.conv.messages[..upto]
             .iter()
-            .filter(|m| !(m.role == Role::Assistant && m.content.trim().is_empty()))
-            .map(|m| tokens::estimate(&m.content, method) + 4)
+            .filter(|m| !m.is_empty_answer())
+            .map(|m| {
+                tokens::estimate(&m.content, method) + 4 + parts_tokens(&m.parts, kind, method)
+            })
             .sum();
         system + history
+    }
+
+    /// Estimated tokens of attachments about to be sent with a draft.
+    pub fn parts_tokens(&self, parts: &[crate::parts::Part]) -> u64 {
+        parts_tokens(
+            parts,
+            self.kind().unwrap_or(Kind::Openai),
+            self.estimate_method_now(),
+        )
     }
 
     /// Estimated (output, reasoning) tokens of the answer at `index`, reasoning included in
@@ -367,6 +415,11 @@ impl Session {
     /// once it is warm (never blocks a UI on loading it).
     pub fn estimate(&self, draft: &str) -> Estimate {
         self.estimate_with(self.history_tokens(), draft)
+    }
+
+    /// [`Session::estimate`] of a draft with attachments.
+    pub fn estimate_parts(&self, draft: &str, parts: &[crate::parts::Part]) -> Estimate {
+        self.estimate_with(self.history_tokens() + self.parts_tokens(parts), draft)
     }
 
     /// Like [`Session::estimate`] with the history's tokens already counted (front ends cache them).
@@ -405,6 +458,13 @@ impl Session {
             pricing_ready: db.is_some(),
         }
     }
+}
+
+fn parts_tokens(parts: &[crate::parts::Part], kind: Kind, method: Method) -> u64 {
+    parts
+        .iter()
+        .map(|p| crate::attach::part_tokens(p, kind, method))
+        .sum()
 }
 
 /// An empty conversation carrying the config's default `system_prompt`.

@@ -48,7 +48,7 @@ fn new_then_continue_then_switch_model_mid_conversation() {
     let saved = h.saved();
     assert_eq!(saved.len(), 1);
     let c = &saved[0];
-    assert_eq!(c["version"], 1);
+    assert_eq!(c["version"], 2);
     assert_eq!(c["title"], "Explain SSE");
     let models: Vec<&str> = c["messages"]
         .as_array()

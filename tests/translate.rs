@@ -5,10 +5,7 @@ use charla::provider::{ChatMessage, ChatRequest, Role, anthropic, gemini, ollama
 use serde_json::json;
 
 fn history() -> ChatRequest {
-    let m = |role, c: &str| ChatMessage {
-        role,
-        content: c.to_string(),
-    };
+    let m = |role, c: &str| ChatMessage::new(role, c);
     ChatRequest {
         model: "m".into(),
         system: Some("Be brief.".into()),

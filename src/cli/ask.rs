@@ -210,6 +210,48 @@ pub fn apply_preset(
     Ok(r.apply(conv))
 }
 
+/// Reads `-a` paths into parts for the session's model; the first problem is the error.
+fn load_attachments(
+    session: &Session,
+    paths: &[String],
+) -> Result<Vec<crate::parts::Part>, String> {
+    if paths.is_empty() {
+        return Ok(vec![]);
+    }
+    let cfg = &session.cfg;
+    let blobs = crate::attach::blobs(cfg);
+    let limits = crate::attach::Limits::of(cfg);
+    let target = crate::attach::Target {
+        kind: session.kind().unwrap_or(crate::provider::Kind::Openai),
+        context_window: session.estimate("").context_window,
+    };
+    let mut parts = Vec::new();
+    for p in paths {
+        let l = crate::attach::load(p, &blobs, &limits, target)?;
+        if let Some(n) = l.note {
+            err(format!("note: {n}"));
+        }
+        parts.push(l.part);
+    }
+    Ok(parts)
+}
+
+/// An attachment as the `--json` start line lists it.
+pub fn attachment_json(p: &crate::parts::Part, kind: crate::provider::Kind) -> serde_json::Value {
+    let tokens = crate::attach::part_tokens(p, kind, crate::tokens::Method::Approx);
+    match p {
+        crate::parts::Part::File(f) => json!({
+            "type": "file", "path": f.path, "size": f.size, "sha256": f.sha256,
+            "lossy": f.lossy, "estimated_tokens": tokens,
+        }),
+        crate::parts::Part::Image(i) => json!({
+            "type": "image", "path": i.name, "media_type": i.media_type, "size": i.size,
+            "width": i.width, "height": i.height, "sha256": i.sha256, "estimated_tokens": tokens,
+        }),
+        other => json!({"type": other.kind()}),
+    }
+}
+
 fn read_stdin() -> std::io::Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -275,7 +317,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             return EXIT_USAGE;
         }
     }
-    if prompt.trim().is_empty() {
+    if prompt.trim().is_empty() && args.attach.is_empty() {
         err("nothing to ask: give a prompt (charla ask \"question\") or pipe text in");
         return EXIT_USAGE;
     }
@@ -336,6 +378,14 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     if args.max_tokens.is_some() {
         session.max_tokens = args.max_tokens;
     }
+    // Attachments are read and checked before anything is sent: a bad one names its path.
+    let parts = match load_attachments(&session, &args.attach) {
+        Ok(p) => p,
+        Err(e) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+    };
     if args.temperature.is_some() {
         session.temperature = args.temperature;
     }
@@ -345,10 +395,26 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         reasoning: args.reasoning,
         text: true,
     };
+    let kind = session.kind().unwrap_or(crate::provider::Kind::Openai);
+    let attached: Vec<serde_json::Value> = parts.iter().map(|p| attachment_json(p, kind)).collect();
+    let (id, req) = match session.begin_with(&prompt, parts) {
+        Ok((id, req, warning)) => {
+            if let Some(w) = warning {
+                err(format!("note: {w}"));
+            }
+            (id, req)
+        }
+        Err((e, _)) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+    };
     if out.json {
-        let _ = out::json(
-            &json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id}),
-        );
+        let mut start = json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id});
+        if !attached.is_empty() {
+            start["attachments"] = json!(attached);
+        }
+        let _ = out::json(&start);
     }
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
@@ -357,7 +423,6 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             c2.cancel();
         }
     });
-    let (id, req) = session.begin(&prompt);
     let end = run_turn(&mut session, id, req, &out, &cancel).await;
     if out.json {
         for l in json_tail(&session, &end) {

@@ -247,7 +247,26 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
             (Role::User, false) => "user",
             (Role::Assistant, false) => "assistant",
         };
-        let _ = o.line(format!("\n── {who} ──\n{}", m.content.trim_end()));
+        let _ = o.line(format!("\n── {who} ──"));
+        let kind = m
+            .answer
+            .as_ref()
+            .and_then(|a| crate::config::ModelRef::parse(&a.model))
+            .or_else(|| {
+                conv.answers()
+                    .last()
+                    .and_then(|a| crate::config::ModelRef::parse(&a.model))
+            })
+            .and_then(|r| cfg.provider(&r.provider).map(|p| p.kind))
+            .unwrap_or(crate::provider::Kind::Openai);
+        for p in &m.parts {
+            let _ = o.line(format!(
+                "[{} {}]",
+                p.kind().replace('_', " "),
+                crate::attach::describe(p, kind)
+            ));
+        }
+        let _ = o.line(m.content.trim_end());
         if let Some(a) = &m.answer {
             let _ = o.line(format!("   [{}]", &export::answer_footer(a)));
         }
@@ -283,7 +302,7 @@ pub fn export_cmd(
         }
     };
     let text = match format {
-        ExportFormat::Md => export::to_markdown(&conv),
+        ExportFormat::Md => export::to_markdown_in(&conv, Some(&cfg.paths.data_dir)),
         ExportFormat::Json => export::to_json(&conv),
     };
     match output {

@@ -140,6 +140,9 @@ pub struct AskArgs {
     /// System prompt
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,
+    /// Attach a text file or an image (png, jpeg, gif, webp); repeatable
+    #[arg(short = 'a', long = "attach", value_name = "PATH")]
+    pub attach: Vec<String>,
     /// One JSON object per line: start, delta, reasoning, retry, usage, done / error
     #[arg(long)]
     pub json: bool,

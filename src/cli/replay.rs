@@ -20,8 +20,15 @@ pub struct Row {
     pub new: Option<crate::conversation::Answer>,
 }
 
+/// A question as replayed: its words, its attachments, and the answer it had.
+pub type Question = (
+    String,
+    Vec<crate::parts::Part>,
+    Option<crate::conversation::Answer>,
+);
+
 /// The original answer following each question.
-pub fn original_answers(orig: &Conversation) -> Vec<(String, Option<crate::conversation::Answer>)> {
+pub fn original_answers(orig: &Conversation) -> Vec<Question> {
     let mut out = Vec::new();
     let msgs = &orig.messages;
     for (i, m) in msgs.iter().enumerate() {
@@ -30,7 +37,7 @@ pub fn original_answers(orig: &Conversation) -> Vec<(String, Option<crate::conve
                 .get(i + 1)
                 .filter(|n| n.role == Role::Assistant)
                 .and_then(|n| n.answer.clone());
-            out.push((m.content.clone(), ans));
+            out.push((m.content.clone(), m.parts.clone(), ans));
         }
     }
     out
@@ -80,7 +87,7 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
     };
     let mut rows = Vec::new();
     let mut code = EXIT_OK;
-    for (n, (q, old)) in questions.iter().enumerate() {
+    for (n, (q, parts, old)) in questions.iter().enumerate() {
         if !json_out {
             out::eline(format!(
                 "replaying {}/{} on {model} …",
@@ -88,7 +95,20 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
                 questions.len()
             ));
         }
-        let (rid, req) = session.begin(q);
+        // Attachments are re-sent (images from the blob store), checked for the new model.
+        let (rid, req) = match session.begin_with(q, parts.clone()) {
+            Ok((rid, req, warning)) => {
+                if let Some(w) = warning {
+                    err(format!("note: {w}"));
+                }
+                (rid, req)
+            }
+            Err((e, _)) => {
+                err(format!("turn {}: {e}", n + 1));
+                code = EXIT_USAGE;
+                break;
+            }
+        };
         let end = run_turn(&mut session, rid, req, &out, &cancel).await;
         rows.push(Row {
             question: q.clone(),

@@ -65,6 +65,56 @@ pub fn answer_footer(a: &super::Answer) -> String {
 }
 
 pub fn to_markdown(conv: &Conversation) -> String {
+    to_markdown_in(conv, None)
+}
+
+/// A part as Markdown: a file as a labelled, folded block with its text; an image as a line
+/// with its facts and, when the data dir is known, a link to its stored bytes.
+fn part_markdown(p: &crate::parts::Part, data_dir: Option<&std::path::Path>) -> String {
+    use crate::parts::Part;
+    let size = crate::attach::human_bytes;
+    match p {
+        Part::File(f) => {
+            let fence = crate::parts::file_block("", &f.text);
+            // The fenced text without the <file> wrapper.
+            let inner = fence
+                .trim_start_matches("<file path=\"\">\n")
+                .trim_end_matches("\n</file>");
+            format!(
+                "**Attached file** `{}` ({}{})\n\n<details><summary>{}</summary>\n\n{inner}\n\n</details>\n\n",
+                f.path,
+                size(f.size),
+                if f.lossy {
+                    ", not valid UTF-8: decoded with replacement characters"
+                } else {
+                    ""
+                },
+                f.path
+            )
+        }
+        Part::Image(i) => {
+            let link = data_dir
+                .map(|d| format!("\n\n![{}]({})", i.name, d.join(&i.blob).display()))
+                .unwrap_or_default();
+            format!(
+                "**Attached image** `{}` ({} {}×{}, {}, sha256 `{}`){link}\n\n",
+                i.name,
+                i.media_type,
+                i.width,
+                i.height,
+                size(i.size),
+                &i.sha256[..i.sha256.len().min(12)]
+            )
+        }
+        other => match other.as_text() {
+            Some(t) => format!("{t}\n\n"),
+            None => format!("*({} part)*\n\n", other.kind()),
+        },
+    }
+}
+
+/// [`to_markdown`], linking images to their bytes under `data_dir`.
+pub fn to_markdown_in(conv: &Conversation, data_dir: Option<&std::path::Path>) -> String {
     let mut s = String::new();
     let title = if conv.title.is_empty() {
         "Untitled conversation"
@@ -111,7 +161,15 @@ pub fn to_markdown(conv: &Conversation) -> String {
                 m.answer.as_ref().map(|a| a.model.as_str()).unwrap_or("?")
             ),
         };
-        s.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
+        s.push_str(&format!("## {who}\n\n"));
+        let parts: String = m.parts.iter().map(|p| part_markdown(p, data_dir)).collect();
+        if m.role == Role::User {
+            s.push_str(&parts);
+        }
+        s.push_str(&format!("{}\n\n", m.content.trim_end()));
+        if m.role == Role::Assistant {
+            s.push_str(&parts);
+        }
         if let Some(a) = &m.answer {
             s.push_str(&format!("*{}*\n\n", answer_footer(a)));
         }

@@ -1,5 +1,6 @@
 //! Conversations: the versioned file format, the store, and exports.
 
+pub mod blobs;
 pub mod export;
 pub mod model;
 pub mod store;

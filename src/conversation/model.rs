@@ -1,10 +1,13 @@
-//! The conversation file format (`"version": 1`). Unknown fields are ignored so that a newer
-//! charla's files still open; a missing optional field takes its default.
+//! The conversation file format (`"version": 2`). Unknown fields are ignored so that a newer
+//! charla's files still open (read-only: see the store); a missing optional field takes its
+//! default. Version 2 added `parts` to messages; a version 1 file reads as one whose messages
+//! have none, and is written as version 2 the next time it changes.
 
+use crate::parts::Part;
 use crate::provider::{ChatMessage, Role, Usage};
 use serde::{Deserialize, Serialize};
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
@@ -35,6 +38,8 @@ pub struct Conversation {
 pub struct Origin {
     pub path: Option<std::path::PathBuf>,
     pub known: std::sync::Arc<std::collections::HashSet<String>>,
+    /// The file's version when a newer charla wrote it: the conversation is read-only.
+    pub newer_version: Option<u32>,
 }
 
 /// Origins are bookkeeping, not content: two conversations with the same content are equal.
@@ -51,7 +56,12 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub role: Role,
+    /// The message's own words: what the user typed, what the model answered.
     pub content: String,
+    /// Everything else it carries, in order: attached files and images, retrieved context,
+    /// tool calls and results (see [`crate::parts`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
     /// A few-shot example exchange (from a preset), sent before the real question.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub example: bool,
@@ -137,8 +147,16 @@ impl Message {
             id: crate::util::new_message_id(),
             role: Role::User,
             content: text.into(),
+            parts: vec![],
             example: false,
             answer: None,
+        }
+    }
+    /// A user message with attachments (sent before the words).
+    pub fn user_with(text: impl Into<String>, parts: Vec<Part>) -> Self {
+        Message {
+            parts,
+            ..Message::user(text)
         }
     }
     pub fn example(role: Role, text: impl Into<String>) -> Self {
@@ -146,6 +164,7 @@ impl Message {
             id: crate::util::new_message_id(),
             role,
             content: text.into(),
+            parts: vec![],
             example: true,
             answer: None,
         }
@@ -169,6 +188,7 @@ impl Message {
             id: crate::util::new_message_id(),
             role: Role::Assistant,
             content: String::new(),
+            parts: vec![],
             example: false,
             answer: Some(Answer::new(model)),
         }
@@ -297,24 +317,73 @@ impl Conversation {
         out
     }
 
-    /// The history as sent to a provider: examples and turns, skipping empty answers.
+    /// The history as sent to a provider: examples and turns, skipping empty answers. Image
+    /// parts carry no bytes yet: see [`Conversation::load_images`].
     pub fn history(&self) -> Vec<ChatMessage> {
         self.messages
             .iter()
-            .filter(|m| !(m.role == Role::Assistant && m.content.trim().is_empty()))
+            .filter(|m| !m.is_empty_answer())
             .map(|m| ChatMessage {
                 role: m.role,
                 content: m.content.clone(),
+                parts: m.parts.clone(),
             })
             .collect()
     }
 
-    /// Real (non-example) user questions, in order.
-    pub fn questions(&self) -> Vec<&str> {
+    /// Real (non-example) user questions, in order, with their attachments.
+    pub fn question_messages(&self) -> Vec<&Message> {
         self.messages
             .iter()
             .filter(|m| m.role == Role::User && !m.example)
+            .collect()
+    }
+
+    /// The words of the real user questions, in order.
+    pub fn questions(&self) -> Vec<&str> {
+        self.question_messages()
+            .into_iter()
             .map(|m| m.content.as_str())
             .collect()
+    }
+
+    /// Why this conversation may not change, if it may not (a newer charla wrote it).
+    pub fn read_only(&self) -> Option<String> {
+        self.origin.newer_version.map(|v| {
+            format!(
+                "this conversation was written by a newer charla (file version {v}; this one \
+                 knows {VERSION}): it is open read-only, so nothing in it is lost"
+            )
+        })
+    }
+
+    /// Every image part, for loading their bytes or listing them.
+    pub fn images_mut(&mut self) -> impl Iterator<Item = &mut crate::parts::ImagePart> {
+        self.messages.iter_mut().flat_map(|m| {
+            m.parts.iter_mut().filter_map(|p| match p {
+                Part::Image(i) => Some(i),
+                _ => None,
+            })
+        })
+    }
+}
+
+impl Message {
+    /// An answer with nothing in it (interrupted before any text): not sent.
+    pub fn is_empty_answer(&self) -> bool {
+        self.role == Role::Assistant && self.content.trim().is_empty() && self.parts.is_empty()
+    }
+
+    /// The message's text and the text of its parts, for search and token estimates.
+    pub fn all_text(&self) -> String {
+        let mut s = String::new();
+        for p in &self.parts {
+            if let Some(t) = p.as_text() {
+                s.push_str(&t);
+                s.push('\n');
+            }
+        }
+        s.push_str(&self.content);
+        s
     }
 }

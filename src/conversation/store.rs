@@ -35,6 +35,8 @@ pub struct Summary {
     pub unpriced_turns: usize,
     pub path: PathBuf,
     pub modified: Option<SystemTime>,
+    /// A newer charla wrote it: it opens read-only.
+    pub newer_version: Option<u32>,
 }
 
 /// A file that could not be read or parsed.
@@ -156,6 +158,11 @@ impl Store {
                 path
             }
         };
+        if let Some(why) = conv.read_only() {
+            return Err(StoreError::Invalid { path, error: why });
+        }
+        // A file read as an older version is written as this one (it changed: it is saved).
+        conv.version = VERSION;
         self.write_atomic(&path, conv)?;
         conv.origin.path = Some(path.clone());
         conv.origin.known = Arc::new(conv.message_ids());
@@ -209,18 +216,43 @@ impl Store {
         Self::parse(path, &bytes)
     }
 
-    /// [`Store::load_path`] on bytes already read (no I/O; fuzzed).
+    /// [`Store::load_path`] on bytes already read (no I/O; fuzzed). A file of a newer
+    /// version than this charla knows opens read-only ([`Conversation::read_only`]): shown,
+    /// exported, never written.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Conversation, StoreError> {
         let mut conv: Conversation =
             serde_json::from_slice(bytes).map_err(|e| StoreError::Parse {
                 path: path.to_path_buf(),
                 error: e.to_string(),
             })?;
-        check_version(path, conv.version)?;
         check_id(path, &conv.id).map_err(|error| StoreError::Invalid {
             path: path.to_path_buf(),
             error,
         })?;
+        if conv.version > VERSION {
+            conv.origin.newer_version = Some(conv.version);
+        } else if let Some((i, kind)) = conv.messages.iter().enumerate().find_map(|(i, m)| {
+            m.parts.iter().find_map(|p| match p {
+                crate::parts::Part::Unknown(v) => Some((
+                    i,
+                    v.get("type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                )),
+                _ => None,
+            })
+        }) {
+            return Err(StoreError::Invalid {
+                path: path.to_path_buf(),
+                error: format!(
+                    "message {} has a part of unknown type {:?} in a version {} file",
+                    i + 1,
+                    crate::sanitize::sanitize(&kind),
+                    conv.version
+                ),
+            });
+        }
         conv.assign_ids();
         conv.origin.path = Some(path.to_path_buf());
         conv.origin.known = Arc::new(conv.message_ids());
@@ -276,7 +308,7 @@ impl Store {
                 .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()))
                 .and_then(|c| check_id(&path, &c.id).map(|_| c));
             match parsed {
-                Ok(c) if c.version <= VERSION => {
+                Ok(c) => {
                     let mut models: Vec<String> = Vec::new();
                     let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
                     for m in c
@@ -306,13 +338,9 @@ impl Store {
                         unpriced_turns: unpriced,
                         path,
                         modified,
+                        newer_version: (c.version > VERSION).then_some(c.version),
                     });
                 }
-                Ok(c) => broken.push(Broken {
-                    path,
-                    error: format!("file version {} is newer than this charla", c.version),
-                    modified,
-                }),
                 Err(error) => broken.push(Broken {
                     path,
                     error,
@@ -380,7 +408,7 @@ impl Store {
                 let mut hay = c.title.to_lowercase();
                 for m in &c.messages {
                     hay.push('\n');
-                    hay.push_str(&m.content.to_lowercase());
+                    hay.push_str(&m.all_text().to_lowercase());
                 }
                 words.iter().all(|w| hay.contains(w))
             })

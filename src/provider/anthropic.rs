@@ -1,7 +1,8 @@
 //! Anthropic Messages SSE.
 
 use super::{
-    ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated,
+    Block, ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err,
+    truncated,
 };
 use serde_json::{Value, json};
 
@@ -18,28 +19,32 @@ pub fn models_url(base_url: &str) -> String {
 /// Anthropic wants strict user/assistant alternation starting with a user turn: consecutive
 /// messages of one role are joined, and a history that starts with the assistant gets a stub.
 pub fn body(req: &ChatRequest) -> Value {
-    let mut msgs: Vec<(Role, String)> = Vec::new();
-    for m in req.messages.iter().filter(|m| !m.content.trim().is_empty()) {
+    let mut msgs: Vec<(Role, Vec<Block>)> = Vec::new();
+    for m in req.messages.iter().filter(|m| !m.is_blank()) {
+        let blocks = m.blocks();
         match msgs.last_mut() {
-            Some((role, text)) if *role == m.role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => msgs.push((m.role, m.content.clone())),
+            Some((role, prev)) if *role == m.role => join_blocks(prev, blocks),
+            _ => msgs.push((m.role, blocks)),
         }
     }
     if msgs.first().is_some_and(|(r, _)| *r == Role::Assistant) {
-        msgs.insert(0, (Role::User, "(continuing the conversation)".into()));
+        msgs.insert(
+            0,
+            (
+                Role::User,
+                vec![Block::Text("(continuing the conversation)".into())],
+            ),
+        );
     }
     let messages: Vec<Value> = msgs
         .into_iter()
-        .map(|(role, text)| {
+        .map(|(role, blocks)| {
             let role = if role == Role::User {
                 "user"
             } else {
                 "assistant"
             };
-            json!({"role": role, "content": text})
+            json!({"role": role, "content": content(blocks)})
         })
         .collect();
     let mut body = json!({
@@ -55,6 +60,38 @@ pub fn body(req: &ChatRequest) -> Value {
         body["temperature"] = json!(t);
     }
     body
+}
+
+/// Appends a message's blocks to the previous message of the same role (Anthropic wants strict
+/// alternation): adjacent texts are joined by a blank line.
+pub(crate) fn join_blocks<'a>(prev: &mut Vec<Block<'a>>, next: Vec<Block<'a>>) {
+    for b in next {
+        match (prev.last_mut(), b) {
+            (Some(Block::Text(s)), Block::Text(t)) => {
+                s.push_str("\n\n");
+                s.push_str(&t);
+            }
+            (_, b) => prev.push(b),
+        }
+    }
+}
+
+/// A text-only message's content is a string; one with an image is a list of `text` and
+/// `image` blocks (base64 `source`).
+fn content(blocks: Vec<Block>) -> Value {
+    if let [Block::Text(t)] = blocks.as_slice() {
+        return json!(t);
+    }
+    let blocks: Vec<Value> = blocks
+        .into_iter()
+        .map(|b| match b {
+            Block::Text(t) => json!({"type": "text", "text": t}),
+            Block::Image(i) => json!({"type": "image", "source": {
+                "type": "base64", "media_type": i.media_type, "data": super::base64_of(i)
+            }}),
+        })
+        .collect();
+    json!(blocks)
 }
 
 #[derive(Default)]

@@ -15,13 +15,8 @@ fn pace() -> std::time::Duration {
 
 /// The full answer the demo gives to `req`.
 pub fn answer(req: &ChatRequest) -> String {
-    let question = req
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == Role::User)
-        .map(|m| m.content.trim())
-        .unwrap_or("");
+    let last = req.messages.iter().rev().find(|m| m.role == Role::User);
+    let question = last.map(|m| m.content.trim()).unwrap_or("");
     let turn = req.messages.iter().filter(|m| m.role == Role::User).count();
     let mut quoted: String = question.chars().take(300).collect();
     if quoted.len() < question.len() {
@@ -31,6 +26,33 @@ pub fn answer(req: &ChatRequest) -> String {
     let mut s = String::new();
     s.push_str("**charla demo model**: offline, no API key, $0.\n\n");
     s.push_str(&format!("You asked (turn {turn}):\n\n> {quoted}\n\n"));
+    // What a real model would receive with the question.
+    let attached: Vec<String> = last
+        .into_iter()
+        .flat_map(|m| &m.parts)
+        .filter_map(|p| match p {
+            crate::parts::Part::File(f) => Some(format!(
+                "- the file `{}`: {} lines, {} bytes{}",
+                f.path,
+                f.text.lines().count(),
+                f.size,
+                if f.lossy { " (not valid UTF-8)" } else { "" }
+            )),
+            crate::parts::Part::Image(i) => Some(format!(
+                "- the image `{}`: {} {}×{} px, {} bytes",
+                i.name, i.media_type, i.width, i.height, i.size
+            )),
+            _ => None,
+        })
+        .collect();
+    if !attached.is_empty() {
+        s.push_str("With it you attached:\n\n");
+        for a in attached {
+            s.push_str(&a);
+            s.push('\n');
+        }
+        s.push('\n');
+    }
     if let Some(system) = req.system.as_deref().filter(|s| !s.trim().is_empty()) {
         let short: String = system.chars().take(120).collect();
         s.push_str(&format!(

@@ -1,8 +1,8 @@
 //! Google Gemini `streamGenerateContent?alt=sse` (CRLF framing, no [DONE]).
 
 use super::{
-    ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err,
-    truncated,
+    Block, ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage,
+    json_err, truncated,
 };
 use serde_json::{Value, json};
 
@@ -19,21 +19,28 @@ pub fn models_url(base_url: &str) -> String {
 }
 
 pub fn body(req: &ChatRequest) -> Value {
-    let mut contents: Vec<(Role, String)> = Vec::new();
-    for m in req.messages.iter().filter(|m| !m.content.trim().is_empty()) {
+    let mut contents: Vec<(Role, Vec<Block>)> = Vec::new();
+    for m in req.messages.iter().filter(|m| !m.is_blank()) {
+        let blocks = m.blocks();
         match contents.last_mut() {
-            Some((role, text)) if *role == m.role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => contents.push((m.role, m.content.clone())),
+            Some((role, prev)) if *role == m.role => super::anthropic::join_blocks(prev, blocks),
+            _ => contents.push((m.role, blocks)),
         }
     }
     let contents: Vec<Value> = contents
         .into_iter()
-        .map(|(role, text)| {
+        .map(|(role, blocks)| {
             let role = if role == Role::User { "user" } else { "model" };
-            json!({"role": role, "parts": [{"text": text}]})
+            let parts: Vec<Value> = blocks
+                .into_iter()
+                .map(|b| match b {
+                    Block::Text(t) => json!({"text": t}),
+                    Block::Image(i) => json!({"inlineData": {
+                        "mimeType": i.media_type, "data": super::base64_of(i)
+                    }}),
+                })
+                .collect();
+            json!({"role": role, "parts": parts})
         })
         .collect();
     let mut body = json!({ "contents": contents });

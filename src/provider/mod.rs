@@ -51,7 +51,95 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatMessage {
     pub role: Role,
+    /// The message's own words.
     pub content: String,
+    /// Its attachments and other parts, in order (images with their bytes loaded).
+    pub parts: Vec<crate::parts::Part>,
+}
+
+/// A message's content as every wire format sees it: text blocks and images in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block<'a> {
+    Text(String),
+    Image(&'a crate::parts::ImagePart),
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        ChatMessage {
+            role,
+            content: content.into(),
+            parts: vec![],
+        }
+    }
+
+    /// The blocks to send: a user's parts before their words (documents first, then the
+    /// question), an assistant's after its text. Adjacent texts are joined by a blank line
+    /// (a text-only message is one text); files and other parts travel as labelled text.
+    pub fn blocks(&self) -> Vec<Block<'_>> {
+        fn push_text<'a>(out: &mut Vec<Block<'a>>, t: &str) {
+            if t.is_empty() {
+                return;
+            }
+            match out.last_mut() {
+                Some(Block::Text(s)) => {
+                    s.push_str("\n\n");
+                    s.push_str(t);
+                }
+                _ => out.push(Block::Text(t.to_string())),
+            }
+        }
+        let mut out = Vec::new();
+        if self.role == Role::Assistant {
+            push_text(&mut out, &self.content);
+        }
+        for p in &self.parts {
+            match p {
+                crate::parts::Part::Image(i) => out.push(Block::Image(i)),
+                other => {
+                    if let Some(t) = other.as_text() {
+                        push_text(&mut out, &t);
+                    }
+                }
+            }
+        }
+        if self.role == Role::User {
+            push_text(&mut out, &self.content);
+        }
+        out
+    }
+
+    /// The text of a message with no image (None if it has one): sent as a plain string,
+    /// which every OpenAI-compatible server takes.
+    pub fn plain_text(&self) -> Option<String> {
+        let mut text = String::new();
+        for b in self.blocks() {
+            match b {
+                Block::Text(t) => text = t,
+                Block::Image(_) => return None,
+            }
+        }
+        Some(text)
+    }
+
+    pub fn is_blank(&self) -> bool {
+        self.content.trim().is_empty()
+            && self.parts.iter().all(|p| {
+                p.as_text().is_none_or(|t| t.trim().is_empty())
+                    && !matches!(p, crate::parts::Part::Image(_))
+            })
+    }
+}
+
+/// An image's bytes in base64 (empty if they were not loaded: the session loads them before
+/// any request, so this is never sent).
+pub(crate) fn base64_of(i: &crate::parts::ImagePart) -> String {
+    use base64::Engine;
+    i.bytes
+        .0
+        .as_deref()
+        .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+        .unwrap_or_default()
 }
 
 /// A provider-neutral request; each wire module translates it.

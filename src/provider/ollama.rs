@@ -1,7 +1,8 @@
 //! Ollama native `/api/chat` (NDJSON).
 
 use super::{
-    ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err, truncated,
+    Block, ChatRequest, Decoded, Decoder, ProviderError, Role, StreamEvent, Usage, json_err,
+    truncated,
 };
 use serde_json::{Value, json};
 
@@ -24,7 +25,25 @@ pub fn body(req: &ChatRequest) -> Value {
         } else {
             "assistant"
         };
-        messages.push(json!({"role": role, "content": m.content}));
+        // Ollama takes a message's images as a list of base64 strings beside its text.
+        let mut text = String::new();
+        let mut images = Vec::new();
+        for b in m.blocks() {
+            match b {
+                Block::Text(t) => {
+                    if !text.is_empty() {
+                        text.push_str("\n\n");
+                    }
+                    text.push_str(&t);
+                }
+                Block::Image(i) => images.push(json!(super::base64_of(i))),
+            }
+        }
+        let mut msg = json!({"role": role, "content": text});
+        if !images.is_empty() {
+            msg["images"] = json!(images);
+        }
+        messages.push(msg);
     }
     let mut body = json!({"model": req.model, "messages": messages, "stream": true});
     let mut options = serde_json::Map::new();

@@ -2,8 +2,8 @@
 //! Mistral, vLLM, llama.cpp, LM Studio, LiteLLM, Ollama's /v1).
 
 use super::{
-    ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage, json_err,
-    truncated,
+    Block, ChatRequest, Decoded, Decoder, ErrorKind, ProviderError, Role, StreamEvent, Usage,
+    json_err, truncated,
 };
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ pub fn body(req: &ChatRequest) -> Value {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        messages.push(json!({"role": role, "content": m.content}));
+        messages.push(json!({"role": role, "content": content(m)}));
     }
     let mut body = json!({
         "model": req.model,
@@ -40,6 +40,25 @@ pub fn body(req: &ChatRequest) -> Value {
         body["temperature"] = json!(t);
     }
     body
+}
+
+/// A text-only message's content is a string (every compatible server takes that); one with an
+/// image is an array of `text` and `image_url` (data URL) parts.
+fn content(m: &super::ChatMessage) -> Value {
+    if let Some(text) = m.plain_text() {
+        return json!(text);
+    }
+    let parts: Vec<Value> = m
+        .blocks()
+        .into_iter()
+        .map(|b| match b {
+            Block::Text(t) => json!({"type": "text", "text": t}),
+            Block::Image(i) => json!({"type": "image_url", "image_url": {
+                "url": format!("data:{};base64,{}", i.media_type, super::base64_of(i))
+            }}),
+        })
+        .collect();
+    json!(parts)
 }
 
 #[derive(Default)]

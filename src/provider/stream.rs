@@ -65,6 +65,9 @@ pub struct Endpoint {
     pub proxy: Option<String>,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    /// The data dir whose blob store holds the images a request names (loaded just before
+    /// sending, off the UI task).
+    pub data_dir: Option<std::path::PathBuf>,
     client: OnceLock<Result<reqwest::Client, String>>,
 }
 
@@ -81,6 +84,7 @@ impl Endpoint {
             proxy: None,
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            data_dir: None,
             client: OnceLock::new(),
         }
     }
@@ -159,13 +163,61 @@ pub fn spawn(
             _ = cancel.cancelled() => {
                 let _ = tx.send(StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "cancelled by the user"))).await;
             }
-            _ = run(&ep, &req, &tx) => {}
+            _ = run(&ep, req, &tx) => {}
         }
     });
     rx
 }
 
-async fn run(ep: &Endpoint, req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
+/// Reads the bytes of every image in `req` that has none yet from the blob store.
+async fn load_images(ep: &Endpoint, req: &mut ChatRequest) -> Result<(), ProviderError> {
+    let missing = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.parts)
+        .any(|p| matches!(p, crate::parts::Part::Image(i) if i.bytes.0.is_none()));
+    if !missing {
+        return Ok(());
+    }
+    let Some(dir) = ep.data_dir.clone() else {
+        return Err(ProviderError::new(
+            ErrorKind::Config,
+            "the conversation has images but no data dir to read them from",
+        ));
+    };
+    let mut messages = std::mem::take(&mut req.messages);
+    let (messages, res) = tokio::task::spawn_blocking(move || {
+        let blobs = crate::conversation::blobs::Blobs::new(dir);
+        let mut res = Ok(());
+        'all: for m in &mut messages {
+            for p in &mut m.parts {
+                if let crate::parts::Part::Image(i) = p
+                    && i.bytes.0.is_none()
+                {
+                    match blobs.get(&i.sha256) {
+                        Ok(b) => i.bytes.0 = Some(b),
+                        Err(e) => {
+                            res = Err(format!("image {}: {e}", i.name));
+                            break 'all;
+                        }
+                    }
+                }
+            }
+        }
+        (messages, res)
+    })
+    .await
+    .map_err(|e| ProviderError::new(ErrorKind::Config, e.to_string()))?;
+    req.messages = messages;
+    res.map_err(|e| ProviderError::new(ErrorKind::Config, e))
+}
+
+async fn run(ep: &Endpoint, mut req: ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
+    if let Err(e) = load_images(ep, &mut req).await {
+        let _ = tx.send(StreamEvent::Error(e)).await;
+        return;
+    }
+    let req = &req;
     if ep.kind == Kind::Demo {
         demo::run(req, tx).await;
         return;

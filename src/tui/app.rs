@@ -3,6 +3,7 @@
 //! (start or cancel a stream, save, open $EDITOR, copy, quit) goes out as `Effect`s that the
 //! loop in `mod.rs` executes, feeding results back as messages.
 
+use super::attachments::{self, Attachments};
 use super::theme::Theme;
 use crate::catalog::ModelRow;
 use crate::conversation::{Conversation, Summary};
@@ -41,6 +42,15 @@ pub enum Msg {
     Unreadable(Vec<crate::conversation::Broken>),
     Opened(Result<Conversation, String>),
     Exported(Result<String, String>),
+    /// Files read for attaching (each a part, or why not, naming the path).
+    Attached(Vec<Result<crate::attach::Loaded, String>>),
+    /// A paste that is the path of an existing file: (path, the pasted text).
+    PastedPath(String, String),
+    /// Paths completing the word being typed after /attach.
+    Completed {
+        word: String,
+        candidates: Vec<String>,
+    },
 }
 
 /// What a background save wrote.
@@ -87,6 +97,13 @@ pub enum Effect {
     },
     /// Write this OSC 52 sequence (already built) to the terminal.
     Copy(String),
+    /// Read these paths as attachments (checked against `target`).
+    Attach {
+        paths: Vec<String>,
+        target: crate::attach::Target,
+    },
+    /// List the paths that complete this word.
+    CompletePath(String),
     Quit,
 }
 
@@ -127,8 +144,12 @@ pub struct App {
     /// The browser's rows (from the last ListConversations).
     pub conversations: Vec<Summary>,
     pub unreadable: Vec<crate::conversation::Broken>,
-    /// Questions still to re-ask in a `/replay` running in this screen.
-    pub replay_queue: VecDeque<String>,
+    /// Questions still to re-ask in a `/replay` running in this screen, with their attachments.
+    pub replay_queue: VecDeque<(String, Vec<crate::parts::Part>)>,
+    /// Files and images to go with the next message.
+    pub attachments: Attachments,
+    /// Attached files are shown expanded in the transcript (F4).
+    pub show_attachments: bool,
     /// The draft replaces the last question (after /edit, or Up then Ctrl-E).
     pub editing_last: bool,
     /// The draft is the last question recalled with Up (Enter asks it again as a new turn;
@@ -207,6 +228,8 @@ impl App {
             conversations: Vec::new(),
             unreadable: Vec::new(),
             replay_queue: VecDeque::new(),
+            attachments: Attachments::default(),
+            show_attachments: false,
             editing_last: false,
             recalled: false,
             budget: None,
@@ -280,6 +303,11 @@ impl App {
         } else {
             vec![Effect::FetchModels(providers)]
         }
+    }
+
+    /// The wire format of the current model (for token rules).
+    pub fn kind(&self) -> crate::provider::Kind {
+        self.session.kind().unwrap_or(crate::provider::Kind::Openai)
     }
 
     fn switch_model(&mut self, m: crate::config::ModelRef) {
@@ -390,7 +418,7 @@ impl App {
     fn send_checked(&mut self, text: String) -> Vec<Effect> {
         if let Some(budget) = self.budget {
             let spent = self.session.totals().cost_usd;
-            let e = self.session.estimate(&text);
+            let e = self.session.estimate_parts(&text, self.attachments.parts());
             let input = e.input_cost_usd.unwrap_or(0.0);
             // The answer's length is not known: its worst case (max_tokens, else the rest of
             // the context) is what could cross the budget.
@@ -439,9 +467,20 @@ impl App {
             return self.send(text);
         };
         let old_q = msgs[qi].content.clone();
+        let old_parts = msgs[qi].parts.clone();
         let old_a = msgs.get(qi + 1).cloned();
-        msgs.truncate(qi);
+        let removed: Vec<crate::conversation::Message> = msgs.drain(qi..).collect();
+        // The edited question keeps its attachments (and gets any new ones).
+        let pending = self.attachments.clone();
+        self.attachments.restore(old_parts);
+        let before = self.session.conv.messages.len();
         let effects = self.send(text);
+        if self.session.conv.messages.len() == before {
+            // Refused: the exchange stays as it was.
+            self.attachments = pending;
+            self.session.conv.messages.extend(removed);
+            return effects;
+        }
         if let (Some(old), Some(new)) = (
             old_a,
             self.session
@@ -476,8 +515,31 @@ impl App {
         self.notice = Some((text.into(), level, self.now));
     }
 
+    /// Sends `text` with the pending attachments. A refusal (the model cannot see, an image
+    /// over the provider's limits, a read-only conversation) keeps the draft and the
+    /// attachments.
     fn send(&mut self, text: String) -> Vec<Effect> {
-        let (request_id, request) = self.session.begin(&text);
+        let parts = self.attachments.take();
+        self.send_parts(text, parts)
+    }
+
+    fn send_parts(&mut self, text: String, parts: Vec<crate::parts::Part>) -> Vec<Effect> {
+        let (request_id, request) = match self.session.begin_with(&text, parts) {
+            Ok((id, req, warning)) => {
+                if let Some(w) = warning {
+                    self.notify(w, Level::Warn);
+                }
+                (id, req)
+            }
+            Err((e, parts)) => {
+                self.attachments.restore(parts);
+                if self.draft().is_empty() {
+                    self.set_draft(&text);
+                }
+                self.notify(e, Level::Error);
+                return vec![];
+            }
+        };
         self.scroll = 0;
         vec![Effect::StartStream {
             request_id,
@@ -489,6 +551,54 @@ impl App {
     /// The last real question (for Up-recall).
     fn last_prompt(&self) -> Option<String> {
         self.session.conv.questions().last().map(|s| s.to_string())
+    }
+
+    /// The effect that reads `paths` as attachments for the current model.
+    pub(super) fn attach_effect(&mut self, paths: Vec<String>) -> Vec<Effect> {
+        if paths.is_empty() {
+            self.notify(
+                "/attach PATH… (Tab completes paths; files and png/jpeg/gif/webp images)",
+                Level::Warn,
+            );
+            return vec![];
+        }
+        let e = self.session.estimate("");
+        let target = crate::attach::Target {
+            kind: self.session.kind().unwrap_or(crate::provider::Kind::Openai),
+            context_window: e.context_window,
+        };
+        vec![Effect::Attach { paths, target }]
+    }
+
+    /// Inserts pasted text into the draft (line endings normalised, the text kept exactly).
+    pub(super) fn paste_text(&mut self, text: &str) {
+        self.input
+            .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+    }
+
+    /// The word being typed after `/attach` (for Tab), if the draft is such a command.
+    fn attach_word(&self) -> Option<String> {
+        let d = self.draft();
+        let rest = d.strip_prefix("/attach ")?;
+        if d.contains('\n') {
+            return None;
+        }
+        if rest.is_empty() || rest.ends_with(' ') && !rest.ends_with("\\ ") {
+            return Some(String::new());
+        }
+        attachments::split_args(rest).pop()
+    }
+
+    /// Replaces the word being completed with `with`.
+    fn complete_word(&mut self, word: &str, with: &str) {
+        let d = self.draft();
+        let escaped = attachments::escape_arg(word);
+        let base = d
+            .strip_suffix(&escaped)
+            .or_else(|| d.strip_suffix(word))
+            .unwrap_or(&d)
+            .to_string();
+        self.set_draft(&format!("{base}{}", attachments::escape_arg(with)));
     }
 
     fn command(&mut self, line: &str) -> Vec<Effect> {
@@ -605,6 +715,33 @@ impl App {
                 }]
             }
             "/replay" => self.replay(arg),
+            "/attach" => self.attach_effect(attachments::split_args(arg)),
+            "/detach" => {
+                match arg {
+                    "" | "all" => {
+                        let n = self.attachments.take().len();
+                        self.notify(format!("{n} attachment(s) removed"), Level::Info);
+                    }
+                    n => match n
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| self.attachments.remove(n))
+                    {
+                        Some(p) => self.notify(
+                            format!("removed {}", crate::attach::describe(&p, self.kind())),
+                            Level::Info,
+                        ),
+                        None => self.notify(
+                            format!(
+                                "no attachment {n} ({} attached) · /detach N or /detach all",
+                                self.attachments.len()
+                            ),
+                            Level::Warn,
+                        ),
+                    },
+                }
+                vec![]
+            }
             "/budget" => {
                 match arg {
                     "" => {
@@ -658,6 +795,15 @@ impl App {
             self.notify("nothing to retry", Level::Warn);
             return vec![];
         }
+        match self.session.check_send(&[]) {
+            Err(e) => {
+                self.notify(e, Level::Error);
+                return vec![];
+            }
+            Ok(Some(w)) => self.notify(w, Level::Warn),
+            Ok(None) => {}
+        }
+        let msgs = &mut self.session.conv.messages;
         let old = msgs.pop();
         let (request_id, request) = self.session.begin_answer();
         if let (Some(old), Some(new)) = (
@@ -743,8 +889,11 @@ impl App {
             return vec![];
         }
         let orig = self.session.conv.clone();
-        let questions: VecDeque<String> =
-            orig.questions().into_iter().map(str::to_string).collect();
+        let questions: VecDeque<(String, Vec<crate::parts::Part>)> = orig
+            .question_messages()
+            .into_iter()
+            .map(|m| (m.content.clone(), m.parts.clone()))
+            .collect();
         if questions.is_empty() {
             self.notify("nothing to replay yet", Level::Warn);
             return vec![];
@@ -756,8 +905,8 @@ impl App {
             format!("replaying {} questions on {model}", self.replay_queue.len()),
             Level::Info,
         );
-        if let Some(q) = self.replay_queue.pop_front() {
-            effects.extend(self.send(q));
+        if let Some((q, parts)) = self.replay_queue.pop_front() {
+            effects.extend(self.send_parts(q, parts));
         }
         effects
     }
@@ -816,8 +965,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     app.notify(e, Level::Error);
                 }
                 let mut eff = vec![Effect::Save(Box::new(app.session.conv.clone()))];
-                if !interrupted && let Some(q) = app.replay_queue.pop_front() {
-                    eff.extend(app.send(q));
+                if !interrupted && let Some((q, parts)) = app.replay_queue.pop_front() {
+                    eff.extend(app.send_parts(q, parts));
                 }
                 eff
             }
@@ -911,9 +1060,77 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Paste(text) => {
-            // Normalise line endings; keep the text exactly otherwise.
-            app.input
-                .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            app.paste_text(&text);
+            vec![]
+        }
+        Msg::PastedPath(path, text) if app.overlay == Overlay::None => {
+            app.overlay = Overlay::OfferAttach { path, text };
+            vec![]
+        }
+        Msg::PastedPath(_, text) => update(app, Msg::Paste(text)),
+        Msg::Attached(results) => {
+            let mut added = Vec::new();
+            let mut problems = Vec::new();
+            let kind = app.kind();
+            for r in results {
+                match r {
+                    Ok(l) => {
+                        if let Some(n) = l.note {
+                            problems.push(n);
+                        }
+                        let label = crate::attach::describe(&l.part, kind);
+                        if app.attachments.add(l.part) {
+                            added.push(label);
+                        } else {
+                            problems.push(format!("{label}: already attached"));
+                        }
+                    }
+                    Err(e) => problems.push(e),
+                }
+            }
+            match (added.len(), problems.is_empty()) {
+                (_, false) => app.notify(problems.join(" · "), Level::Error),
+                (1, true) => app.notify(format!("attached {}", added[0]), Level::Info),
+                (n, true) => app.notify(format!("attached {n} files"), Level::Info),
+            }
+            vec![]
+        }
+        Msg::Completed { word, candidates } => {
+            if app.attach_word().as_deref() != Some(word.as_str()) {
+                return vec![]; // the draft changed meanwhile
+            }
+            match candidates.as_slice() {
+                [] => app.notify(format!("nothing matches {word:?}"), Level::Warn),
+                [one] => {
+                    let one = one.clone();
+                    app.complete_word(&word, &one);
+                    if !one.ends_with('/') {
+                        app.input.insert_char(' ');
+                    }
+                }
+                many => {
+                    let common = attachments::common_prefix(many);
+                    if common.len() > word.len() {
+                        app.complete_word(&word, &common);
+                    }
+                    let names: Vec<&str> = many
+                        .iter()
+                        .take(8)
+                        .map(|c| {
+                            c.rsplit_once('/')
+                                .map(|(_, n)| n)
+                                .filter(|n| !n.is_empty())
+                                .unwrap_or(c)
+                        })
+                        .collect();
+                    let more = if many.len() > 8 {
+                        format!(" … +{}", many.len() - 8)
+                    } else {
+                        String::new()
+                    };
+                    app.notify(format!("{}{more}", names.join("  ")), Level::Info);
+                }
+            }
             vec![]
         }
         Msg::Mouse(m) => {
@@ -1006,6 +1223,24 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             app.set_draft("/budget ");
             return vec![];
         }
+        KeyCode::F(4) => {
+            app.show_attachments = !app.show_attachments;
+            return vec![];
+        }
+        KeyCode::Tab if !ctrl && !alt => {
+            if let Some(word) = app.attach_word() {
+                return vec![Effect::CompletePath(word)];
+            }
+        }
+        KeyCode::Backspace if app.draft().is_empty() && !app.attachments.is_empty() => {
+            if let Some(p) = app.attachments.pop() {
+                app.notify(
+                    format!("removed {}", crate::attach::describe(&p, app.kind())),
+                    Level::Info,
+                );
+            }
+            return vec![];
+        }
         KeyCode::Char('y') if ctrl => return app.copy(""),
         KeyCode::Char('o') if ctrl => {
             app.overlay = Overlay::Browser {
@@ -1028,7 +1263,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Enter => {
             let text = app.draft();
-            if text.trim().is_empty() {
+            if text.trim().is_empty() && app.attachments.is_empty() {
                 return vec![];
             }
             if matches!(text.trim(), ":q" | ":quit" | ":q!" | ":wq") {

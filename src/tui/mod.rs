@@ -3,6 +3,7 @@
 //! draws at most every 16 ms, so a fast stream never costs a frame per token.
 
 pub mod app;
+pub mod attachments;
 pub mod markdown;
 pub mod theme;
 pub mod view;
@@ -303,7 +304,11 @@ async fn event_loop(
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Paste(p))) => Msg::Paste(p),
+                // A pasted (or dropped) path of an existing file is offered as an attachment.
+                Some(Ok(Event::Paste(p))) => match crate::attach::pasted_path(&p) {
+                    Some(path) => Msg::PastedPath(path.display().to_string(), p),
+                    None => Msg::Paste(p),
+                },
                 Some(Ok(Event::Mouse(m))) => Msg::Mouse(m),
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
@@ -383,6 +388,26 @@ async fn event_loop(
                             }
                         });
                     }
+                    Effect::Attach { paths, target } => {
+                        let tx = tx.clone();
+                        let cfg = app.session.cfg.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let blobs = crate::attach::blobs(&cfg);
+                            let limits = crate::attach::Limits::of(&cfg);
+                            let r = paths
+                                .iter()
+                                .map(|p| crate::attach::load(p, &blobs, &limits, target))
+                                .collect();
+                            let _ = tx.send(Msg::Attached(r));
+                        });
+                    }
+                    Effect::CompletePath(word) => {
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let candidates = attachments::complete_path(&word);
+                            let _ = tx.send(Msg::Completed { word, candidates });
+                        });
+                    }
                     Effect::CancelStream => {
                         if let Some(c) = cancel.take() {
                             c.cancel();
@@ -443,9 +468,10 @@ async fn event_loop(
                         path,
                     } => {
                         let tx = tx.clone();
+                        let data_dir = app.session.cfg.paths.data_dir.clone();
                         tokio::task::spawn_blocking(move || {
                             let text = if markdown {
-                                crate::conversation::export::to_markdown(&conv)
+                                crate::conversation::export::to_markdown_in(&conv, Some(&data_dir))
                             } else {
                                 crate::conversation::export::to_json(&conv)
                             };

@@ -46,7 +46,8 @@ pub struct ViewCache {
     estimate: Option<(EstimateKey, String, crate::session::Estimate)>,
 }
 
-type EstimateKey = (u64, usize, String, Option<u32>, bool);
+/// (history tokens, draft bytes, model, max_tokens, prices loaded, attachments).
+type EstimateKey = (u64, usize, String, Option<u32>, bool, (usize, u64));
 
 /// The streaming message's rendering: its body's blocks before the last safe boundary are
 /// rendered (and indented) once; only the tail is rendered per frame.
@@ -77,7 +78,7 @@ enum Height {
 fn key_of(m: &Message, width: usize, flags: u8) -> Key {
     Key {
         width,
-        len: m.content.len(),
+        len: m.content.len() + m.parts.len(),
         reasoning: m.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0),
         flags: flags | u8::from(m.answer.as_ref().is_some_and(|a| a.duration_ms.is_some())) << 3,
         answer: m.answer.as_ref().map(|a| {
@@ -100,7 +101,67 @@ fn estimate_height(app: &App, i: usize, m: &Message, width: usize) -> usize {
     }
     let w = width.saturating_sub(2).max(10);
     let body: usize = m.content.lines().map(|l| l.chars().count() / w + 1).sum();
-    body + 3
+    let parts: usize = m
+        .parts
+        .iter()
+        .map(|p| match p {
+            crate::parts::Part::File(f) if app.show_attachments => f.text.lines().count() + 3,
+            _ => 1,
+        })
+        .sum();
+    body + parts + 3
+}
+
+/// A message's parts in the transcript: a file as one labelled line (F4 expands it to its
+/// text), an image as a line with its name, type, size and token estimate.
+fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
+    use crate::parts::Part;
+    let t = &app.theme;
+    let kind = app.kind();
+    let mut out = Vec::new();
+    for p in &m.parts {
+        let what = match p {
+            Part::File(_) if app.show_attachments => "▾ file",
+            Part::File(_) => "▸ file",
+            Part::Image(_) => "▣ image",
+            Part::Context(_) => "▸ context",
+            Part::ToolCall(_) => "▸ tool call",
+            Part::ToolResult(_) => "▸ tool result",
+            Part::Text { .. } => "▸ text",
+            Part::Unknown(_) => "▸ ?",
+        };
+        let hint = match p {
+            Part::File(_) if !app.show_attachments => " · F4 shows",
+            _ => "",
+        };
+        let label = format!(
+            "  {what} {}{hint}",
+            sanitize(&crate::attach::describe(p, kind))
+        );
+        out.extend(markdown::wrap(
+            &[Span::styled(label, t.accent)],
+            width,
+            &[],
+            &[Span::raw("    ")],
+        ));
+        let body = match p {
+            Part::File(f) if app.show_attachments => Some(f.text.as_str()),
+            Part::Text { text } if app.show_attachments => Some(text.as_str()),
+            _ => None,
+        };
+        if let Some(text) = body {
+            let bar = vec![Span::styled("  │ ", t.dim)];
+            for line in sanitize(text).split('\n') {
+                out.extend(markdown::wrap(
+                    &[Span::styled(line.to_string(), t.text)],
+                    width,
+                    &bar,
+                    &bar,
+                ));
+            }
+        }
+    }
+    out
 }
 
 const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -201,6 +262,7 @@ fn message_lines(
     match (&m.answer, m.role) {
         (None, _) | (_, Role::User) => {
             out.push(Line::styled("▌ you", t.user));
+            out.extend(part_lines(app, m, width));
             for para in sanitize(&m.content).split('\n') {
                 out.extend(markdown::wrap(
                     &[Span::styled(para.to_string(), t.text)],
@@ -342,7 +404,8 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     }
     let flags = u8::from(app.show_examples)
         | u8::from(app.show_reasoning) << 1
-        | u8::from(markdown::highlighter_ready()) << 2;
+        | u8::from(markdown::highlighter_ready()) << 2
+        | u8::from(app.show_attachments) << 4;
     // Heights, bottom-up: a message is rendered (and cached) only when it is on screen or
     // within a screen of it; the others count with an estimate. So reopening a huge
     // conversation, or jumping to its top, renders a few screenfuls, not every message.
@@ -376,7 +439,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             0
         } else {
             match cache.estimates.get(i) {
-                Some(&(len, w, est)) if len == m.content.len() && w == width => est,
+                Some(&(len, w, est)) if len == m.content.len() + m.parts.len() && w == width => est,
                 _ => {
                     let est = estimate_height(app, i, m, width);
                     if cache.estimates.len() <= i {
@@ -384,7 +447,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
                             .estimates
                             .resize(conv.messages.len(), (usize::MAX, 0, 0));
                     }
-                    cache.estimates[i] = (m.content.len(), width, est);
+                    cache.estimates[i] = (m.content.len() + m.parts.len(), width, est);
                     est
                 }
             }
@@ -600,8 +663,7 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
 fn help(app: &App, area: Rect, f: &mut Frame) {
     let t = &app.theme;
     let rows: &[(&str, &str)] = &[
-        ("Enter", "send"),
-        ("Alt-Enter / Shift-Enter", "new line"),
+        ("Enter · Alt/Shift-Enter", "send · new line"),
         ("Ctrl-E", "edit the draft in $EDITOR"),
         ("Up (empty input)", "recall the last question"),
         ("Up then Ctrl-E, /edit", "edit the last question and resend"),
@@ -618,8 +680,7 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "presets: system prompt + examples",
         ),
         ("Ctrl-O, /open [words]", "saved conversations (search)"),
-        ("Ctrl-N, /new", "new conversation"),
-        ("/title NEW", "rename this conversation"),
+        ("Ctrl-N, /new · /title NEW", "new conversation · rename it"),
         ("Ctrl-Y, /copy [N]", "copy the last answer or code block N"),
         (
             "F5, /export md|json [path]",
@@ -637,7 +698,15 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "PgUp/PgDn, wheel, Home/End",
             "scroll; End follows the stream",
         ),
-        ("Ctrl-T / Ctrl-X", "reasoning / system + examples"),
+        (
+            "Ctrl-T / Ctrl-X / F4",
+            "reasoning / system + examples / files",
+        ),
+        (
+            "/attach PATH…, paste a path",
+            "attach files, images (Tab completes)",
+        ),
+        ("/detach N, Backspace (empty)", "remove an attachment"),
     ];
     // The key column is as wide as the widest key: a key never runs into its description.
     // Descriptions wrap at word boundaries when the screen is too narrow for them.
@@ -735,13 +804,22 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     let area = f.area();
     let input_h = (app.input.lines().len() as u16 + 2).clamp(3, (area.height / 3).max(3));
-    let [chat, input, bar] = Layout::vertical([
+    // The attachments waiting to be sent, as chips just above the input.
+    let mut chips = app
+        .attachments
+        .lines(app.kind(), area.width as usize, &app.theme);
+    chips.truncate((area.height / 4) as usize);
+    let [chat, chips_area, input, bar] = Layout::vertical([
         Constraint::Min(1),
+        Constraint::Length(chips.len() as u16),
         Constraint::Length(input_h),
         Constraint::Length(1),
     ])
     .areas(area);
     transcript(app, cache, chat, f);
+    if !chips.is_empty() {
+        f.render_widget(Paragraph::new(chips), chips_area);
+    }
     let conv = &app.session.conv;
     // While an answer streams, the next request's history is not final: the estimate keeps
     // the one from before (counting the history is proportional to the conversation).
@@ -766,17 +844,22 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     // The estimate changes with the draft, the history, the model and the price data: it is
     // computed again only when one of them did.
     let draft = app.draft();
+    let attached = app.attachments.key();
     let est_key = (
         hist,
         draft.len(),
         app.session.model.to_string(),
         app.session.max_tokens,
         crate::pricing::try_db().is_some(),
+        attached,
     );
     let est = match &cache.estimate {
         Some((k, d, e)) if *k == est_key && *d == draft => *e,
         _ => {
-            let e = app.session.estimate_with(hist, &draft);
+            let e = app.session.estimate_with(
+                hist + app.session.parts_tokens(app.attachments.parts()),
+                &draft,
+            );
             cache.estimate = Some((est_key, draft, e));
             e
         }

@@ -35,6 +35,11 @@ pub enum Overlay {
         text: String,
         message: String,
     },
+    /// A pasted (or dropped) text is the path of a file: attach it, or paste the text?
+    OfferAttach {
+        path: String,
+        text: String,
+    },
 }
 
 /// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
@@ -284,6 +289,19 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             }
             _ => {
                 app.overlay = Overlay::ConfirmSend { text, message };
+                vec![]
+            }
+        },
+        Overlay::OfferAttach { path, text } => match k.code {
+            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('a') => {
+                app.attach_effect(vec![path])
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('p') => {
+                app.paste_text(&text);
+                vec![]
+            }
+            _ => {
+                app.overlay = Overlay::OfferAttach { path, text };
                 vec![]
             }
         },

@@ -263,5 +263,24 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(block(" budget ".into())), r);
         }
+        Overlay::OfferAttach { path, .. } => {
+            let w = area.width.saturating_sub(4).min(80);
+            let mut lines = markdown::wrap(
+                &[Span::styled(
+                    format!(" {} is a file.", crate::sanitize::sanitize(path)),
+                    t.text,
+                )],
+                w.saturating_sub(2) as usize,
+                &[],
+                &[],
+            );
+            lines.push(Line::styled(
+                " Enter attaches it · Esc pastes the text instead",
+                t.accent,
+            ));
+            let r = popup(area, w, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(block(" attach? ".into())), r);
+        }
     }
 }
