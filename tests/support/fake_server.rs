@@ -375,18 +375,43 @@ fn last_user_text(fmt: Format, body: &serde_json::Value) -> (String, usize) {
         _ => body.get("messages"),
     };
     for m in msgs.and_then(|m| m.as_array()).into_iter().flatten() {
-        let text = match fmt {
+        // Content is a string, or (with images) a list of blocks: the texts count, and the
+        // message's last text is its question (attachments come first).
+        let blocks: Vec<&serde_json::Value> = match fmt {
             Format::Gemini => m
                 .get("parts")
-                .and_then(|p| p.get(0))
-                .and_then(|p| p.get("text"))
-                .and_then(|t| t.as_str())
-                .unwrap_or(""),
-            _ => m.get("content").and_then(|c| c.as_str()).unwrap_or(""),
+                .and_then(|p| p.as_array())
+                .map(|a| a.iter().collect())
+                .unwrap_or_default(),
+            _ => match m.get("content") {
+                Some(serde_json::Value::Array(a)) => a.iter().collect(),
+                Some(c) => vec![c],
+                None => vec![],
+            },
         };
-        words += text.split_whitespace().count();
+        let texts: Vec<&str> = blocks
+            .iter()
+            .filter_map(|b| b.as_str().or_else(|| b.get("text").and_then(|t| t.as_str())))
+            .collect();
+        let images = blocks
+            .iter()
+            .filter(|b| {
+                b.get("inlineData").is_some()
+                    || matches!(
+                        b.get("type").and_then(|t| t.as_str()),
+                        Some("image" | "image_url")
+                    )
+            })
+            .count()
+            + m.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
+        for t in &texts {
+            words += t.split_whitespace().count();
+        }
         if m.get("role").and_then(|r| r.as_str()) == Some("user") {
-            last = text.to_string();
+            last = texts.last().copied().unwrap_or("").to_string();
+            if images > 0 {
+                last.push_str(&format!(" [{images} image(s)]"));
+            }
         }
     }
     for k in ["system"] {

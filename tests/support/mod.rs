@@ -141,6 +141,29 @@ local = false
         self.run_stdin(args, None)
     }
 
+    /// Runs charla with the home as its working directory (relative attachment paths).
+    pub fn run_here(&self, args: &[&str]) -> Out {
+        let mut c = self.cmd(args);
+        c.current_dir(self.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Out::from(c.output().expect("run charla"))
+    }
+
+    /// Copies `tests/fixtures/attach/NAME` into the home; returns its path there.
+    pub fn fixture(&self, name: &str) -> PathBuf {
+        let to = self.path().join(name);
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/attach")
+                .join(name),
+            &to,
+        )
+        .expect("copy fixture");
+        to
+    }
+
     pub fn run_stdin(&self, args: &[&str], stdin: Option<&str>) -> Out {
         let mut c = self.cmd(args);
         c.stdin(if stdin.is_some() {
