@@ -468,21 +468,36 @@ pub fn part_tokens(p: &Part, kind: Kind, method: crate::tokens::Method) -> u64 {
     }
 }
 
+/// [`describe`] with a file's or image's name instead of its whole path (for chips).
+pub fn describe_short(p: &Part, kind: Kind) -> String {
+    describe_with(p, kind, true)
+}
+
 /// A short description of a part for chips, the transcript and `show`:
 /// `report.md · 12 KB · ~3.1k tokens`, `shot.png · png 1280×800 · 340 KB · ~1.1k tokens`.
 pub fn describe(p: &Part, kind: Kind) -> String {
+    describe_with(p, kind, false)
+}
+
+fn describe_with(p: &Part, kind: Kind, short: bool) -> String {
     let tokens = part_tokens(p, kind, crate::tokens::Method::Approx);
+    let name = |s: &str| -> String {
+        match std::path::Path::new(s).file_name() {
+            Some(n) if short => n.to_string_lossy().into_owned(),
+            _ => s.to_string(),
+        }
+    };
     match p {
         Part::File(f) => format!(
             "{} · {} · ~{} tokens{}",
-            f.path,
+            name(&f.path),
             human_bytes(f.size),
             human_tokens(tokens),
             if f.lossy { " · not UTF-8" } else { "" }
         ),
         Part::Image(i) => format!(
             "{} · {} {}×{} · {} · ~{} tokens",
-            i.name,
+            name(&i.name),
             i.media_type.trim_start_matches("image/"),
             i.width,
             i.height,

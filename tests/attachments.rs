@@ -38,10 +38,7 @@ fn opts(tag: &str) -> String {
 #[test]
 fn request_bodies_match_the_fixtures_across_model_switches() {
     let o = opts("bodies");
-    let h = Home::with_extra(
-        &o,
-        "[providers.ollama.timeouts]\nfirst_token_secs = 3\n",
-    );
+    let h = Home::with_extra(&o, "[providers.ollama.timeouts]\nfirst_token_secs = 3\n");
     h.fixture("dot.gif");
     h.fixture("notes.md");
     // 1. An image to Anthropic.
@@ -73,7 +70,10 @@ fn request_bodies_match_the_fixtures_across_model_switches() {
     // 3. On OpenAI: the image as a data URL, the file fenced in the text.
     let r = h.run_here(&["ask", "-c", "-m", "openai/gpt-4o-mini", "In one word?"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_fixture("openai_after_switch.json", &last_body(&o, "/chat/completions"));
+    assert_fixture(
+        "openai_after_switch.json",
+        &last_body(&o, "/chat/completions"),
+    );
     // 4. On Ollama (llava reads images): images beside the text.
     let r = h.run_here(&["ask", "-c", "-m", "ollama/llava", "And again?"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -87,7 +87,10 @@ fn request_bodies_match_the_fixtures_across_model_switches() {
     let first = &c["messages"][0]["parts"][0];
     assert_eq!(first["type"], "image");
     assert_eq!(first["media_type"], "image/gif");
-    assert_eq!((first["width"].clone(), first["height"].clone()), (1.into(), 1.into()));
+    assert_eq!(
+        (first["width"].clone(), first["height"].clone()),
+        (1.into(), 1.into())
+    );
     let blob = first["blob"].as_str().expect("blob");
     assert!(blob.starts_with("blobs/sha256/"), "{blob}");
     assert!(first.get("bytes").is_none() && first.get("data").is_none());
@@ -99,7 +102,12 @@ fn request_bodies_match_the_fixtures_across_model_switches() {
     assert_eq!(file["type"], "file");
     assert_eq!(file["path"], "notes.md");
     assert_eq!(file["size"], 76);
-    assert!(file["text"].as_str().expect("text").contains("Release notes"));
+    assert!(
+        file["text"]
+            .as_str()
+            .expect("text")
+            .contains("Release notes")
+    );
 }
 
 #[test]
@@ -107,7 +115,14 @@ fn images_survive_the_original_file_moving_and_replay_resends_them() {
     let o = opts("replay");
     let h = Home::new(&o);
     let img = h.fixture("chart.png");
-    let r = h.run_here(&["ask", "-m", "openai/gpt-4o-mini", "-a", "chart.png", "Describe"]);
+    let r = h.run_here(&[
+        "ask",
+        "-m",
+        "openai/gpt-4o-mini",
+        "-a",
+        "chart.png",
+        "Describe",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let sent = support::last_request(&o, |r| r.path.ends_with("/chat/completions")).json();
     let url = sent["messages"][0]["content"][0]["image_url"]["url"]
@@ -116,12 +131,7 @@ fn images_survive_the_original_file_moving_and_replay_resends_them() {
         .to_string();
     assert!(url.starts_with("data:image/png;base64,iVBOR"), "{url:.40}");
     std::fs::remove_file(&img).expect("move the original away");
-    let r = h.run_here(&[
-        "replay",
-        "last",
-        "-m",
-        "anthropic/claude-haiku-4-5",
-    ]);
+    let r = h.run_here(&["replay", "last", "-m", "anthropic/claude-haiku-4-5"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let replayed = support::last_request(&o, |r| r.path.ends_with("/messages")).json();
     let block = &replayed["messages"][0]["content"][0];
@@ -146,7 +156,11 @@ fn a_missing_blob_is_named_and_the_question_is_kept() {
     std::fs::remove_dir_all(h.path().join("data/blobs")).expect("rm blobs");
     let r = h.run_here(&["ask", "-c", "and now?"]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("dot.gif") && r.stderr.contains("missing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("dot.gif") && r.stderr.contains("missing"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(server().requests_for(&o).len(), before, "nothing was sent");
     let c = &h.saved()[0];
     let msgs = c["messages"].as_array().expect("messages");
@@ -170,10 +184,20 @@ fn a_v1_file_opens_is_answered_saved_as_v2_and_reopens_with_nothing_lost() {
     // Shown and exported as it is, and not rewritten by reading.
     let r = h.run(&["show", id]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains(old["messages"][0]["content"].as_str().expect("q")));
+    assert!(
+        r.stdout
+            .contains(old["messages"][0]["content"].as_str().expect("q"))
+    );
     assert_eq!(std::fs::read_to_string(&path).expect("read"), v1);
     // Answered: written as version 2, with every old field kept.
-    let r = h.run(&["ask", "--conversation", id, "-m", "openai/gpt-4o-mini", "one more"]);
+    let r = h.run(&[
+        "ask",
+        "--conversation",
+        id,
+        "-m",
+        "openai/gpt-4o-mini",
+        "one more",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let new: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
@@ -222,7 +246,11 @@ fn a_newer_file_opens_read_only_and_its_bytes_never_change() {
     std::fs::write(&path, v3).expect("write");
     let listed = h.run(&["list"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
-    assert!(listed.stdout.contains("From the future"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("From the future"),
+        "{}",
+        listed.stdout
+    );
     let shown = h.run(&["show", "c-20261201-future"]);
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert!(shown.stdout.contains("video"), "{}", shown.stdout);
@@ -243,7 +271,11 @@ fn a_newer_file_opens_read_only_and_its_bytes_never_change() {
         );
     }
     assert_eq!(server().requests_for(&o).len(), before, "nothing sent");
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), v3, "bytes unchanged");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        v3,
+        "bytes unchanged"
+    );
 }
 
 #[test]
@@ -282,14 +314,21 @@ fn bad_attachments_are_refused_before_sending_naming_the_path() {
     h.fixture("dot.gif");
     h.fixture("notes.md");
     std::fs::create_dir(h.path().join("docs")).expect("dir");
-    std::fs::write(h.path().join("huge.png"), fake_png(100, 100, 6 * 1024 * 1024)).expect("w");
+    std::fs::write(
+        h.path().join("huge.png"),
+        fake_png(100, 100, 6 * 1024 * 1024),
+    )
+    .expect("w");
     std::fs::write(h.path().join("wide.png"), fake_png(9000, 10, 200)).expect("w");
     std::fs::write(h.path().join("big.txt"), "word ".repeat(1_500_000)).expect("w");
     let cases: &[(&[&str], &str)] = &[
         (&["-a", "nope.md"], "nope.md: no such file"),
         (&["-a", "docs"], "docs is a directory"),
         (&["-a", "data.bin"], "data.bin is a binary file"),
-        (&["-a", "big.txt"], "big.txt is 7.2 MB, over the attachment limit"),
+        (
+            &["-a", "big.txt"],
+            "big.txt is 7.2 MB, over the attachment limit",
+        ),
         (
             &["-m", "anthropic/claude-haiku-4-5", "-a", "huge.png"],
             "huge.png is 6.0 MB: anthropic takes images of at most 5.0 MB",
@@ -303,7 +342,10 @@ fn bad_attachments_are_refused_before_sending_naming_the_path() {
             "deepseek/deepseek-chat does not read images",
         ),
         // A good attachment before a bad one: still nothing is sent.
-        (&["-a", "notes.md", "-a", "nope.png"], "nope.png: no such file"),
+        (
+            &["-a", "notes.md", "-a", "nope.png"],
+            "nope.png: no such file",
+        ),
     ];
     let before = server().requests_for(&o).len();
     for (args, want) in cases {
@@ -315,7 +357,11 @@ fn bad_attachments_are_refused_before_sending_naming_the_path() {
         all.push("question");
         let r = h.run_here(&all);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains(want), "{args:?}: want {want:?} in {}", r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{args:?}: want {want:?} in {}",
+            r.stderr
+        );
     }
     assert_eq!(server().requests_for(&o).len(), before, "nothing was sent");
     assert!(h.saved().is_empty(), "nothing was saved");
@@ -323,12 +369,19 @@ fn bad_attachments_are_refused_before_sending_naming_the_path() {
     let r = h.run_here(&["ask", "-m", "deepseek/deepseek-chat", "-a", "dot.gif", "q"]);
     assert!(r.stderr.contains("models that do: "), "{}", r.stderr);
     // A text file over the share of the context the config allows.
-    let h2 = Home::with_extra(&opts("share"), "[attachments]\nmax_context_share = 0.0001\n");
+    let h2 = Home::with_extra(
+        &opts("share"),
+        "[attachments]\nmax_context_share = 0.0001\n",
+    );
     h2.fixture("notes.md");
     let r = h2.run_here(&["ask", "-m", "openai/gpt-4o-mini", "-a", "notes.md", "q"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("notes.md is about"), "{}", r.stderr);
-    assert!(r.stderr.contains("of the model's 128.0k context"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("of the model's 128.0k context"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -338,7 +391,11 @@ fn invalid_utf8_is_decoded_lossily_and_flagged_everywhere() {
     h.fixture("latin1.txt");
     let r = h.run_here(&["ask", "--json", "-a", "latin1.txt", "what does it say?"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("latin1.txt is not valid UTF-8"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("latin1.txt is not valid UTF-8"),
+        "{}",
+        r.stderr
+    );
     let start = r.one("start");
     assert_eq!(start["attachments"][0]["lossy"], true);
     assert_eq!(start["attachments"][0]["type"], "file");
@@ -356,16 +413,14 @@ fn a_model_of_unknown_vision_gets_the_image_with_a_note() {
     let r = h.run_here(&["ask", "-m", "openai/some-new-model", "-a", "dot.gif", "q"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("does not know whether openai/some-new-model reads images"),
+        r.stderr
+            .contains("does not know whether openai/some-new-model reads images"),
         "{}",
         r.stderr
     );
     // vision_models in the config says so, and replaces charla's data for the provider.
     let h2 = Home::with_extra(&o, "");
-    h2.write_config(
-        &o,
-        "",
-    );
+    h2.write_config(&o, "");
     let cfg = std::fs::read_to_string(h2.path().join("config.toml")).expect("cfg");
     std::fs::write(
         h2.path().join("config.toml"),
@@ -390,11 +445,21 @@ fn show_and_exports_carry_the_attachments() {
     h.fixture("chart.png");
     h.fixture("notes.md");
     let r = h.run_here(&[
-        "ask", "-a", "notes.md", "-a", "chart.png", "--new", "compare them",
+        "ask",
+        "-a",
+        "notes.md",
+        "-a",
+        "chart.png",
+        "--new",
+        "compare them",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let shown = h.run(&["show", "last"]);
-    assert!(shown.stdout.contains("[file notes.md · 76 B"), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("[file notes.md · 76 B"),
+        "{}",
+        shown.stdout
+    );
     assert!(
         shown.stdout.contains("[image chart.png · png 64×48"),
         "{}",
@@ -402,9 +467,18 @@ fn show_and_exports_carry_the_attachments() {
     );
     let md = h.run(&["export", "last"]);
     assert_eq!(md.code, 0, "{}", md.stderr);
-    assert!(md.stdout.contains("**Attached file** `notes.md` (76 B)"), "{}", md.stdout);
+    assert!(
+        md.stdout.contains("**Attached file** `notes.md` (76 B)"),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("````\n# Release notes"), "{}", md.stdout);
-    assert!(md.stdout.contains("**Attached image** `chart.png` (image/png 64×48"), "{}", md.stdout);
+    assert!(
+        md.stdout
+            .contains("**Attached image** `chart.png` (image/png 64×48"),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("/data/blobs/sha256/"), "{}", md.stdout);
     let json = h.run(&["export", "last", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
@@ -412,7 +486,8 @@ fn show_and_exports_carry_the_attachments() {
     // The demo model says what it was given.
     let demo = h.run_here(&["ask", "-m", "demo/charla-demo", "-a", "chart.png", "hi"]);
     assert!(
-        demo.stdout.contains("the image `chart.png`: image/png 64×48 px"),
+        demo.stdout
+            .contains("the image `chart.png`: image/png 64×48 px"),
         "{}",
         demo.stdout
     );
@@ -423,7 +498,12 @@ fn stdin_and_an_attachment_go_together() {
     let o = opts("stdin");
     let h = Home::new(&o);
     h.fixture("notes.md");
-    let mut c = h.cmd(&["ask", "-a", "notes.md", "Review this change against the file"]);
+    let mut c = h.cmd(&[
+        "ask",
+        "-a",
+        "notes.md",
+        "Review this change against the file",
+    ]);
     c.current_dir(h.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -432,13 +512,20 @@ fn stdin_and_an_attachment_go_together() {
     {
         use std::io::Write;
         let mut i = child.stdin.take().expect("stdin");
-        i.write_all(b"- faster streaming\n+ much faster streaming\n").expect("write");
+        i.write_all(b"- faster streaming\n+ much faster streaming\n")
+            .expect("write");
     }
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sent = support::last_request(&o, |r| r.path.ends_with("/chat/completions")).json();
     let content = sent["messages"][0]["content"].as_str().expect("one text");
-    let file_at = content.find("<file path=\"notes.md\">").expect("file first");
+    let file_at = content
+        .find("<file path=\"notes.md\">")
+        .expect("file first");
     let words_at = content.find("Review this change").expect("words");
     let diff_at = content.find("+ much faster").expect("stdin");
     assert!(file_at < words_at && words_at < diff_at, "{content}");

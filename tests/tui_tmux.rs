@@ -15,11 +15,26 @@ impl Tmux {
     /// Runs charla (with `args`, and `env` as extra VAR=value words) in a new tmux server of
     /// its own, in a `width`×`height` pane, against `h`'s home; waits for the first screen.
     fn start(tag: &str, h: &Home, env: &str, args: &str, width: u16, height: u16) -> Tmux {
+        Self::start_in(tag, h, env, args, (width, height), None)
+    }
+
+    /// [`Tmux::start`] with the pane's working directory set.
+    fn start_in(
+        tag: &str,
+        h: &Home,
+        env: &str,
+        args: &str,
+        (width, height): (u16, u16),
+        cwd: Option<&std::path::Path>,
+    ) -> Tmux {
         let t = Tmux {
             socket: format!("charla-test-{tag}-{}", std::process::id()),
         };
+        let cd = cwd
+            .map(|d| format!("cd '{}' && ", d.display()))
+            .unwrap_or_default();
         let cmd = format!(
-            "exec env -i PATH=\"$PATH\" TERM=xterm-256color {env} CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} {args}",
+            "{cd}exec env -i PATH=\"$PATH\" TERM=xterm-256color {env} CHARLA_HOME={} CHARLA_TEST_KEY={KEY} {} {args}",
             h.path().display(),
             env!("CARGO_BIN_EXE_charla")
         );
@@ -53,6 +68,11 @@ impl Tmux {
     }
     fn text(&self, s: &str) {
         self.cmd(&["send-keys", "-t", "t", "-l", s]);
+    }
+    /// Pastes `s` as a terminal does (bracketed, since charla asks for it).
+    fn paste(&self, s: &str) {
+        self.cmd(&["set-buffer", "-b", "p", s]);
+        self.cmd(&["paste-buffer", "-p", "-b", "p", "-t", "t"]);
     }
     fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-t", "t", "-p"])
@@ -408,5 +428,79 @@ fn an_echoed_key_never_reaches_the_screen() {
         for conv in h.saved() {
             assert!(!conv.to_string().contains(KEY), "{opts}: saved");
         }
+    }
+}
+
+/// Attach a file by /attach with Tab completion and an image by pasting its path; see the
+/// chips and the estimate; send; see both in the transcript; quit, reopen, export.
+#[test]
+fn attach_by_path_and_by_paste_send_reopen_export() {
+    let h = Home::new("echo");
+    h.fixture("notes.md");
+    let png = h.fixture("chart.png");
+    for (w, ht) in [(80u16, 24u16), (200, 50)] {
+        let t = Tmux::start_in(
+            &format!("attach{w}"),
+            &h,
+            "",
+            "-m openai/gpt-4o-mini",
+            (w, ht),
+            Some(h.path()),
+        );
+        t.wait_for("type a question");
+        t.text("/attach no");
+        t.keys(&["Tab"]);
+        t.wait_for("/attach notes.md");
+        t.keys(&["Enter"]);
+        t.wait_for(" 1 notes.md · 76 B");
+        t.paste(&png.display().to_string());
+        t.wait_for("Enter attaches it");
+        t.keys(&["Enter"]);
+        let s = t.wait_for(" 2 chart.png · png 64×48");
+        assert!(s.contains("Backspace on an empty draft"), "{s}");
+        // The estimate counts them: the file and one 255-token image tile.
+        let line = s
+            .lines()
+            .find(|l| l.contains("message · ~"))
+            .expect("estimate line")
+            .to_string();
+        let n: u64 = line
+            .split("message · ~")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.replace(',', "").parse().ok())
+            .expect("tokens");
+        assert!(n >= 255 + 25, "{line}");
+        t.text("compare them");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("gpt-4o-mini · in ");
+        assert!(s.contains("▸ file notes.md · 76 B"), "{s}");
+        assert!(s.contains("▣ image"), "{s}");
+        assert!(s.contains("chart.png"), "{s}");
+        assert!(s.contains("[1 image(s)]"), "the server got the image:\n{s}");
+        assert!(!s.contains(" 1 notes.md"), "chips gone after sending:\n{s}");
+        t.keys(&["F4"]);
+        t.wait_for("│ # Release notes");
+        t.quit();
+    }
+    // Reopen the last one in the TUI: the attachments are there, the image by its blob.
+    std::fs::remove_file(&png).expect("the original moves away");
+    let t = Tmux::start_in("reopen", &h, "", "--open last", (100, 30), Some(h.path()));
+    let s = t.wait_for("compare them");
+    assert!(s.contains("▸ file notes.md"), "{s}");
+    assert!(s.contains("chart.png · png 64×48"), "{s}");
+    t.text("/export md out.md");
+    t.keys(&["Enter"]);
+    t.wait_for("exported to out.md");
+    t.quit();
+    let md = std::fs::read_to_string(h.path().join("out.md")).expect("exported");
+    assert!(md.contains("**Attached file** `notes.md`"), "{md}");
+    assert!(md.contains("**Attached image** `"), "{md}");
+    let saved = h.saved();
+    assert_eq!(saved.len(), 2);
+    for c in &saved {
+        let parts = &c["messages"][0]["parts"];
+        assert_eq!(parts[0]["type"], "file", "{c}");
+        assert_eq!(parts[1]["type"], "image", "{c}");
     }
 }

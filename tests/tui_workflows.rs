@@ -707,3 +707,241 @@ fn the_browser_names_unreadable_files() {
         "{s}"
     );
 }
+
+/// Reads a fixture as an attachment for `a`'s model, with blobs in `blobs`.
+fn loaded(a: &App, name: &str, blobs: &std::path::Path) -> charla::attach::Loaded {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/attach")
+        .join(name);
+    let e = a.session.estimate("");
+    charla::attach::load(
+        &path.display().to_string(),
+        &charla::conversation::blobs::Blobs::new(blobs),
+        &charla::attach::Limits::default(),
+        charla::attach::Target {
+            kind: a.kind(),
+            context_window: e.context_window,
+        },
+    )
+    .expect("loads")
+}
+
+fn attach(a: &mut App, names: &[&str], blobs: &std::path::Path) {
+    let eff = command(a, &format!("/attach {}", names.join(" ")));
+    let [Effect::Attach { paths, .. }] = eff.as_slice() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(
+        paths,
+        &names.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    );
+    let results = names.iter().map(|n| Ok(loaded(a, n, blobs))).collect();
+    app::update(a, Msg::Attached(results));
+}
+
+#[test]
+fn attachments_show_as_chips_count_in_the_estimate_and_go_with_the_message() {
+    let blobs = tempfile::tempdir().expect("tmp");
+    let mut a = app("openai/gpt-4o-mini");
+    type_text(&mut a, "compare");
+    let before = screen(&a, 80, 24);
+    for _ in 0.."compare".len() {
+        app::update(&mut a, key(KeyCode::Backspace));
+    }
+    attach(&mut a, &["notes.md", "chart.png"], blobs.path());
+    assert_eq!(a.attachments.len(), 2);
+    type_text(&mut a, "compare");
+    let s = screen(&a, 80, 24);
+    assert!(s.contains(" 1 notes.md · 76 B · ~"), "{s}");
+    assert!(s.contains(" 2 chart.png · png 64×48 · 6 KB · ~"), "{s}");
+    // The estimate grew by the file's tokens and the image's (OpenAI: 64×48 is one tile, 255).
+    let tok = |s: &str| -> u64 {
+        let i = s.find("message · ~").expect("estimate") + "message · ~".len();
+        s[i..]
+            .split(' ')
+            .next()
+            .expect("n")
+            .replace(',', "")
+            .parse()
+            .expect("number")
+    };
+    assert!(
+        tok(&s) >= tok(&before) + 255 + 20,
+        "{} → {}",
+        tok(&before),
+        tok(&s)
+    );
+    insta::assert_snapshot!("attachment_chips", s);
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    let m = request.messages.last().expect("message");
+    assert_eq!(m.content, "compare");
+    assert_eq!(m.parts.len(), 2);
+    assert!(a.attachments.is_empty(), "sent: the chips are gone");
+    answer(&mut a, &eff, "They match.", Usage::default());
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("▸ file /"), "{s}");
+    assert!(s.contains("/attach/notes.md · 76 B"), "{s}");
+    assert!(s.contains("F4"), "{s}");
+    assert!(s.contains("▣ image /"), "{s}");
+    assert!(s.contains("/attach/chart.png · png 64×48"), "{s}");
+    assert!(!s.contains("Release notes"), "folded: {s}");
+    app::update(&mut a, key(KeyCode::F(4)));
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("▾ file /"), "{s}");
+    assert!(s.contains("│ # Release notes"), "{s}");
+    // /retry re-sends the attachments.
+    let eff = command(&mut a, "/retry");
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(request.messages[0].parts.len(), 2);
+}
+
+#[test]
+fn attachments_are_removed_with_detach_or_backspace_on_an_empty_draft() {
+    let blobs = tempfile::tempdir().expect("tmp");
+    let mut a = app("openai/gpt-4o-mini");
+    attach(&mut a, &["notes.md", "chart.png", "dot.gif"], blobs.path());
+    assert_eq!(a.attachments.len(), 3);
+    command(&mut a, "/detach 2");
+    assert_eq!(a.attachments.len(), 2);
+    assert!(screen(&a, 80, 24).contains(" 2 dot.gif"));
+    command(&mut a, "/detach 9");
+    assert_eq!(a.attachments.len(), 2, "no attachment 9");
+    type_text(&mut a, "x");
+    app::update(&mut a, key(KeyCode::Backspace));
+    assert_eq!(a.attachments.len(), 2, "the first Backspace deleted the x");
+    app::update(&mut a, key(KeyCode::Backspace));
+    assert_eq!(a.attachments.len(), 1);
+    // The same file twice is attached once.
+    let again = loaded(&a, "notes.md", blobs.path());
+    app::update(&mut a, Msg::Attached(vec![Ok(again)]));
+    assert_eq!(a.attachments.len(), 1);
+    // A failed read is named; what was attached stays.
+    app::update(
+        &mut a,
+        Msg::Attached(vec![Err("nope.md: no such file".into())]),
+    );
+    assert_eq!(a.attachments.len(), 1);
+    assert!(screen(&a, 100, 24).contains("nope.md: no such file"));
+}
+
+#[test]
+fn an_image_to_a_model_that_cannot_see_is_refused_and_nothing_is_lost() {
+    let blobs = tempfile::tempdir().expect("tmp");
+    let mut a = app("deepseek/deepseek-chat");
+    attach(&mut a, &["dot.gif"], blobs.path());
+    type_text(&mut a, "what is this?");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(
+        !eff.iter().any(|e| matches!(e, Effect::StartStream { .. })),
+        "{eff:?}"
+    );
+    assert_eq!(a.draft(), "what is this?", "the draft is kept");
+    assert_eq!(a.attachments.len(), 1, "the image is kept");
+    assert!(a.session.conv.messages.is_empty());
+    let s = screen(&a, 200, 24);
+    assert!(
+        s.contains("deepseek/deepseek-chat does not read images"),
+        "{s}"
+    );
+    // Switching to one that can, the same message goes.
+    app::update(&mut a, ctrl('c'));
+    command(&mut a, "/model openai/gpt-4o-mini");
+    type_text(&mut a, "what is this?");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(
+        matches!(eff.first(), Some(Effect::StartStream { .. })),
+        "{eff:?}"
+    );
+}
+
+#[test]
+fn a_pasted_path_is_offered_as_an_attachment() {
+    let mut a = app("openai/gpt-4o-mini");
+    app::update(
+        &mut a,
+        Msg::PastedPath("/tmp/shot.png".into(), "'/tmp/shot.png'".into()),
+    );
+    assert!(matches!(a.overlay, Overlay::OfferAttach { .. }));
+    assert!(screen(&a, 80, 24).contains("Enter attaches it"));
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(
+        matches!(eff.as_slice(), [Effect::Attach { paths, .. }] if paths == &["/tmp/shot.png"]),
+        "{eff:?}"
+    );
+    // Esc pastes the text as it was.
+    app::update(
+        &mut a,
+        Msg::PastedPath("/tmp/shot.png".into(), "'/tmp/shot.png'".into()),
+    );
+    app::update(&mut a, key(KeyCode::Esc));
+    assert_eq!(a.draft(), "'/tmp/shot.png'");
+}
+
+#[test]
+fn tab_completes_attach_paths() {
+    let mut a = app("openai/gpt-4o-mini");
+    type_text(&mut a, "/attach tests/fixtures/attach/no");
+    let eff = app::update(&mut a, key(KeyCode::Tab));
+    assert_eq!(
+        eff,
+        vec![Effect::CompletePath("tests/fixtures/attach/no".into())]
+    );
+    let Effect::CompletePath(word) = &eff[0] else {
+        unreachable!()
+    };
+    let candidates = charla::tui::attachments::complete_path(word);
+    assert_eq!(candidates, vec!["tests/fixtures/attach/notes.md"]);
+    app::update(
+        &mut a,
+        Msg::Completed {
+            word: word.clone(),
+            candidates,
+        },
+    );
+    assert_eq!(a.draft(), "/attach tests/fixtures/attach/notes.md ");
+    // Several: the common part, and the names shown.
+    app::update(&mut a, key(KeyCode::Tab));
+    let mut b = app("openai/gpt-4o-mini");
+    type_text(&mut b, "/attach tests/fixtures/at");
+    let w = "tests/fixtures/at".to_string();
+    let c = charla::tui::attachments::complete_path(&w);
+    assert_eq!(c, vec!["tests/fixtures/attach/"]);
+    app::update(
+        &mut b,
+        Msg::Completed {
+            word: w,
+            candidates: c,
+        },
+    );
+    assert_eq!(b.draft(), "/attach tests/fixtures/attach/");
+    let w = "tests/fixtures/attach/".to_string();
+    let c = charla::tui::attachments::complete_path(&w);
+    assert!(c.len() >= 5, "{c:?}");
+    app::update(
+        &mut b,
+        Msg::Completed {
+            word: w,
+            candidates: c,
+        },
+    );
+    let s = screen(&b, 120, 24);
+    assert!(s.contains("chart.png") && s.contains("notes.md"), "{s}");
+}
+
+#[test]
+fn a_read_only_conversation_refuses_to_change() {
+    let mut a = app("openai/gpt-4o-mini");
+    let mut conv = charla::session::new_conversation(&a.session.cfg);
+    conv.origin.newer_version = Some(3);
+    app::update(&mut a, Msg::Opened(Ok(conv)));
+    type_text(&mut a, "hello");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(eff.is_empty(), "{eff:?}");
+    assert_eq!(a.draft(), "hello");
+    assert!(screen(&a, 200, 24).contains("written by a newer charla"));
+}

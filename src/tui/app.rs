@@ -1078,7 +1078,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                         if let Some(n) = l.note {
                             problems.push(n);
                         }
-                        let label = crate::attach::describe(&l.part, kind);
+                        let label = crate::attach::describe_short(&l.part, kind);
                         if app.attachments.add(l.part) {
                             added.push(label);
                         } else {
@@ -1091,7 +1091,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             match (added.len(), problems.is_empty()) {
                 (_, false) => app.notify(problems.join(" · "), Level::Error),
                 (1, true) => app.notify(format!("attached {}", added[0]), Level::Info),
-                (n, true) => app.notify(format!("attached {n} files"), Level::Info),
+                (_, true) => app.notify(
+                    format!(
+                        "attached {}",
+                        added
+                            .iter()
+                            .map(|l| l.split(" · ").next().unwrap_or(l))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Level::Info,
+                ),
             }
             vec![]
         }

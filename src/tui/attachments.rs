@@ -77,7 +77,7 @@ impl Attachments {
         let mut cur: Vec<Span<'static>> = Vec::new();
         let mut used = 0;
         let chips = self.items.iter().enumerate().map(|(i, p)| {
-            let mut label = crate::sanitize::sanitize(&attach::describe(p, kind));
+            let mut label = crate::sanitize::sanitize(&attach::describe_short(p, kind));
             let room = width.saturating_sub(6).max(8);
             if label.width() > room {
                 label = label

@@ -151,7 +151,7 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
         };
         if let Some(text) = body {
             let bar = vec![Span::styled("  │ ", t.dim)];
-            for line in sanitize(text).split('\n') {
+            for line in sanitize(text.strip_suffix('\n').unwrap_or(text)).split('\n') {
                 out.extend(markdown::wrap(
                     &[Span::styled(line.to_string(), t.text)],
                     width,

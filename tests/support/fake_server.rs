@@ -391,7 +391,10 @@ fn last_user_text(fmt: Format, body: &serde_json::Value) -> (String, usize) {
         };
         let texts: Vec<&str> = blocks
             .iter()
-            .filter_map(|b| b.as_str().or_else(|| b.get("text").and_then(|t| t.as_str())))
+            .filter_map(|b| {
+                b.as_str()
+                    .or_else(|| b.get("text").and_then(|t| t.as_str()))
+            })
             .collect();
         let images = blocks
             .iter()
@@ -403,7 +406,9 @@ fn last_user_text(fmt: Format, body: &serde_json::Value) -> (String, usize) {
                     )
             })
             .count()
-            + m.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
+            + m.get("images")
+                .and_then(|i| i.as_array())
+                .map_or(0, Vec::len);
         for t in &texts {
             words += t.split_whitespace().count();
         }
