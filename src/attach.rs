@@ -337,6 +337,10 @@ pub fn load(shown: &str, blobs: &Blobs, limits: &Limits, target: Target) -> Resu
         Ok(t) => (t, false),
         Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
     };
+    // A key charla knows never travels in an attachment (nor lands in the saved file).
+    let masked = crate::redact::redact_known(&text);
+    let had_key = masked != text;
+    let text = masked;
     let tokens = crate::tokens::approx(&text);
     if let Some(ctx) = target.context_window {
         let allowed = (ctx as f64 * limits.max_context_share) as u64;
@@ -358,9 +362,21 @@ pub fn load(shown: &str, blobs: &Blobs, limits: &Limits, target: Target) -> Resu
             text,
             lossy,
         }),
-        note: lossy.then(|| {
-            format!("{name} is not valid UTF-8: its invalid bytes were replaced (U+FFFD)")
-        }),
+        note: {
+            let mut notes = Vec::new();
+            if lossy {
+                notes.push(format!(
+                    "{name} is not valid UTF-8: its invalid bytes were replaced (U+FFFD)"
+                ));
+            }
+            if had_key {
+                notes.push(format!(
+                    "{name} holds an API key charla knows: it was replaced by {} before sending",
+                    crate::redact::MASK
+                ));
+            }
+            (!notes.is_empty()).then(|| notes.join("; "))
+        },
     })
 }
 
@@ -603,8 +619,16 @@ pub fn load_images(
     Ok(())
 }
 
-/// The blob store of a config.
+/// The blob store of a config. Also registers the keys in the providers' `api_key_env`
+/// variables, so that an attached file holding one has it masked.
 pub fn blobs(cfg: &Config) -> Blobs {
+    for p in cfg.providers.values() {
+        if let Some(var) = &p.file.api_key_env
+            && let Ok(v) = std::env::var(var)
+        {
+            crate::redact::register(&v);
+        }
+    }
     Blobs::new(cfg.paths.data_dir.clone())
 }
 

@@ -530,3 +530,37 @@ fn stdin_and_an_attachment_go_together() {
     let diff_at = content.find("+ much faster").expect("stdin");
     assert!(file_at < words_at && words_at < diff_at, "{content}");
 }
+
+#[test]
+fn a_key_inside_an_attached_file_is_masked_before_sending_and_saving() {
+    let o = opts("keyfile");
+    let h = Home::new(&o);
+    std::fs::write(
+        h.path().join(".env"),
+        format!("OPENAI_API_KEY={}\nDEBUG=1\n", support::KEY),
+    )
+    .expect("w");
+    let r = h.run_here(&["ask", "-a", ".env", "what is configured?"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(".env holds an API key charla knows"),
+        "{}",
+        r.stderr
+    );
+    let sent = last_body(&o, "/chat/completions");
+    assert!(
+        !sent.contains(support::KEY) && sent.contains("OPENAI_API_KEY=[REDACTED]"),
+        "{sent}"
+    );
+    let saved = std::fs::read_to_string(
+        std::fs::read_dir(h.conversations())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .expect("saved")
+            .path(),
+    )
+    .expect("read");
+    assert!(!saved.contains(support::KEY), "{saved}");
+    r.assert_no_key();
+}

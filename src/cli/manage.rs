@@ -193,7 +193,8 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
         if json_out {
             let _ = out::json(
                 &json!({"id": s.id, "title": s.title, "created": s.created, "updated": s.updated, "models": s.models,
-                       "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns}),
+                       "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns,
+                       "read_only": s.newer_version.is_some()}),
             );
         } else {
             let cost = if s.unpriced_turns > 0 {
@@ -201,8 +202,12 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
             } else {
                 dollars(s.cost_usd)
             };
+            let ro = match s.newer_version {
+                Some(v) => format!("  (read-only: version {v}, from a newer charla)"),
+                None => String::new(),
+            };
             out::line(format!(
-                "{}  {}  {:>3} turns  {:>10}  {}  [{}]",
+                "{}  {}  {:>3} turns  {:>10}  {}  [{}]{ro}",
                 s.id,
                 s.updated.get(..16).unwrap_or(&s.updated).replace('T', " "),
                 s.turns,

@@ -1009,10 +1009,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             let title = conv.title.clone();
             let effects = app.new_session(Some(conv));
             app.overlay = Overlay::None;
-            app.notify(
-                format!("opened \"{title}\" on {}", app.session.model),
-                Level::Info,
-            );
+            match app.session.conv.read_only() {
+                Some(why) => app.notify(why, Level::Warn),
+                None => app.notify(
+                    format!("opened \"{title}\" on {}", app.session.model),
+                    Level::Info,
+                ),
+            }
             effects
         }
         Msg::Opened(Err(e)) | Msg::Exported(Err(e)) => {

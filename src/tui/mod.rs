@@ -96,6 +96,9 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     if let Some(e) = key_problem {
         app.notify(e.message, app::Level::Warn);
     }
+    if let Some(why) = app.session.conv.read_only() {
+        app.notify(why, app::Level::Warn);
+    }
     let (presets, preset_errors) = crate::presets::load_all(&cfg.paths.presets_dir());
     app.presets = presets;
     if let Some(e) = preset_errors.first() {

@@ -209,12 +209,17 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                 };
                 let title: String = sanitize(&c.title).chars().take(40).collect();
                 let text = format!(
-                    " {:<40} {:<16} {:>3} turns {:>10}  {}",
+                    " {:<40} {:<16} {:>3} turns {:>10}  {}{}",
                     title,
                     c.updated.get(..16).unwrap_or(&c.updated).replace('T', " "),
                     c.turns,
                     cost,
-                    c.models.join(", ")
+                    c.models.join(", "),
+                    if c.newer_version.is_some() {
+                        "  (read-only)"
+                    } else {
+                        ""
+                    }
                 );
                 lines.push(Line::styled(
                     text,
