@@ -528,7 +528,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     // and re-measure each line first: a third of a streaming frame).
     let buf = f.buffer_mut();
     for (y, line) in lines.iter().take(area.height as usize).enumerate() {
-        buf.set_line(area.x, area.y + y as u16, line, area.width);
+        put_line(buf, area.x, area.y + y as u16, line, area.width);
     }
     // Scrolled up: say how much is below (and that an answer is still arriving).
     if scroll > 0 && area.height > 0 {
@@ -934,6 +934,42 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     terminal_safe(f.buffer_mut());
 }
 
+/// `Buffer::set_line` with a fast path for printable ASCII spans (nearly all of a transcript):
+/// their bytes go straight into the row's cells, without grapheme segmentation and width
+/// look-ups (those were a third of a streaming frame). Other spans take `set_stringn`. The
+/// cells come out the same either way (a test checks it).
+pub fn put_line(
+    buf: &mut ratatui::buffer::Buffer,
+    x: u16,
+    y: u16,
+    line: &Line<'_>,
+    max_width: u16,
+) -> (u16, u16) {
+    let mut x = x;
+    let right = buf.area.right().min(x.saturating_add(max_width));
+    for span in line {
+        if x >= right {
+            break;
+        }
+        let style = line.style.patch(span.style);
+        let text = span.content.as_ref();
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            let n = text.len().min((right - x) as usize);
+            let start = buf.index_of(x, y);
+            let mut tmp = [0u8; 4];
+            for (cell, b) in buf.content[start..start + n].iter_mut().zip(text.bytes()) {
+                cell.set_symbol((b as char).encode_utf8(&mut tmp))
+                    .set_style(style);
+            }
+            x += n as u16;
+        } else {
+            let (nx, _) = buf.set_stringn(x, y, text, (right - x) as usize, style);
+            x = nx;
+        }
+    }
+    (x, y)
+}
+
 /// The last line of defence: no cell reaches the terminal with a control or bidi character,
 /// whatever path its text took (ratatui drops C0/C1 controls itself, not bidi overrides).
 fn terminal_safe(buf: &mut ratatui::buffer::Buffer) {
@@ -943,6 +979,40 @@ fn terminal_safe(buf: &mut ratatui::buffer::Buffer) {
         let plain = sym.len() == 1 && (0x20..0x7f).contains(&sym.as_bytes()[0]);
         if !plain && sym.chars().any(crate::sanitize::is_unsafe) {
             cell.set_symbol("\u{fffd}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod put_line_tests {
+    use super::*;
+    use ratatui::buffer::Buffer;
+    use ratatui::style::{Color, Style};
+
+    #[test]
+    fn the_fast_path_writes_the_same_cells_as_set_line() {
+        let lines = [
+            Line::from("plain ascii text that is longer than the area, by far, yes"),
+            Line::from(vec![
+                Span::styled("  ", Style::default()),
+                Span::styled("bold", Style::default().fg(Color::Red)),
+                Span::raw(" 日本語 wide and é combining e\u{301} "),
+                Span::styled("tail", Style::default().bg(Color::Blue)),
+            ]),
+            Line::from(vec![Span::raw("tab\there"), Span::raw("💥 emoji")])
+                .style(Style::default().fg(Color::Green)),
+            Line::from(""),
+        ];
+        for line in &lines {
+            for (x, w) in [(0u16, 40u16), (3, 10), (0, 0), (39, 5), (10, 1), (5, 200)] {
+                let area = ratatui::layout::Rect::new(0, 0, 40, 1);
+                let mut a = Buffer::empty(area);
+                let mut b = Buffer::empty(area);
+                let ra = a.set_line(x, 0, line, w);
+                let rb = put_line(&mut b, x, 0, line, w);
+                assert_eq!(a, b, "{line:?} at {x} width {w}");
+                assert_eq!(ra, rb);
+            }
         }
     }
 }
