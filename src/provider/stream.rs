@@ -89,20 +89,18 @@ impl Endpoint {
         }
     }
 
-    /// The HTTP client, built on first use (TLS roots are not loaded for the demo model).
+    /// The HTTP client, built on first use (TLS roots are not loaded for the demo model) and
+    /// shared by every endpoint with the same settings for the life of the process: a chat
+    /// screen's later turns neither load the system's certificates again nor open a new
+    /// connection.
     pub fn client(&self) -> Result<&reqwest::Client, ProviderError> {
         self.client
             .get_or_init(|| {
-                install_crypto();
-                let mut b = reqwest::Client::builder()
-                    .connect_timeout(self.timeouts.connect)
-                    .user_agent(concat!("charla/", env!("CARGO_PKG_VERSION")));
-                if let Some(p) = &self.proxy {
-                    b = b.proxy(
-                        reqwest::Proxy::all(p).map_err(|e| format!("bad proxy {p:?}: {e}"))?,
-                    );
-                }
-                b.build().map_err(|e| e.to_string())
+                shared_client(
+                    self.timeouts.connect,
+                    self.proxy.as_deref(),
+                    plain_http(&self.base_url, self.proxy.as_deref()),
+                )
             })
             .as_ref()
             .map_err(|e| ProviderError::new(ErrorKind::Config, e.clone()))
@@ -141,6 +139,48 @@ impl Endpoint {
         }
         b
     }
+}
+
+/// Whether requests to `base_url` never need TLS: a plain `http://` server (Ollama, llama.cpp,
+/// a local gateway) reached directly or through a plain HTTP proxy. Its client is built without
+/// loading the system's CA certificates.
+fn plain_http(base_url: &str, proxy: Option<&str>) -> bool {
+    let http = |u: &str| u.trim().to_ascii_lowercase().starts_with("http://");
+    let env_tls_proxy = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .any(|v| !v.trim().is_empty() && !http(&v));
+    http(base_url) && proxy.is_none_or(http) && !env_tls_proxy
+}
+
+/// Clients by (connect timeout, proxy, plain HTTP): building one loads the system's CA
+/// certificates (hundreds of files) and each keeps its own connection pool.
+fn shared_client(
+    connect: Duration,
+    proxy: Option<&str>,
+    plain: bool,
+) -> Result<reqwest::Client, String> {
+    type Key = (Duration, Option<String>, bool);
+    type Clients = std::sync::Mutex<Vec<(Key, reqwest::Client)>>;
+    static CLIENTS: Clients = std::sync::Mutex::new(Vec::new());
+    let key = (connect, proxy.map(str::to_string), plain);
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(k, _)| *k == key) {
+        return Ok(c.clone());
+    }
+    install_crypto();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(connect)
+        .user_agent(concat!("charla/", env!("CARGO_PKG_VERSION")));
+    if let Some(p) = proxy {
+        b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("bad proxy {p:?}: {e}"))?);
+    }
+    if plain {
+        b = b.tls_certs_only([]);
+    }
+    let c = b.build().map_err(|e| e.to_string())?;
+    clients.push((key, c.clone()));
+    Ok(c)
 }
 
 fn install_crypto() {
