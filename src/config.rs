@@ -121,6 +121,9 @@ pub struct FileConfig {
     /// Capture the mouse (wheel scrolling) in the TUI; false leaves selection to the terminal.
     pub mouse: Option<bool>,
     pub max_cost_per_session: Option<f64>,
+    /// Caps on what every conversation together may spend per UTC day / month.
+    pub max_cost_per_day: Option<f64>,
+    pub max_cost_per_month: Option<f64>,
     pub probe_ollama: Option<bool>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
@@ -144,6 +147,8 @@ impl FileConfig {
             system_prompt,
             mouse,
             max_cost_per_session,
+            max_cost_per_day,
+            max_cost_per_month,
             probe_ollama,
             max_tokens,
             temperature
@@ -755,6 +760,21 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
             "{}:{line}: retry.max_retry_after_secs: must be zero or a positive number of seconds (got {v})",
             path.display()
         )));
+    }
+    for (key, v) in [
+        ("max_cost_per_session", user.max_cost_per_session),
+        ("max_cost_per_day", user.max_cost_per_day),
+        ("max_cost_per_month", user.max_cost_per_month),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            let line = line_of(src, key).unwrap_or(1);
+            return Err(ConfigError(format!(
+                "{}:{line}: {key}: must be zero (no cap) or a positive number of dollars (got {v})",
+                path.display()
+            )));
+        }
     }
     if let Some(a) = &user.attachments {
         let line = line_of(src, "[attachments]").unwrap_or(1);

@@ -19,6 +19,7 @@ pub mod provider;
 pub mod redact;
 pub mod sanitize;
 pub mod session;
+pub mod spend;
 pub mod tokens;
 pub mod tui;
 pub mod util;

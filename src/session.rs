@@ -30,6 +30,32 @@ pub struct InFlight {
     pub sent_at: std::time::SystemTime,
     /// The provider accepted the request: the stream started, or anything of an answer came.
     pub accepted: bool,
+    /// The spend cap this turn runs under, with its running cost.
+    pub cap: Option<RunningCap>,
+}
+
+/// A turn's running cost against the cap in force when it started: it stops the stream at the
+/// cap (checked on every delta, so within one chunk).
+#[derive(Debug, Clone)]
+pub struct RunningCap {
+    pub headroom: crate::spend::Headroom,
+    /// USD per input / output token.
+    pub input_rate: f64,
+    pub output_rate: f64,
+    pub input_tokens: u64,
+    /// Output tokens so far: counted from the text, or the provider's running count if higher.
+    pub output_tokens: u64,
+    /// The `max_tokens` the cap set on the request (the answer could not cross it otherwise).
+    pub max_tokens: Option<u32>,
+}
+
+/// The shortest answer a cap may bound a request to; below it the request is refused.
+pub const MIN_BOUNDED_ANSWER: u32 = 64;
+
+impl RunningCap {
+    pub fn cost(&self) -> f64 {
+        self.input_tokens as f64 * self.input_rate + self.output_tokens as f64 * self.output_rate
+    }
 }
 
 /// What applying an event changed.
@@ -42,6 +68,9 @@ pub enum Applied {
     TurnEnded {
         interrupted: bool,
     },
+    /// The running cost reached the spend cap: the turn ended (the partial answer kept,
+    /// marked "budget reached"); the front end must cancel the stream, then save.
+    CapReached,
 }
 
 /// Estimated size and cost of the request that would be sent.
@@ -77,6 +106,8 @@ pub struct Session {
     /// May estimates load tiktoken (~200 ms, ~47 MB)? True for the CLI; the TUI says no and
     /// uses the approximation unless the tokenizer is already loaded.
     pub load_tokenizer: bool,
+    /// Spend caps in force (see [`crate::spend`]).
+    pub caps: crate::spend::Caps,
 }
 
 impl Session {
@@ -97,6 +128,7 @@ impl Session {
             load_tokenizer: true,
             max_tokens,
             temperature,
+            caps: crate::spend::Caps::default(),
         }
     }
 
@@ -137,26 +169,127 @@ impl Session {
     /// whole history's, after a model switch too) within its provider's limits. Ok holds a
     /// warning to show (the model's vision is unknown). Checked before anything changes, so a
     /// refusal loses nothing.
-    pub fn check_send(&self, parts: &[crate::parts::Part]) -> Result<Option<String>, String> {
+    pub fn check_send(
+        &self,
+        text: &str,
+        parts: &[crate::parts::Part],
+    ) -> Result<Option<String>, ProviderError> {
+        let local = |m: String| ProviderError::new(ErrorKind::Config, m);
         if let Some(why) = self.conv.read_only() {
-            return Err(why);
+            return Err(local(why));
         }
-        let mut msgs = self.conv.messages.clone();
-        if !parts.is_empty() {
+        let warning = if parts.is_empty() {
+            crate::attach::check_request(&self.cfg, &self.model, &self.conv.messages)
+        } else {
+            let mut msgs = self.conv.messages.clone();
             msgs.push(Message::user_with("", parts.to_vec()));
+            crate::attach::check_request(&self.cfg, &self.model, &msgs)
         }
-        crate::attach::check_request(&self.cfg, &self.model, &msgs)
+        .map_err(local)?;
+        let bounded = self.running_cap(text, parts)?.and_then(|c| {
+            c.max_tokens.map(|n| {
+                format!(
+                    "{} bounds this answer at {n} tokens ({} left)",
+                    c.headroom.what,
+                    util::dollars(c.headroom.left)
+                )
+            })
+        });
+        Ok(match (warning, bounded) {
+            (Some(a), Some(b)) => Some(format!("{a} · {b}")),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// The cap a request of `text` and `parts` would run under. When its worst case (input +
+    /// `max_tokens`, else the rest of the context, at the output price) would cross the
+    /// tightest cap, the answer is bounded with a `max_tokens` that fits what is left; the
+    /// request is refused when not even a short answer fits, or when its price is unknown (a
+    /// cap cannot hold then).
+    fn running_cap(
+        &self,
+        text: &str,
+        parts: &[crate::parts::Part],
+    ) -> Result<Option<RunningCap>, crate::provider::ProviderError> {
+        let Some(h) = self.caps.headroom(&self.conv, &util::today()) else {
+            return Ok(None);
+        };
+        let refuse = |m: String| crate::provider::ProviderError::new(ErrorKind::Budget, m);
+        let input = self.history_tokens()
+            + self.parts_tokens(parts)
+            + if text.is_empty() {
+                0
+            } else {
+                tokens::estimate(text, self.estimate_method_now()) + 4
+            };
+        // A cap is checked against prices that are there: the dataset is decoded if need be.
+        let facts = pricing::facts(
+            &self.cfg,
+            &self.model,
+            input,
+            std::time::SystemTime::now(),
+            Some(pricing::db()),
+        );
+        let Some(r) = facts.rates else {
+            return Err(refuse(format!(
+                "the price of {} is unknown, so {} cannot hold: add a [[pricing]] entry for it, or lift the cap",
+                self.model, h.what
+            )));
+        };
+        // What costs nothing is never held back by a cap.
+        if r.input == 0.0 && r.output == 0.0 {
+            return Ok(None);
+        }
+        let per = |m: f64| m / 1_000_000.0;
+        let max_out = self
+            .max_tokens
+            .map(u64::from)
+            .or_else(|| facts.context.map(|c| c.saturating_sub(input)));
+        let input_cost = input as f64 * per(r.input);
+        let worst = max_out.map(|n| input_cost + n as f64 * per(r.output));
+        let bound = match (self.max_tokens, max_out) {
+            (Some(n), _) => format!("an answer of up to {n} tokens"),
+            (None, Some(n)) => format!(
+                "an answer as long as the context allows, {} tokens",
+                util::thousands(n)
+            ),
+            (None, None) => "an answer of unknown length".into(),
+        };
+        let mut max_tokens = None;
+        match worst {
+            Some(w) if w <= h.left => {}
+            _ if r.output == 0.0 && input_cost < h.left => {}
+            _ => {
+                // Bound the answer to what the cap leaves, if that is a useful answer.
+                let room = ((h.left - input_cost) / per(r.output)).floor();
+                if room >= MIN_BOUNDED_ANSWER as f64 {
+                    max_tokens = Some(room.min(u32::MAX as f64) as u32);
+                } else {
+                    let w = worst.unwrap_or(f64::INFINITY);
+                    return Err(refuse(crate::spend::refusal(w, &h, &bound)));
+                }
+            }
+        }
+        Ok(Some(RunningCap {
+            headroom: h,
+            input_rate: per(r.input),
+            output_rate: per(r.output),
+            input_tokens: input,
+            output_tokens: 0,
+            max_tokens,
+        }))
     }
 
     /// [`Session::begin`] with attachments, checked first ([`Session::check_send`]). Returns
-    /// the request and any warning; on Err nothing changed and the parts are handed back.
+    /// the request and any warning; on Err (kind `Budget` for a spend cap, `Config` for the
+    /// rest) nothing changed and the parts are handed back.
     #[allow(clippy::type_complexity)]
     pub fn begin_with(
         &mut self,
         user_text: &str,
         parts: Vec<crate::parts::Part>,
-    ) -> Result<(u64, ChatRequest, Option<String>), (String, Vec<crate::parts::Part>)> {
-        let warning = match self.check_send(&parts) {
+    ) -> Result<(u64, ChatRequest, Option<String>), (ProviderError, Vec<crate::parts::Part>)> {
+        let warning = match self.check_send(user_text, &parts) {
             Ok(w) => w,
             Err(e) => return Err((e, parts)),
         };
@@ -170,10 +303,18 @@ impl Session {
 
     /// Starts a new answer to the conversation as it stands (its last message must be the user's).
     pub fn begin_answer(&mut self) -> (u64, ChatRequest) {
-        let req = self.request();
-        self.conv
-            .messages
-            .push(Message::assistant(self.model.to_string()));
+        let mut req = self.request();
+        // The cap was checked (check_send) before the question was added; here it is
+        // measured, so that the answer is bounded by it and the stream stops at it.
+        let cap = self.running_cap("", &[]).ok().flatten();
+        if let Some(n) = cap.as_ref().and_then(|c| c.max_tokens) {
+            req.max_tokens = Some(n);
+        }
+        let mut answer = Message::assistant(self.model.to_string());
+        if let Some(a) = answer.answer.as_mut() {
+            a.sent_at = Some(util::now_rfc3339());
+        }
+        self.conv.messages.push(answer);
         // Ids are unique across sessions, so a stream left over from a conversation the user
         // has since closed can never feed another one.
         let id = NEXT_REQUEST_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -187,6 +328,7 @@ impl Session {
             cancelled: false,
             sent_at: std::time::SystemTime::now(),
             accepted: false,
+            cap,
         });
         (id, req)
     }
@@ -240,20 +382,22 @@ impl Session {
             StreamEvent::TextDelta(t) => {
                 f.first_token.get_or_insert_with(|| now - f.started);
                 f.retry = None;
+                let grew = self.delta_tokens(&t);
                 self.conv.messages[idx].content.push_str(&t);
-                Applied::Updated
+                self.charge(grew, None, now)
             }
             StreamEvent::ReasoningDelta(t) => {
                 f.first_token.get_or_insert_with(|| now - f.started);
                 f.retry = None;
+                let grew = self.delta_tokens(&t);
                 if let Some(a) = self.conv.messages[idx].answer.as_mut() {
                     a.reasoning.push_str(&t);
                 }
-                Applied::Updated
+                self.charge(grew, None, now)
             }
             StreamEvent::Usage(u) => {
                 f.usage = Some(u);
-                Applied::Updated
+                self.charge(0, Some(u), now)
             }
             StreamEvent::Finished { reason } => {
                 self.end_turn(now, Some(reason), None);
@@ -264,6 +408,52 @@ impl Session {
                 Applied::TurnEnded { interrupted: true }
             }
         }
+    }
+
+    /// Tokens of a delta, counted as the turn's estimate will count them (only under a cap).
+    fn delta_tokens(&self, t: &str) -> u64 {
+        match self.in_flight.as_ref().and_then(|f| f.cap.as_ref()) {
+            Some(_) => tokens::estimate(t, self.estimate_method_now()),
+            None => 0,
+        }
+    }
+
+    /// Adds `grew` output tokens (and the provider's running counts) to the turn's running
+    /// cost; at the cap, ends the turn ("budget reached") and asks the front end to stop the
+    /// stream.
+    fn charge(&mut self, grew: u64, usage: Option<Usage>, now: Instant) -> Applied {
+        let Some(cap) = self.in_flight.as_mut().and_then(|f| f.cap.as_mut()) else {
+            return Applied::Updated;
+        };
+        cap.output_tokens += grew;
+        if let Some(u) = usage {
+            cap.output_tokens = cap.output_tokens.max(u.output_tokens);
+            cap.input_tokens = cap.input_tokens.max(u.input_tokens);
+        }
+        if cap.cost() < cap.headroom.left {
+            return Applied::Updated;
+        }
+        let msg = format!(
+            "the answer was stopped at about {} ({} left of {})",
+            util::dollars(cap.cost()),
+            util::dollars(cap.headroom.left),
+            cap.headroom.what
+        );
+        // The turn is billed as counted here (the provider's own count, when higher, wins):
+        // what stopped it is what the spend shows.
+        let (inp, out) = (cap.input_tokens, cap.output_tokens);
+        let f = self.in_flight.as_mut().expect("in flight");
+        let mut u = f.usage.unwrap_or_default();
+        let ours = out > u.output_tokens || inp > u.input_tokens;
+        u.output_tokens = u.output_tokens.max(out);
+        u.input_tokens = u.input_tokens.max(inp);
+        f.usage = Some(u);
+        let index = f.index;
+        self.end_turn(now, None, Some(ProviderError::new(ErrorKind::Budget, msg)));
+        if ours && let Some(a) = self.conv.messages[index].answer.as_mut() {
+            a.usage_estimated = true;
+        }
+        Applied::CapReached
     }
 
     fn estimate_method(&self) -> Method {

@@ -515,55 +515,74 @@ fn interrupted_replay_stops_and_keeps_what_finished() {
 }
 
 #[test]
-fn budget_asks_before_crossing() {
+fn a_budget_bounds_the_answer_refuses_what_cannot_fit_and_stops_a_stream_at_it() {
     let mut a = app("openai/gpt-4o-mini");
-    command(&mut a, "/budget 0.00001");
-    assert_eq!(a.budget, Some(0.00001));
-    // With no max_tokens the answer could fill the context: its worst case crosses the budget.
+    command(&mut a, "/budget 0.001");
+    assert_eq!(a.session.caps.conversation, Some(0.001));
+    // With no max_tokens the answer could fill the context: the budget bounds it instead.
     let eff = command(&mut a, "first");
-    assert!(eff.is_empty(), "asks before a request that could cross");
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    // $0.001 at $0.60 per 1M output tokens (minus the input) is about 1,660 tokens.
+    let n = request.max_tokens.expect("bounded");
+    assert!((1600..1667).contains(&n), "{n}");
     assert!(
-        matches!(&a.overlay, Overlay::ConfirmSend { message, .. } if message.contains("set max_tokens to bound it")),
-        "{:?}",
-        a.overlay
+        screen(&a, 200, 16).contains("bounds this answer at"),
+        "said so"
     );
-    app::update(&mut a, key(KeyCode::Char('n')));
-    assert_eq!(a.draft(), "first");
-    // Bounded: 10 output tokens at $0.60 per 1M cannot cross it; the request goes.
-    a.session.max_tokens = Some(10);
-    let eff = app::update(&mut a, key(KeyCode::Enter));
-    // 100 in + 10 out on gpt-4o-mini = $0.000021: over already
-    answer(
-        &mut a,
-        &eff,
-        "x",
-        Usage {
-            input_tokens: 100,
-            output_tokens: 10,
-            ..Default::default()
-        },
+    // The stream is stopped when its running cost reaches the budget, the text kept.
+    let id = a.session.in_flight.as_ref().expect("in flight").request_id;
+    let mut stopped = vec![];
+    for i in 0..400 {
+        let eff = app::update(
+            &mut a,
+            Msg::Stream(id, StreamEvent::TextDelta(format!("word{i:04} is here "))),
+        );
+        if !eff.is_empty() {
+            stopped = eff;
+            break;
+        }
+    }
+    assert!(
+        matches!(stopped.as_slice(), [Effect::CancelStream, Effect::Save(_)]),
+        "{stopped:?}"
     );
+    let last = a.session.conv.messages.last().expect("answer");
+    let ans = last.answer.as_ref().expect("answer");
+    assert!(ans.interrupted);
+    assert!(
+        ans.error
+            .as_deref()
+            .is_some_and(|e| e.contains("stopped at about")),
+        "{ans:?}"
+    );
+    assert!(
+        last.content.starts_with("word0000"),
+        "the partial answer is kept"
+    );
+    let cost = ans.cost_usd.expect("priced");
+    assert!(
+        cost <= 0.001 * 1.01,
+        "stopped within a chunk of the cap: {cost}"
+    );
+    assert!(screen(&a, 200, 16).contains("budget reached"));
+    // Spent: the next request is refused, the draft kept, nothing sent.
     let eff = command(&mut a, "second");
-    assert!(eff.is_empty(), "nothing sent before confirming");
+    assert!(eff.is_empty(), "{eff:?}");
+    assert_eq!(a.draft(), "second");
+    let s = screen(&a, 200, 16);
     assert!(
-        matches!(&a.overlay, Overlay::ConfirmSend { message, .. } if message.contains("over its $0.000010 budget")),
-        "{:?}",
-        a.overlay
+        s.contains("budget is spent") || s.contains("would cross"),
+        "{s}"
     );
-    let s = screen(&a, 90, 16);
-    assert!(s.contains("Send anyway? y / n"), "{s}");
     assert!(
-        s.contains("of $0.000010 budget"),
-        "status shows spend against the budget:\n{s}"
+        s.contains("of $0.001000 budget"),
+        "the status bar shows it:\n{s}"
     );
-    let eff = app::update(&mut a, key(KeyCode::Char('n')));
-    assert!(eff.is_empty());
-    assert_eq!(a.draft(), "second", "declined: the draft is kept");
-    app::update(&mut a, key(KeyCode::Enter));
-    let eff = app::update(&mut a, key(KeyCode::Char('y')));
-    assert!(matches!(eff.first(), Some(Effect::StartStream { .. })));
+    app::update(&mut a, ctrl('c'));
     command(&mut a, "/budget off");
-    assert_eq!(a.budget, None);
+    assert_eq!(a.session.caps.conversation, None);
 }
 
 #[test]
@@ -582,7 +601,7 @@ fn budget_from_config() {
     };
     let cfg = Config::load(paths).expect("config");
     let a = app_with(cfg, "openai/gpt-4o-mini");
-    assert_eq!(a.budget, Some(0.5));
+    assert_eq!(a.session.caps.conversation, Some(0.5));
 }
 
 #[test]
@@ -633,7 +652,7 @@ fn every_workflow_has_a_key_too() {
     assert_eq!(a.draft(), "/budget ");
     type_text(&mut a, "2");
     app::update(&mut a, key(KeyCode::Enter));
-    assert_eq!(a.budget, Some(2.0));
+    assert_eq!(a.session.caps.conversation, Some(2.0));
     // F6: pick the model to replay on.
     app::update(&mut a, key(KeyCode::F(6)));
     assert!(a.picker_for_replay);

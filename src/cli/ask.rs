@@ -139,7 +139,20 @@ pub async fn run_turn(
             StreamEvent::Error(e) => Some(e.clone()),
             _ => None,
         };
-        if let Applied::TurnEnded { interrupted } = session.apply(request_id, ev) {
+        let applied = session.apply(request_id, ev);
+        if applied == Applied::CapReached {
+            // The answer is kept up to the cap; the request goes no further.
+            cancel.cancel();
+            if out.text && !out.json && wrote && last_char != '\n' {
+                let _ = stdout.text("\n");
+            }
+            let e = session
+                .last_answer()
+                .and_then(|a| a.error.clone())
+                .unwrap_or_default();
+            return TurnEnd::Failed(ProviderError::new(ErrorKind::Budget, e));
+        }
+        if let Applied::TurnEnded { interrupted } = applied {
             if reasoning_open {
                 out::eline("");
             }
@@ -378,6 +391,14 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     if args.max_tokens.is_some() {
         session.max_tokens = args.max_tokens;
     }
+    session.caps = crate::spend::caps_from_config(&cfg, &session.conv);
+    if let Some(c) = args.max_cost {
+        if !(c.is_finite() && c >= 0.0) {
+            err(format!("--max-cost takes dollars, e.g. 0.05 (not {c})"));
+            return EXIT_USAGE;
+        }
+        session.caps.request = Some(c);
+    }
     // Attachments are read and checked before anything is sent: a bad one names its path.
     let parts = match load_attachments(&session, &args.attach) {
         Ok(p) => p,
@@ -405,8 +426,17 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             (id, req)
         }
         Err((e, _)) => {
-            err(e);
-            return EXIT_USAGE;
+            if out.json {
+                let _ = out::json(
+                    &json!({"type": "error", "kind": e.kind.as_str(), "message": e.message, "status": null, "cost_usd": 0.0}),
+                );
+            }
+            err(&e.message);
+            return if e.kind == ErrorKind::Budget {
+                super::EXIT_BUDGET
+            } else {
+                EXIT_USAGE
+            };
         }
     };
     if out.json {
@@ -478,6 +508,13 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
                 err("cancelled; the partial answer was kept");
             }
             EXIT_INTERRUPTED
+        }
+        TurnEnd::Failed(e) if e.kind == ErrorKind::Budget => {
+            err(format!(
+                "{}; the partial answer was kept, marked \"budget reached\"",
+                e.message
+            ));
+            super::EXIT_BUDGET
         }
         TurnEnd::Failed(e) => {
             err(&e);

@@ -14,6 +14,8 @@ pub const EXIT_PROVIDER: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// A local file could not be written (the conversation's save, an export's output).
 pub const EXIT_LOCAL: i32 = 3;
+/// A spend cap refused the request, or stopped its answer (the partial answer is kept).
+pub const EXIT_BUDGET: i32 = 4;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]
@@ -176,6 +178,10 @@ pub struct AskArgs {
     /// Maximum tokens to generate
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
+    /// Spend at most this many dollars on this request: the answer is bounded to fit, and
+    /// stopped if its running cost reaches it (exit code 4)
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
     #[arg(long, value_name = "T")]
     pub temperature: Option<f32>,
 }

@@ -72,6 +72,7 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
         return EXIT_USAGE;
     }
     let mut session = Session::with_conversation(cfg.clone(), orig.replay_copy(), model.clone());
+    session.caps = crate::spend::caps_from_config(&cfg, &session.conv);
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     tokio::spawn(async move {
@@ -104,8 +105,12 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
                 (rid, req)
             }
             Err((e, _)) => {
-                err(format!("turn {}: {e}", n + 1));
-                code = EXIT_USAGE;
+                err(format!("turn {}: {}", n + 1, e.message));
+                code = if e.kind == crate::provider::ErrorKind::Budget {
+                    super::EXIT_BUDGET
+                } else {
+                    EXIT_USAGE
+                };
                 break;
             }
         };
@@ -126,7 +131,11 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
                     "turn {} failed: {e}; stopping (finished turns are saved)",
                     n + 1
                 ));
-                code = EXIT_PROVIDER;
+                code = if e.kind == crate::provider::ErrorKind::Budget {
+                    super::EXIT_BUDGET
+                } else {
+                    EXIT_PROVIDER
+                };
                 break;
             }
             TurnEnd::Cancelled | TurnEnd::OutputClosed => {

@@ -83,6 +83,9 @@ pub struct Answer {
     pub cost_usd: Option<f64>,
     #[serde(default)]
     pub usage_estimated: bool,
+    /// When the request was sent (RFC 3339, UTC): the day and month spend caps count by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
     #[serde(default)]
     pub ttft_ms: Option<u64>,
     #[serde(default)]
@@ -122,6 +125,7 @@ impl Answer {
             usage: Usage::default(),
             cost_usd: None,
             usage_estimated: false,
+            sent_at: None,
             ttft_ms: None,
             duration_ms: None,
             finish_reason: None,

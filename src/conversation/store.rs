@@ -99,6 +99,8 @@ struct LiteMsg {
     model: Option<String>,
     #[serde(default)]
     cost_usd: Option<f64>,
+    #[serde(default)]
+    sent_at: Option<String>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -351,6 +353,29 @@ impl Store {
         out.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.id.cmp(&a.id)));
         broken.sort_by(|a, b| a.path.cmp(&b.path));
         (out, broken)
+    }
+
+    /// Every readable conversation's (id, updated, [(answer sent_at, cost)]) for the spend caps
+    /// (the cheap listing parse; unpriced answers are left out).
+    #[allow(clippy::type_complexity)]
+    pub fn answer_costs(&self) -> Vec<(String, String, Vec<(Option<String>, f64)>)> {
+        let mut out = Vec::new();
+        for path in self.files() {
+            let Ok(c) = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()))
+            else {
+                continue;
+            };
+            let answers = c
+                .messages
+                .into_iter()
+                .filter(|m| m.role == Role::Assistant && !m.example)
+                .filter_map(|m| m.cost_usd.map(|x| (m.sent_at, x)))
+                .collect();
+            out.push((c.id, c.updated, answers));
+        }
+        out
     }
 
     /// Finds a conversation by id, unique id prefix, or `last`.

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     ContentFilter,
     Cancelled,
     Config,
+    /// A spend cap was reached (the request was refused, or its stream stopped).
+    Budget,
 }
 
 impl ErrorKind {
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Network => "network",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Budget => "budget",
             ErrorKind::MalformedStream => "malformed_stream",
             ErrorKind::ContentFilter => "content_filter",
             ErrorKind::Cancelled => "cancelled",
@@ -199,6 +202,7 @@ impl fmt::Display for ProviderError {
             ErrorKind::ContentFilter => "blocked by content filter",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Config => "configuration error",
+            ErrorKind::Budget => "budget reached",
         };
         match self.status {
             Some(s) => write!(f, "{label} (HTTP {s}): {}", self.message),

@@ -155,8 +155,7 @@ pub struct App {
     /// The draft is the last question recalled with Up (Enter asks it again as a new turn;
     /// Ctrl-E turns the recall into an edit of that question).
     pub recalled: bool,
-    /// Spend limit for this conversation (config max_cost_per_session, or /budget).
-    pub budget: Option<f64>,
+
     /// The model picker was opened to choose the model of a replay (F6), not to switch.
     pub picker_for_replay: bool,
 }
@@ -203,6 +202,11 @@ impl App {
 
     pub fn new(mut session: Session, theme: Theme, model_reason: String) -> App {
         session.load_tokenizer = false;
+        // The config's conversation budget, unless the caller set the caps (the loop sets them
+        // all, with the history's spend for the day and month caps).
+        if session.caps.is_empty() {
+            session.caps.conversation = session.cfg.file.max_cost_per_session.filter(|b| *b > 0.0);
+        }
         App {
             session,
             input: new_input(&theme),
@@ -232,7 +236,6 @@ impl App {
             show_attachments: false,
             editing_last: false,
             recalled: false,
-            budget: None,
             picker_for_replay: false,
         }
         .with_catalogue()
@@ -241,12 +244,6 @@ impl App {
     fn with_catalogue(mut self) -> Self {
         self.models =
             crate::catalog::model_names(&self.session.cfg, &self.remote, crate::pricing::try_db());
-        self.budget = self
-            .session
-            .cfg
-            .file
-            .max_cost_per_session
-            .filter(|b| *b > 0.0);
         self
     }
 
@@ -342,10 +339,17 @@ impl App {
             Some(m) => m,
             None => self.session.model.clone(),
         };
+        let old = std::mem::replace(
+            &mut self.session.conv,
+            Conversation::new(String::new(), String::new()),
+        );
+        let caps = self.session.caps.clone();
         self.session = match conv {
             Some(c) => Session::with_conversation(cfg, c, model),
             None => Session::new(cfg, model),
         };
+        // The caps carry over; what the day and month caps count moves with the conversation.
+        self.session.caps = caps.carried(&old, &self.session.conv, &crate::util::today());
         self.session.load_tokenizer = false;
         self.scroll = 0;
         self.editing_last = false;
@@ -414,39 +418,8 @@ impl App {
         vec![]
     }
 
-    /// Sends `text`, asking first when the request would take the spend over the budget.
-    fn send_checked(&mut self, text: String) -> Vec<Effect> {
-        if let Some(budget) = self.budget {
-            let spent = self.session.totals().cost_usd;
-            let e = self.session.estimate_parts(&text, self.attachments.parts());
-            let input = e.input_cost_usd.unwrap_or(0.0);
-            // The answer's length is not known: its worst case (max_tokens, else the rest of
-            // the context) is what could cross the budget.
-            let worst = e.worst_case_usd().unwrap_or(input);
-            if spent + worst > budget || spent >= budget {
-                use crate::util::dollars;
-                let bound = match (self.session.max_tokens, e.max_output_tokens) {
-                    (Some(n), _) => format!("an answer of up to {n} tokens"),
-                    (None, Some(n)) => format!(
-                        "an answer as long as the context allows ({} tokens; set max_tokens to bound it)",
-                        crate::util::thousands(n)
-                    ),
-                    (None, None) => "its answer".into(),
-                };
-                let message = format!(
-                    "This request could cost up to {} (~{} input + {bound}), taking the conversation to {}, over its {} budget. Send anyway? y / n",
-                    dollars(worst),
-                    dollars(input),
-                    dollars(spent + worst),
-                    dollars(budget)
-                );
-                self.overlay = Overlay::ConfirmSend { text, message };
-                return vec![];
-            }
-        }
-        self.send_now(text)
-    }
-
+    /// Sends `text` (a spend cap is checked by the session: a request it cannot fit is
+    /// refused with the draft kept, one it can is bounded to fit).
     fn send_now(&mut self, text: String) -> Vec<Effect> {
         self.recalled = false;
         if self.editing_last {
@@ -536,7 +509,7 @@ impl App {
                 if self.draft().is_empty() {
                     self.set_draft(&text);
                 }
-                self.notify(e, Level::Error);
+                self.notify(e.message, Level::Error);
                 return vec![];
             }
         };
@@ -745,7 +718,7 @@ impl App {
             "/budget" => {
                 match arg {
                     "" => {
-                        let text = match self.budget {
+                        let text = match self.session.caps.conversation {
                             Some(b) => format!(
                                 "budget {} · spent {} · /budget off removes it",
                                 crate::util::dollars(b),
@@ -756,12 +729,12 @@ impl App {
                         self.notify(text, Level::Info);
                     }
                     "off" | "0" | "none" => {
-                        self.budget = None;
+                        self.session.caps.conversation = None;
                         self.notify("budget removed", Level::Info);
                     }
                     v => match v.trim_start_matches('$').parse::<f64>() {
                         Ok(b) if b > 0.0 && b.is_finite() => {
-                            self.budget = Some(b);
+                            self.session.caps.conversation = Some(b);
                             self.notify(
                                 format!("budget {} for this conversation", crate::util::dollars(b)),
                                 Level::Info,
@@ -795,9 +768,9 @@ impl App {
             self.notify("nothing to retry", Level::Warn);
             return vec![];
         }
-        match self.session.check_send(&[]) {
+        match self.session.check_send("", &[]) {
             Err(e) => {
-                self.notify(e, Level::Error);
+                self.notify(e.message, Level::Error);
                 return vec![];
             }
             Ok(Some(w)) => self.notify(w, Level::Warn),
@@ -953,6 +926,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Resize | Msg::Frame => vec![],
         Msg::Stream(id, ev) => match app.session.apply(id, ev) {
+            Applied::CapReached => {
+                app.replay_queue.clear();
+                let e = app
+                    .session
+                    .last_answer()
+                    .and_then(|a| a.error.clone())
+                    .unwrap_or_default();
+                app.notify(format!("budget reached: {e}"), Level::Warn);
+                vec![
+                    Effect::CancelStream,
+                    Effect::Save(Box::new(app.session.conv.clone())),
+                ]
+            }
             Applied::TurnEnded { interrupted } => {
                 if interrupted && !app.replay_queue.is_empty() {
                     app.replay_queue.clear();
@@ -1292,7 +1278,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 return vec![];
             }
             app.set_draft("");
-            return app.send_checked(text);
+            return app.send_now(text);
         }
         KeyCode::Char('?') if app.draft().is_empty() => {
             app.help = true;

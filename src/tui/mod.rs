@@ -94,6 +94,9 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     // Resolve the current provider's key now, before raw mode: an api_key_cmd that asks for a
     // passphrase gets a normal terminal, and a missing key is said at once.
     let key_problem = cfg.endpoint(&session.model.provider).err();
+    let mut session = session;
+    // Spend caps, with what the saved history spent today and this month.
+    session.caps = crate::spend::caps_from_config(&cfg, &session.conv);
     let mut app = App::new(session, theme, reason);
     if let Some(e) = key_problem {
         app.notify(e.message, app::Level::Warn);

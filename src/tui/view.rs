@@ -597,14 +597,25 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         ),
         t.status,
     ));
-    if let Some(budget) = app.budget {
-        let over = tot.cost_usd >= budget;
-        let st = if over {
+    // The tightest spend cap: the conversation's budget, or what today / this month may still take.
+    if !app.session.caps.is_empty()
+        && let Some(h) = app
+            .session
+            .caps
+            .headroom(&app.session.conv, &crate::util::today())
+    {
+        let st = if h.left <= 0.0 {
             t.status.patch(t.error)
         } else {
             t.status
         };
-        parts.push(Span::styled(format!("of {} budget ", dollars(budget)), st));
+        let text = if h.what.starts_with("the conversation") {
+            format!("of {} budget ", dollars(h.limit))
+        } else {
+            let period = h.what.split(' ').next().unwrap_or("");
+            format!("· {period} {} of {} ", dollars(h.spent), dollars(h.limit))
+        };
+        parts.push(Span::styled(text, st));
     }
     if let Some(f) = &app.session.in_flight {
         let el = app.now.saturating_duration_since(f.started).as_secs_f64();

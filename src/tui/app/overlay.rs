@@ -1,5 +1,5 @@
-//! Popups (model picker, preset picker and variables, conversation browser, budget
-//! confirmation): their state, fuzzy matching, and the keys while one is open.
+//! Popups (model picker, preset picker and variables, conversation browser, the offer to
+//! attach a pasted path): their state, fuzzy matching, and the keys while one is open.
 
 use super::{App, Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -29,11 +29,6 @@ pub enum Overlay {
         filter: String,
         selected: usize,
         confirm_delete: Option<String>,
-    },
-    /// Over budget: send anyway?
-    ConfirmSend {
-        text: String,
-        message: String,
     },
     /// A pasted (or dropped) text is the path of a file: attach it, or paste the text?
     OfferAttach {
@@ -280,18 +275,6 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 }
             }
         }
-        Overlay::ConfirmSend { text, message } => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => app.send_now(text),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                app.set_draft(&text);
-                app.notify("not sent; the draft is kept", Level::Info);
-                vec![]
-            }
-            _ => {
-                app.overlay = Overlay::ConfirmSend { text, message };
-                vec![]
-            }
-        },
         Overlay::OfferAttach { path, text } => match k.code {
             KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('a') => {
                 app.attach_effect(vec![path])

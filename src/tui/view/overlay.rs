@@ -255,19 +255,6 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                 r,
             );
         }
-        Overlay::ConfirmSend { message, .. } => {
-            // As tall as the wrapped message, so its question is always on screen.
-            let w = area.width.saturating_sub(4).min(80);
-            let lines = markdown::wrap(
-                &[Span::styled(format!(" {message}"), t.warning)],
-                w.saturating_sub(2) as usize,
-                &[],
-                &[],
-            );
-            let r = popup(area, w, lines.len() as u16 + 2);
-            f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(lines).block(block(" budget ".into())), r);
-        }
         Overlay::OfferAttach { path, .. } => {
             let w = area.width.saturating_sub(4).min(80);
             let mut lines = markdown::wrap(
