@@ -87,6 +87,8 @@ pub struct Estimate {
     pub context_window: Option<u64>,
     /// False while the price dataset is still being decoded (front ends that must not wait).
     pub pricing_ready: bool,
+    /// A spend cap bounds the answer (`max_output_tokens` is what it leaves).
+    pub capped: bool,
 }
 
 impl Estimate {
@@ -637,7 +639,7 @@ impl Session {
             .max_tokens
             .map(u64::from)
             .or_else(|| facts.context.map(|c| c.saturating_sub(input)));
-        Estimate {
+        let mut e = Estimate {
             input_tokens: input,
             input_cost_usd: facts.rates.map(|r| price(r.input, input)),
             worst_output_cost_usd: facts
@@ -646,7 +648,23 @@ impl Session {
             max_output_tokens: max_out,
             context_window: facts.context,
             pricing_ready: db.is_some(),
+            capped: false,
+        };
+        // Under a spend cap the answer is bounded to what is left (see `running_cap`).
+        if let (Some(h), Some(r), Some(inp), Some(w)) = (
+            self.caps.headroom(&self.conv, &util::today()),
+            facts.rates,
+            e.input_cost_usd,
+            e.worst_case_usd(),
+        ) && w > h.left
+            && r.output > 0.0
+        {
+            let room = ((h.left - inp).max(0.0) / price(r.output, 1)).floor() as u64;
+            e.max_output_tokens = Some(room);
+            e.worst_output_cost_usd = Some(price(r.output, room));
+            e.capped = true;
         }
+        e
     }
 }
 

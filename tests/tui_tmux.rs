@@ -504,3 +504,26 @@ fn attach_by_path_and_by_paste_send_reopen_export() {
         assert_eq!(parts[1]["type"], "image", "{c}");
     }
 }
+
+/// A budget bounds the answer and stops a stream that ignores the bound, on screen.
+#[test]
+fn a_budget_stop_is_seen_on_screen() {
+    let h = Home::new("md=20000,slow=1");
+    let t = Tmux::start("budget", &h, "", "-m openai/gpt-4o-mini", 100, 30);
+    t.wait_for("type a question");
+    t.text("/budget 0.001");
+    t.keys(&["Enter"]);
+    t.wait_for("budget $0.001000 for this conversation");
+    t.text("write a lot");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("interrupted: budget reached");
+    assert!(s.contains("stopped at about"), "{s}");
+    // Spent: the next question is refused and stays in the input.
+    t.text("more please");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("is spent");
+    assert!(s.contains("more please"), "the draft is kept:\n{s}");
+    t.quit();
+    let saved = h.saved();
+    assert_eq!(saved[0]["messages"][1]["interrupted"], true);
+}

@@ -933,7 +933,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     .last_answer()
                     .and_then(|a| a.error.clone())
                     .unwrap_or_default();
-                app.notify(format!("budget reached: {e}"), Level::Warn);
+                app.notify(e, Level::Warn);
                 vec![
                     Effect::CancelStream,
                     Effect::Save(Box::new(app.session.conv.clone())),

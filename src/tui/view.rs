@@ -664,6 +664,13 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
     };
     if let Some(r) = right {
         let rw = r.width();
+        // A warning or error that does not fit beside the figures takes the whole bar: it is
+        // what the user must read now (the figures are back when it goes).
+        let urgent = matches!(&app.notice, Some((_, l, _)) if *l != Level::Info);
+        if urgent && left_w + rw > area.width as usize {
+            parts.clear();
+        }
+        let left_w: usize = parts.iter().map(|s| s.width()).sum();
         let pad = (area.width as usize).saturating_sub(left_w + rw);
         parts.push(Span::styled(" ".repeat(pad), t.status));
         parts.push(r);
@@ -883,6 +890,9 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     // The most this request could cost with its answer (max_tokens, else the rest of the
     // context, at the output price): after the gauge, so a narrow screen cuts it first.
     let worst = match (est.input_cost_usd, est.worst_case_usd()) {
+        (Some(c), Some(w)) if w > c && est.capped => {
+            format!("≤{} with the answer (bounded by the cap) ", dollars(w))
+        }
         (Some(c), Some(w)) if w > c => format!("≤{} with the answer ", dollars(w)),
         _ => String::new(),
     };
