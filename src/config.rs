@@ -124,6 +124,12 @@ pub struct FileConfig {
     /// Caps on what every conversation together may spend per UTC day / month.
     pub max_cost_per_day: Option<f64>,
     pub max_cost_per_month: Option<f64>,
+    /// Plant a canary in system prompts and flag answers that leak them (default true).
+    pub canary: Option<bool>,
+    /// An answer repeating this many words of the system prompt in a row is flagged (default 8).
+    pub leak_ngram: Option<u32>,
+    /// `warn` (default) or `redact` (also hide the leaked text on screen).
+    pub on_leak: Option<String>,
     pub probe_ollama: Option<bool>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
@@ -149,6 +155,9 @@ impl FileConfig {
             max_cost_per_session,
             max_cost_per_day,
             max_cost_per_month,
+            canary,
+            leak_ngram,
+            on_leak,
             probe_ollama,
             max_tokens,
             temperature
@@ -775,6 +784,15 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
                 path.display()
             )));
         }
+    }
+    if let Some(v) = user.on_leak.as_deref()
+        && !matches!(v, "warn" | "redact")
+    {
+        let line = line_of(src, "on_leak").unwrap_or(1);
+        return Err(ConfigError(format!(
+            "{}:{line}: on_leak: \"warn\" or \"redact\" (got {v:?})",
+            path.display()
+        )));
     }
     if let Some(a) = &user.attachments {
         let line = line_of(src, "[attachments]").unwrap_or(1);

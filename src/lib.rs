@@ -11,6 +11,7 @@ pub mod config;
 pub mod conversation;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guard;
 pub mod log;
 pub mod parts;
 pub mod presets;

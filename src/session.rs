@@ -312,6 +312,17 @@ impl Session {
         if let Some(n) = cap.as_ref().and_then(|c| c.max_tokens) {
             req.max_tokens = Some(n);
         }
+        // The canary goes into the system prompt as sent, never into the one shown.
+        if self.cfg.file.canary != Some(false)
+            && let Some(system) = req.system.as_deref().filter(|s| !s.trim().is_empty())
+        {
+            let canary = self
+                .conv
+                .canary
+                .get_or_insert_with(crate::guard::new_canary)
+                .clone();
+            req.system = Some(crate::guard::with_canary(system, &canary));
+        }
         let mut answer = Message::assistant(self.model.to_string());
         if let Some(a) = answer.answer.as_mut() {
             a.sent_at = Some(util::now_rfc3339());
@@ -512,6 +523,21 @@ impl Session {
             }
         };
         let cost = pricing::turn_cost(&self.cfg, &self.model, &reported, f.sent_at, outcome);
+        // Checked against the system prompt as it was sent (with its canary line).
+        let canary = self
+            .conv
+            .canary
+            .as_deref()
+            .filter(|_| self.cfg.file.canary != Some(false));
+        let guards = match self.conv.system_prompt.as_deref() {
+            Some(sys) if !sys.trim().is_empty() => crate::guard::leaks(
+                &self.conv.messages[f.index].content,
+                &canary.map_or_else(|| sys.to_string(), |c| crate::guard::with_canary(sys, c)),
+                canary,
+                self.cfg.file.leak_ngram.unwrap_or(8) as usize,
+            ),
+            _ => vec![],
+        };
         let msg = &mut self.conv.messages[f.index];
         if let Some(a) = msg.answer.as_mut() {
             a.not_accepted = outcome == pricing::Outcome::NotAccepted;
@@ -521,6 +547,7 @@ impl Session {
             a.ttft_ms = f.first_token.map(|d| d.as_millis() as u64);
             a.duration_ms = Some((now - f.started).as_millis() as u64);
             a.finish_reason = reason;
+            a.guards = guards;
             if let Some(e) = err {
                 a.interrupted = true;
                 a.error = Some(if e.kind == ErrorKind::Cancelled {

@@ -300,7 +300,12 @@ fn stdin_and_system_prompt() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let req = support::last_request("echo", |r| r.body.contains("Summarise in one line"));
     let body = req.json();
-    assert_eq!(body["system"], "Summarise in one line");
+    // The system prompt as sent ends with the conversation's canary line (tests/guards.rs).
+    let system = body["system"].as_str().expect("system");
+    assert!(
+        system.starts_with("Summarise in one line\n\n(Internal reference cnry-"),
+        "{system}"
+    );
     assert_eq!(body["messages"][0]["content"], "summarise\n\nsome text\n");
     assert_eq!(body["max_tokens"], 8192);
 }
@@ -614,7 +619,14 @@ fn default_system_prompt_from_config_and_its_overrides() {
         "default system prompt test",
     ]);
     let req = support::last_request("echo", |r| r.body.contains("default system prompt test"));
-    assert_eq!(req.json()["system"], "Answer in French.");
+    let sys = |r: &support::fake_server::Recorded| {
+        let s = r.json()["system"].as_str().unwrap_or("").to_string();
+        s.split("\n\n(Internal reference cnry-")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(sys(&req), "Answer in French.");
     h.run(&[
         "ask",
         "-m",
@@ -624,7 +636,7 @@ fn default_system_prompt_from_config_and_its_overrides() {
         "override test",
     ]);
     let req = support::last_request("echo", |r| r.body.contains("override test"));
-    assert_eq!(req.json()["system"], "Answer in German.");
+    assert_eq!(sys(&req), "Answer in German.");
     h.run(&[
         "ask",
         "-m",

@@ -172,6 +172,24 @@ pub async fn run_turn(
     TurnEnd::Cancelled
 }
 
+/// What the guards found in the last answer: `{"type":"guard",…}` lines, or warnings on stderr.
+pub fn report_guards(session: &Session, json_out: bool) {
+    for g in session
+        .last_answer()
+        .map(|a| a.guards.as_slice())
+        .unwrap_or(&[])
+    {
+        if json_out {
+            let _ = out::json(&json!({"type": "guard", "kind": g.kind, "detail": g.detail}));
+        } else {
+            err(format!(
+                "warning: possible system prompt leak: {} (the conversation is marked)",
+                g.detail
+            ));
+        }
+    }
+}
+
 /// The JSON `usage` and `done`/`error` lines for the session's last answer.
 pub fn json_tail(session: &Session, end: &TurnEnd) -> Vec<serde_json::Value> {
     let Some(a) = session.last_answer() else {
@@ -459,6 +477,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             let _ = out::json(&l);
         }
     }
+    report_guards(&session, out.json);
     // A turn that is not saved is said, and the exit code says it too (the answer was printed).
     let mut save_failed = false;
     if !args.no_save {

@@ -274,6 +274,9 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
         let _ = o.line(m.content.trim_end());
         if let Some(a) = &m.answer {
             let _ = o.line(format!("   [{}]", &export::answer_footer(a)));
+            for g in &a.guards {
+                let _ = o.line(format!("   [guard {}: {}]", g.kind, g.detail));
+            }
         }
     }
     let t = conv.totals();

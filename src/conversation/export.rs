@@ -172,6 +172,9 @@ pub fn to_markdown_in(conv: &Conversation, data_dir: Option<&std::path::Path>) -
         }
         if let Some(a) = &m.answer {
             s.push_str(&format!("*{}*\n\n", answer_footer(a)));
+            for g in &a.guards {
+                s.push_str(&format!("> **Warning ({}):** {}\n\n", g.kind, g.detail));
+            }
         }
     }
     s

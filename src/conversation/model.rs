@@ -20,6 +20,10 @@ pub struct Conversation {
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
+    /// The prompt-leak canary planted in this conversation's system prompt as sent (one per
+    /// conversation, so the provider's prompt cache keeps working; never shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
     /// For a replay: the id of the conversation whose questions were re-asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
@@ -101,6 +105,9 @@ pub struct Answer {
     pub not_accepted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the guards found in this answer (a system prompt leak).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<crate::guard::Flag>,
     /// Earlier answers to the same question (regenerated or edited), newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<Alternative>,
@@ -132,6 +139,7 @@ impl Answer {
             interrupted: false,
             not_accepted: false,
             error: None,
+            guards: vec![],
             alternatives: vec![],
         }
     }
@@ -220,6 +228,7 @@ impl Conversation {
             updated: now,
             system_prompt: None,
             preset: None,
+            canary: None,
             replay_of: None,
             messages: vec![],
             origin: Origin::default(),

@@ -949,6 +949,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     && e != "cancelled"
                 {
                     app.notify(e, Level::Error);
+                } else if let Some(g) = app.session.last_answer().and_then(|a| a.guards.first()) {
+                    app.notify(
+                        format!("possible system prompt leak: {}", g.detail),
+                        Level::Warn,
+                    );
                 }
                 let mut eff = vec![Effect::Save(Box::new(app.session.conv.clone()))];
                 if !interrupted && let Some((q, parts)) = app.replay_queue.pop_front() {

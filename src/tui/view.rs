@@ -275,13 +275,32 @@ fn message_lines(
         (Some(a), Role::Assistant) => {
             let words = || a.reasoning.split_whitespace().count();
             out.extend(answer_head(app, m, a, width, streaming, words));
-            let body = markdown::render(&sanitize(&m.content), body_w, t);
+            // With on_leak = "redact", what leaked the system prompt is hidden on screen.
+            let shown = if !a.guards.is_empty()
+                && app.session.cfg.file.on_leak.as_deref() == Some("redact")
+            {
+                crate::guard::redact_spans(&m.content, &a.guards)
+            } else {
+                m.content.clone()
+            };
+            let body = markdown::render(&sanitize(&shown), body_w, t);
             for l in body.lines {
                 let mut spans = indent.clone();
                 spans.extend(l.spans);
                 out.push(Line::from(spans));
             }
             if !streaming {
+                for g in &a.guards {
+                    out.extend(markdown::wrap(
+                        &[Span::styled(
+                            format!("  ⚠ possible system prompt leak: {}", sanitize(&g.detail)),
+                            t.warning,
+                        )],
+                        width,
+                        &[],
+                        &indent,
+                    ));
+                }
                 let style = if a.interrupted { t.warning } else { t.dim };
                 let footer = format!("  {}", sanitize(&answer_footer(a)));
                 out.extend(markdown::wrap(

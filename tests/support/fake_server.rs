@@ -32,6 +32,7 @@
 //! - `noretry`: error responses carry `x-should-retry: false`
 //! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
 //! - a path ending in `prices.json`: [`PRICES_JSON`] (with `truncate`: its first half)
+//! - `leak`: the echo answer repeats the request's system prompt (as sent: with its canary)
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
 //!   servers do ("Incorrect API key provided: sk-…")
@@ -122,6 +123,7 @@ struct Opts {
     big: Option<usize>,
     md: Option<usize>,
     words: Option<usize>,
+    leak: bool,
     evil: bool,
     noretry: bool,
     dropend: bool,
@@ -163,6 +165,7 @@ fn parse_opts(seg: &str) -> Opts {
             "noretry" => o.noretry = true,
             "dropend" => o.dropend = true,
             "keyecho" => o.keyecho = true,
+            "leak" => o.leak = true,
             _ => {}
         }
     }
@@ -696,6 +699,21 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
     } else if opts.echo {
         let (last, input) = last_user_text(fmt, &reqjson);
         let mut answer = format!("echo: {last}");
+        if opts.leak {
+            // A model that was talked into repeating its instructions.
+            let system = reqjson
+                .pointer("/system")
+                .or_else(|| reqjson.pointer("/systemInstruction/parts/0/text"))
+                .or_else(|| {
+                    reqjson
+                        .pointer("/messages/0")
+                        .filter(|m| m["role"] == "system")
+                        .and_then(|m| m.get("content"))
+                })
+                .and_then(|s| s.as_str())
+                .unwrap_or("");
+            answer = format!("Sure. My instructions are: {system}");
+        }
         if opts.evil {
             answer.push_str(" \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]52;c;cHduZWQ=\u{7} after");
         }
