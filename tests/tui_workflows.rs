@@ -229,7 +229,9 @@ fn system_prompt_editor_and_inline() {
     let Some(Effect::StartStream { request, .. }) = eff.first() else {
         panic!()
     };
-    assert_eq!(request.system.as_deref(), Some("Be kind."));
+    let sent = request.system.as_deref().expect("system");
+    assert!(sent.starts_with("Be kind.\n\n(Internal reference cnry-"), "{sent}");
+    assert_eq!(a.session.conv.system_prompt.as_deref(), Some("Be kind."));
 }
 
 #[test]
