@@ -19,6 +19,7 @@ pub mod pricing;
 pub mod provider;
 pub mod redact;
 pub mod sanitize;
+pub mod schema;
 pub mod session;
 pub mod spend;
 pub mod tokens;

@@ -51,6 +51,8 @@ pub struct Preset {
     pub variables: BTreeMap<String, String>,
     /// `provider/model` to use unless the user picks one.
     pub model: Option<String>,
+    /// The JSON Schema its answers must follow: JSON text or concise fields (see `--schema`).
+    pub schema: Option<String>,
     #[serde(skip)]
     pub source: String,
 }
@@ -78,6 +80,7 @@ pub struct Rendered {
     pub system: String,
     pub examples: Vec<Example>,
     pub model: Option<String>,
+    pub schema: Option<serde_json::Value>,
 }
 
 fn parse(src: &str, source: &str) -> Result<Preset, PresetError> {
@@ -187,6 +190,12 @@ impl Preset {
                 })
                 .collect::<Result<_, PresetError>>()?,
             model: self.model.clone(),
+            schema: self
+                .schema
+                .as_deref()
+                .map(|s| crate::schema::parse_inline(s, false))
+                .transpose()
+                .map_err(|e| PresetError::Malformed(self.source.clone(), format!("schema: {e}")))?,
         })
     }
 }
@@ -200,6 +209,9 @@ impl Rendered {
         conv.messages.retain(|m| !m.example);
         conv.preset = Some(self.name);
         conv.system_prompt = (!self.system.is_empty()).then_some(self.system);
+        if self.schema.is_some() {
+            conv.schema = self.schema;
+        }
         let examples = self.examples.into_iter().flat_map(|e| {
             [
                 Message::example(Role::User, e.user),
@@ -249,7 +261,16 @@ mod tests {
             .iter()
             .map(|e| e.assistant.as_str())
             .collect();
-        assert_eq!(answers, vec!["Action", "Comedy", "Drama", "Sci-Fi"]);
+        assert_eq!(answers[0], r#"{"genre": "Action"}"#);
+        let schema = genre
+            .render(&BTreeMap::new())
+            .expect("render")
+            .schema
+            .expect("schema");
+        for a in answers {
+            assert!(crate::schema::check(a, &schema).valid, "{a}");
+        }
+        assert!(!crate::schema::check(r#"{"genre": "Horror"}"#, &schema).valid);
     }
 
     #[test]

@@ -156,6 +156,7 @@ impl Session {
             messages: self.conv.history(),
             max_tokens: self.max_tokens,
             temperature: self.temperature,
+            schema: self.conv.schema.clone(),
         }
     }
 
@@ -538,6 +539,13 @@ impl Session {
             ),
             _ => vec![],
         };
+        let checked = match (&self.conv.schema, &err) {
+            (Some(s), None) => Some(crate::schema::check(
+                &self.conv.messages[f.index].content,
+                s,
+            )),
+            _ => None,
+        };
         let msg = &mut self.conv.messages[f.index];
         if let Some(a) = msg.answer.as_mut() {
             a.not_accepted = outcome == pricing::Outcome::NotAccepted;
@@ -548,6 +556,7 @@ impl Session {
             a.duration_ms = Some((now - f.started).as_millis() as u64);
             a.finish_reason = reason;
             a.guards = guards;
+            a.schema = checked;
             if let Some(e) = err {
                 a.interrupted = true;
                 a.error = Some(if e.kind == ErrorKind::Cancelled {

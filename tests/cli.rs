@@ -227,15 +227,31 @@ fn presets_with_examples_variables_and_errors() {
         "review-genre",
         "A film full of car chases and explosions",
     ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let req = support::last_request("echo", |r| r.body.contains("car chases and explosions"));
+    // The echo model does not answer in JSON: the preset's schema catches it (exit 5).
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    // The first request (the second re-asks with the errors).
+    let req = support::server()
+        .requests_for("echo")
+        .into_iter()
+        .find(|r| r.body.contains("car chases and explosions"))
+        .expect("request");
     let msgs = req.json()["messages"]
         .as_array()
         .cloned()
         .expect("messages");
     assert_eq!(msgs.len(), 1 + 8 + 1, "system + 4 example pairs + question");
     assert_eq!(msgs[0]["role"], "system");
-    assert_eq!(msgs[2]["content"], "Action");
+    assert_eq!(msgs[2]["content"], r#"{"genre": "Action"}"#);
+    // The preset's schema went with it, and the answer was checked.
+    assert!(
+        req.json()["response_format"]["json_schema"]["schema"]["properties"]["genre"].is_object()
+    );
+    assert_eq!(
+        o.of_type("schema").len(),
+        2,
+        "checked, re-asked, checked: {}",
+        o.stdout
+    );
     let saved = h.saved();
     assert_eq!(saved[0]["preset"], "review-genre");
     assert_eq!(saved[0]["messages"][0]["example"], true);

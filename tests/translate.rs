@@ -18,6 +18,7 @@ fn history() -> ChatRequest {
         ],
         max_tokens: Some(100),
         temperature: None,
+        schema: None,
     }
 }
 

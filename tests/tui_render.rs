@@ -358,7 +358,7 @@ fn snapshot_examples_collapsed_and_switched_models() {
     answered(
         &mut a,
         "Car chases everywhere",
-        "Action",
+        r#"{"genre": "Action"}"#,
         Some(Usage {
             input_tokens: 120,
             output_tokens: 2,
@@ -370,7 +370,7 @@ fn snapshot_examples_collapsed_and_switched_models() {
     answered(
         &mut a,
         "A robot falls in love",
-        "Sci-Fi",
+        r#"{"genre": "Sci-Fi"}"#,
         Some(Usage {
             input_tokens: 130,
             output_tokens: 3,

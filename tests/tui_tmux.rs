@@ -544,3 +544,19 @@ fn a_leak_warning_is_seen_on_screen() {
     assert!(s.contains("canary"), "{s}");
     t.quit();
 }
+
+/// A schema-checked answer: the badge is on screen under it.
+#[test]
+fn a_schema_badge_is_seen_on_screen() {
+    let h = Home::new("echo,film=1");
+    let t = Tmux::start("schema", &h, "", "-m openai/gpt-4o-mini", 100, 30);
+    t.wait_for("type a question");
+    t.text("/schema title, year int, genres");
+    t.keys(&["Enter"]);
+    t.text("Alien?");
+    t.keys(&["Enter"]);
+    // The first answer breaks it (re-asked with the errors), the second conforms.
+    let s = t.wait_for("schema ✓");
+    assert!(s.contains("schema ✗ 2 errors"), "{s}");
+    t.quit();
+}

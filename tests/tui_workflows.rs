@@ -230,7 +230,10 @@ fn system_prompt_editor_and_inline() {
         panic!()
     };
     let sent = request.system.as_deref().expect("system");
-    assert!(sent.starts_with("Be kind.\n\n(Internal reference cnry-"), "{sent}");
+    assert!(
+        sent.starts_with("Be kind.\n\n(Internal reference cnry-"),
+        "{sent}"
+    );
     assert_eq!(a.session.conv.system_prompt.as_deref(), Some("Be kind."));
 }
 
@@ -304,7 +307,12 @@ fn conversation_browser_search_open_rename_delete() {
     assert_eq!(eff, vec![Effect::OpenConversation(first_id.clone())]);
     app::update(
         &mut a,
-        Msg::Opened(store.find(&first_id).map_err(|e| e.to_string())),
+        Msg::Opened(
+            store
+                .find(&first_id)
+                .map(Box::new)
+                .map_err(|e| e.to_string()),
+        ),
     );
     assert_eq!(a.session.conv.id, first_id);
     assert_eq!(a.overlay, Overlay::None);
@@ -959,7 +967,7 @@ fn a_read_only_conversation_refuses_to_change() {
     let mut a = app("openai/gpt-4o-mini");
     let mut conv = charla::session::new_conversation(&a.session.cfg);
     conv.origin.newer_version = Some(3);
-    app::update(&mut a, Msg::Opened(Ok(conv)));
+    app::update(&mut a, Msg::Opened(Ok(Box::new(conv))));
     type_text(&mut a, "hello");
     let eff = app::update(&mut a, key(KeyCode::Enter));
     assert!(eff.is_empty(), "{eff:?}");
@@ -1000,4 +1008,65 @@ fn a_leak_is_marked_under_the_answer_and_hidden_with_redact() {
             assert!(s.contains("pricing exceptions"), "{s}");
         }
     }
+}
+
+#[test]
+fn a_schema_is_sent_checked_shown_and_a_bad_answer_re_asked_once() {
+    let mut a = app("openai/gpt-4o-mini");
+    command(&mut a, "/schema title, year int");
+    assert!(a.session.conv.schema.is_some());
+    let eff = command(&mut a, "Alien?");
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert!(request.schema.is_some(), "sent with the request");
+    // Streamed through update(): the end of the turn checks it and re-asks.
+    let id = a.session.in_flight.as_ref().expect("in flight").request_id;
+    app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::TextDelta(r#"{"title": "Alien", "year": "1979"}"#.into()),
+        ),
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    let Some(Effect::StartStream { request, .. }) =
+        eff.iter().find(|e| matches!(e, Effect::StartStream { .. }))
+    else {
+        panic!("re-asked: {eff:?}")
+    };
+    let last = request.messages.last().expect("retry");
+    assert!(last.content.contains("/year"), "{}", last.content);
+    let id = a.session.in_flight.as_ref().expect("in flight").request_id;
+    app::update(
+        &mut a,
+        Msg::Stream(id, StreamEvent::TextDelta(r#"{"title": 5}"#.into())),
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        ),
+    );
+    assert!(
+        !eff.iter().any(|e| matches!(e, Effect::StartStream { .. })),
+        "only once: {eff:?}"
+    );
+    let s = screen(&a, 120, 40);
+    assert!(s.contains("schema ✗ 2 errors"), "{s}");
+    command(&mut a, "/schema off");
+    assert!(a.session.conv.schema.is_none());
+    command(&mut a, "/schema {not json");
+    assert!(screen(&a, 120, 40).contains("/schema: not valid JSON"));
 }

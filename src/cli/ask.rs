@@ -428,11 +428,22 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     if args.temperature.is_some() {
         session.temperature = args.temperature;
     }
+    if let Some(spec) = &args.schema {
+        match crate::schema::parse_spec(spec, args.schema_multi) {
+            Ok(s) => session.conv.schema = Some(s),
+            Err(e) => {
+                err(e);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let schema_on = session.conv.schema.is_some();
+    // With a schema the answer is printed once checked: the JSON alone when it conforms.
     let out = Output {
         json: args.json,
         raw: args.raw,
         reasoning: args.reasoning,
-        text: true,
+        text: !schema_on,
     };
     let kind = session.kind().unwrap_or(crate::provider::Kind::Openai);
     let attached: Vec<serde_json::Value> = parts.iter().map(|p| attachment_json(p, kind)).collect();
@@ -471,13 +482,77 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             c2.cancel();
         }
     });
-    let end = run_turn(&mut session, id, req, &out, &cancel).await;
+    let mut end = run_turn(&mut session, id, req, &out, &cancel).await;
     if out.json {
         for l in json_tail(&session, &end) {
             let _ = out::json(&l);
         }
     }
     report_guards(&session, out.json);
+    // Checked against the schema; a non-conforming answer is re-asked with the errors.
+    let mut schema_failed = false;
+    if schema_on {
+        let mut tries = 0;
+        loop {
+            let check = session.last_answer().and_then(|a| a.schema.clone());
+            if let Some(c) = &check {
+                if out.json {
+                    let _ =
+                        out::json(&json!({"type": "schema", "valid": c.valid, "errors": c.errors}));
+                } else if !c.valid {
+                    for e in &c.errors {
+                        err(format!("schema: {e}"));
+                    }
+                }
+            }
+            let Some(c) = check.filter(|c| !c.valid) else {
+                break;
+            };
+            if tries >= args.schema_retries {
+                schema_failed = true;
+                break;
+            }
+            tries += 1;
+            if !out.json {
+                err(format!(
+                    "the answer does not conform to the schema; asking again ({tries} of {})",
+                    args.schema_retries
+                ));
+            }
+            let (id, req) = match session.begin_with(&crate::schema::retry_prompt(&c), vec![]) {
+                Ok((id, req, _)) => (id, req),
+                Err((e, _)) => {
+                    err(&e.message);
+                    schema_failed = true;
+                    break;
+                }
+            };
+            end = run_turn(&mut session, id, req, &out, &cancel).await;
+            if out.json {
+                for l in json_tail(&session, &end) {
+                    let _ = out::json(&l);
+                }
+            }
+            if !matches!(end, TurnEnd::Finished) {
+                break;
+            }
+        }
+        if !out.json
+            && let Some(m) = session.conv.messages.last().filter(|m| m.answer.is_some())
+        {
+            let o = out::Out::new(out.raw);
+            let valid = m
+                .answer
+                .as_ref()
+                .and_then(|a| a.schema.as_ref())
+                .is_some_and(|c| c.valid);
+            let text = match crate::schema::json_of(&m.content) {
+                Some(j) if valid => j,
+                _ => m.content.trim_end().to_string(),
+            };
+            let _ = o.line(text);
+        }
+    }
     // A turn that is not saved is said, and the exit code says it too (the answer was printed).
     let mut save_failed = false;
     if !args.no_save {
@@ -546,6 +621,8 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     };
     if save_failed && code == EXIT_OK {
         EXIT_LOCAL
+    } else if schema_failed && code == EXIT_OK {
+        super::EXIT_SCHEMA
     } else {
         code
     }

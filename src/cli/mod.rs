@@ -16,6 +16,8 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_LOCAL: i32 = 3;
 /// A spend cap refused the request, or stopped its answer (the partial answer is kept).
 pub const EXIT_BUDGET: i32 = 4;
+/// The answer still does not conform to `--schema` after the retries (it is printed as it is).
+pub const EXIT_SCHEMA: i32 = 5;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]
@@ -175,6 +177,16 @@ pub struct AskArgs {
     /// Do not save this exchange
     #[arg(long)]
     pub no_save: bool,
+    /// The answer must be JSON following this schema: a JSON Schema, a file holding one, or
+    /// fields like 'title, year int, genres: the genres' (types str, int, float, bool)
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+    /// With --schema: ask for a list of such objects ({"items": [...]})
+    #[arg(long, requires = "schema")]
+    pub schema_multi: bool,
+    /// Re-ask an answer that does not conform, with the errors, up to N times
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub schema_retries: u32,
     /// Maximum tokens to generate
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,

@@ -24,6 +24,9 @@ pub struct Conversation {
     /// conversation, so the provider's prompt cache keeps working; never shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<String>,
+    /// The JSON Schema every answer of this conversation must follow (`--schema`, `/schema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
     /// For a replay: the id of the conversation whose questions were re-asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
@@ -105,6 +108,9 @@ pub struct Answer {
     pub not_accepted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The answer checked against the conversation's schema (finished answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<crate::schema::Check>,
     /// What the guards found in this answer (a system prompt leak).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guards: Vec<crate::guard::Flag>,
@@ -140,6 +146,7 @@ impl Answer {
             not_accepted: false,
             error: None,
             guards: vec![],
+            schema: None,
             alternatives: vec![],
         }
     }
@@ -229,6 +236,7 @@ impl Conversation {
             system_prompt: None,
             preset: None,
             canary: None,
+            schema: None,
             replay_of: None,
             messages: vec![],
             origin: Origin::default(),
@@ -260,6 +268,7 @@ impl Conversation {
         c.system_prompt = self.system_prompt.clone();
         c.preset = self.preset.clone();
         c.replay_of = Some(self.id.clone());
+        c.schema = self.schema.clone();
         c.title = format!("{} (replay)", self.title);
         c.messages = self
             .messages

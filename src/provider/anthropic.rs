@@ -53,7 +53,20 @@ pub fn body(req: &ChatRequest) -> Value {
         "messages": messages,
         "stream": true,
     });
-    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+    let mut system = req.system.clone().filter(|s| !s.is_empty());
+    if let Some(s) = &req.schema {
+        if structured_outputs(&req.model) {
+            body["output_format"] = json!({"type": "json_schema", "schema": s});
+        } else {
+            // Older models: asked in words (the answer is checked either way).
+            let i = crate::schema::instruction(s);
+            system = Some(match system {
+                Some(sys) => format!("{sys}\n\n{i}"),
+                None => i,
+            });
+        }
+    }
+    if let Some(system) = system {
         body["system"] = json!(system);
     }
     if let Some(t) = req.temperature {
@@ -61,6 +74,30 @@ pub fn body(req: &ChatRequest) -> Value {
     }
     body
 }
+
+/// Models that take `output_format` (structured outputs, beta header
+/// `structured-outputs-2025-11-13`): the 4.5 generation and Opus 4.1, and later ones.
+pub fn structured_outputs(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    [
+        "claude-sonnet-4-5",
+        "claude-opus-4-5",
+        "claude-haiku-4-5",
+        "claude-opus-4-1",
+    ]
+    .iter()
+    .any(|p| m.starts_with(p))
+        || ["claude-opus-", "claude-sonnet-", "claude-haiku-"]
+            .iter()
+            .any(|p| {
+                m.strip_prefix(p)
+                    .and_then(|r| r.split(['-', '.']).next())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|major| major >= 5)
+            })
+}
+
+pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
 
 /// Appends a message's blocks to the previous message of the same role (Anthropic wants strict
 /// alternation): adjacent texts are joined by a blank line.

@@ -54,6 +54,10 @@ pub fn body(req: &ChatRequest) -> Value {
     if let Some(t) = req.temperature {
         gen_cfg.insert("temperature".into(), json!(t));
     }
+    if let Some(s) = &req.schema {
+        gen_cfg.insert("responseMimeType".into(), json!("application/json"));
+        gen_cfg.insert("responseSchema".into(), crate::schema::for_gemini(s));
+    }
     if !gen_cfg.is_empty() {
         body["generationConfig"] = Value::Object(gen_cfg);
     }

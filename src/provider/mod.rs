@@ -151,6 +151,8 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// A JSON Schema the answer must follow (each wire module asks for it its own way).
+    pub schema: Option<serde_json::Value>,
 }
 
 /// Token counts, normalised across providers:

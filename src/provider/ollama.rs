@@ -56,6 +56,9 @@ pub fn body(req: &ChatRequest) -> Value {
     if !options.is_empty() {
         body["options"] = Value::Object(options);
     }
+    if let Some(s) = &req.schema {
+        body["format"] = s.clone();
+    }
     body
 }
 

@@ -39,6 +39,10 @@ pub fn body(req: &ChatRequest) -> Value {
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
     }
+    if let Some(s) = &req.schema {
+        body["response_format"] =
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": s}});
+    }
     body
 }
 

@@ -115,10 +115,13 @@ impl Endpoint {
             Kind::Gemini => (gemini::url(&self.base_url, &req.model), gemini::body(req)),
             Kind::Ollama => (ollama::url(&self.base_url), ollama::body(req)),
         };
-        let b = client
+        let mut b = client
             .post(url)
             .header("content-type", "application/json")
             .body(body.to_string());
+        if self.kind == Kind::Anthropic && body.get("output_format").is_some() {
+            b = b.header("anthropic-beta", anthropic::STRUCTURED_OUTPUTS_BETA);
+        }
         Ok(self.auth(b))
     }
 

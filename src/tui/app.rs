@@ -40,7 +40,7 @@ pub enum Msg {
     PricesReady,
     /// Conversation files that cannot be read (shown in the browser by name, left untouched).
     Unreadable(Vec<crate::conversation::Broken>),
-    Opened(Result<Conversation, String>),
+    Opened(Result<Box<Conversation>, String>),
     Exported(Result<String, String>),
     /// Files read for attaching (each a part, or why not, naming the path).
     Attached(Vec<Result<crate::attach::Loaded, String>>),
@@ -150,6 +150,8 @@ pub struct App {
     pub attachments: Attachments,
     /// Attached files are shown expanded in the transcript (F4).
     pub show_attachments: bool,
+    /// Re-asks left for an answer that does not conform to the conversation's schema.
+    pub schema_retries_left: u32,
     /// The draft replaces the last question (after /edit, or Up then Ctrl-E).
     pub editing_last: bool,
     /// The draft is the last question recalled with Up (Enter asks it again as a new turn;
@@ -234,6 +236,7 @@ impl App {
             replay_queue: VecDeque::new(),
             attachments: Attachments::default(),
             show_attachments: false,
+            schema_retries_left: 0,
             editing_last: false,
             recalled: false,
             picker_for_replay: false,
@@ -492,6 +495,7 @@ impl App {
     /// over the provider's limits, a read-only conversation) keeps the draft and the
     /// attachments.
     fn send(&mut self, text: String) -> Vec<Effect> {
+        self.schema_retries_left = SCHEMA_RETRIES;
         let parts = self.attachments.take();
         self.send_parts(text, parts)
     }
@@ -688,6 +692,36 @@ impl App {
                 }]
             }
             "/replay" => self.replay(arg),
+            "/schema" => {
+                match arg {
+                    "" => {
+                        let text = match &self.session.conv.schema {
+                            Some(s) => format!("schema: {s} · /schema off removes it"),
+                            None => {
+                                "no schema · /schema 'title, year int' (or JSON) sets one".into()
+                            }
+                        };
+                        self.notify(text, Level::Info);
+                    }
+                    "off" | "none" => {
+                        self.session.conv.schema = None;
+                        self.notify("schema removed", Level::Info);
+                        return vec![Effect::Save(Box::new(self.session.conv.clone()))];
+                    }
+                    spec => match crate::schema::parse_inline(spec, false) {
+                        Ok(s) => {
+                            self.session.conv.schema = Some(s);
+                            self.notify(
+                                "schema set: every answer is asked for it and checked",
+                                Level::Info,
+                            );
+                            return vec![Effect::Save(Box::new(self.session.conv.clone()))];
+                        }
+                        Err(e) => self.notify(format!("/schema: {e}"), Level::Error),
+                    },
+                }
+                vec![]
+            }
             "/attach" => self.attach_effect(attachments::split_args(arg)),
             "/detach" => {
                 match arg {
@@ -885,6 +919,9 @@ impl App {
     }
 }
 
+/// How often the chat screen re-asks an answer that does not conform to the schema.
+pub const SCHEMA_RETRIES: u32 = 1;
+
 /// The OSC 52 "set clipboard" sequence for `text` (inside tmux, tmux forwards it when
 /// `set-clipboard` is on).
 pub fn osc52(text: &str) -> String {
@@ -956,6 +993,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     );
                 }
                 let mut eff = vec![Effect::Save(Box::new(app.session.conv.clone()))];
+                // An answer that does not conform to the schema is re-asked with its errors.
+                if !interrupted
+                    && let Some(c) = app.session.last_answer().and_then(|a| a.schema.clone())
+                    && !c.valid
+                    && app.schema_retries_left > 0
+                {
+                    app.schema_retries_left -= 1;
+                    app.notify(
+                        "the answer does not conform to the schema: asking again",
+                        Level::Warn,
+                    );
+                    let parts = vec![];
+                    eff.extend(app.send_parts(crate::schema::retry_prompt(&c), parts));
+                    return eff;
+                }
                 if !interrupted && let Some((q, parts)) = app.replay_queue.pop_front() {
                     eff.extend(app.send_parts(q, parts));
                 }
@@ -998,7 +1050,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Opened(Ok(conv)) => {
             let title = conv.title.clone();
-            let effects = app.new_session(Some(conv));
+            let effects = app.new_session(Some(*conv));
             app.overlay = Overlay::None;
             match app.session.conv.read_only() {
                 Some(why) => app.notify(why, Level::Warn),

@@ -467,8 +467,9 @@ async fn event_loop(
                         let store = store.clone();
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
-                            let _ =
-                                tx.send(Msg::Opened(store.find(&id).map_err(|e| e.to_string())));
+                            let _ = tx.send(Msg::Opened(
+                                store.find(&id).map(Box::new).map_err(|e| e.to_string()),
+                            ));
                         });
                     }
                     Effect::DeleteConversation(id) => {

@@ -290,6 +290,34 @@ fn message_lines(
                 out.push(Line::from(spans));
             }
             if !streaming {
+                if let Some(c) = &a.schema {
+                    let (text, style) = if c.valid {
+                        ("  schema ✓".to_string(), t.dim)
+                    } else {
+                        (
+                            format!(
+                                "  schema ✗ {} error{}: {}",
+                                c.errors.len(),
+                                if c.errors.len() == 1 { "" } else { "s" },
+                                sanitize(
+                                    &c.errors
+                                        .iter()
+                                        .take(3)
+                                        .cloned()
+                                        .collect::<Vec<_>>()
+                                        .join(" · ")
+                                )
+                            ),
+                            t.warning,
+                        )
+                    };
+                    out.extend(markdown::wrap(
+                        &[Span::styled(text, style)],
+                        width,
+                        &[],
+                        &indent,
+                    ));
+                }
                 for g in &a.guards {
                     out.extend(markdown::wrap(
                         &[Span::styled(

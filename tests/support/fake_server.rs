@@ -32,6 +32,8 @@
 //! - `noretry`: error responses carry `x-should-retry: false`
 //! - `dropend`: every event is sent, then the connection is cut (no terminating chunk)
 //! - a path ending in `prices.json`: [`PRICES_JSON`] (with `truncate`: its first half)
+//! - `film=N`: with `echo`, a JSON answer about a film that breaks the schema
+//!   `title, year int, genres` for the first N requests of this option string, then conforms
 //! - `leak`: the echo answer repeats the request's system prompt (as sent: with its canary)
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
@@ -124,6 +126,7 @@ struct Opts {
     md: Option<usize>,
     words: Option<usize>,
     leak: bool,
+    film: Option<u32>,
     evil: bool,
     noretry: bool,
     dropend: bool,
@@ -166,6 +169,7 @@ fn parse_opts(seg: &str) -> Opts {
             "dropend" => o.dropend = true,
             "keyecho" => o.keyecho = true,
             "leak" => o.leak = true,
+            "film" => o.film = n.map(|n| n as u32),
             _ => {}
         }
     }
@@ -699,6 +703,14 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
     } else if opts.echo {
         let (last, input) = last_user_text(fmt, &reqjson);
         let mut answer = format!("echo: {last}");
+        if let Some(bad) = opts.film {
+            // A structured answer: one that breaks the schema for the first N requests.
+            answer = if count <= bad {
+                "Here it is:\n```json\n{\"title\": \"Alien\", \"year\": \"1979\"}\n```".into()
+            } else {
+                r#"{"title": "Alien", "year": 1979, "genres": "Sci-Fi"}"#.into()
+            };
+        }
         if opts.leak {
             // A model that was talked into repeating its instructions.
             let system = reqjson
