@@ -130,6 +130,9 @@ pub struct FileConfig {
     pub leak_ngram: Option<u32>,
     /// `warn` (default) or `redact` (also hide the leaked text on screen).
     pub on_leak: Option<String>,
+    /// What to do with likely prompt injections in untrusted content: `off`, `warn` (default),
+    /// `block` (refuse to send until confirmed).
+    pub injection: Option<String>,
     pub probe_ollama: Option<bool>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
@@ -158,6 +161,7 @@ impl FileConfig {
             canary,
             leak_ngram,
             on_leak,
+            injection,
             probe_ollama,
             max_tokens,
             temperature
@@ -784,6 +788,15 @@ fn validate_user(user: &FileConfig, src: &str, path: &Path) -> Result<(), Config
                 path.display()
             )));
         }
+    }
+    if let Some(v) = user.injection.as_deref()
+        && !matches!(v, "off" | "warn" | "block")
+    {
+        let line = line_of(src, "injection").unwrap_or(1);
+        return Err(ConfigError(format!(
+            "{}:{line}: injection: \"off\", \"warn\" or \"block\" (got {v:?})",
+            path.display()
+        )));
     }
     if let Some(v) = user.on_leak.as_deref()
         && !matches!(v, "warn" | "redact")

@@ -14,9 +14,11 @@ use std::sync::Arc;
 /// One part of a message (`"type"` tags it in the file).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
-    /// More text (piped input, say), sent as its own text block.
+    /// More text, sent as its own text block. With a `source` (a long paste) it did not come
+    /// from the user's typing and is sent labelled as untrusted data.
     Text {
         text: String,
+        source: Option<String>,
     },
     File(FilePart),
     Image(ImagePart),
@@ -128,7 +130,7 @@ impl Part {
     /// None for an image.
     pub fn as_text(&self) -> Option<String> {
         Some(match self {
-            Part::Text { text } => text.clone(),
+            Part::Text { text, .. } => text.clone(),
             Part::File(f) => file_block(&f.path, &f.text),
             Part::Image(_) | Part::Unknown(_) => return None,
             Part::ToolCall(c) => format!("[tool call {} {}: {}]", c.id, c.name, c.arguments),
@@ -154,6 +156,63 @@ impl Part {
             }
         })
     }
+}
+
+impl Part {
+    /// Where this part came from, when it is not the user's own typing: such parts are sent
+    /// fenced as untrusted data (a file, retrieved passages, a tool's output, a long paste).
+    pub fn untrusted_source(&self) -> Option<String> {
+        match self {
+            Part::File(f) => Some(format!("file {}", f.path)),
+            Part::Text {
+                source: Some(s), ..
+            } => Some(s.clone()),
+            Part::Context(_) => Some("retrieved passages".into()),
+            Part::ToolResult(r) => Some(format!("output of tool {}", r.name)),
+            _ => None,
+        }
+    }
+
+    /// The untrusted content itself (what goes inside the fence).
+    pub fn untrusted_text(&self) -> Option<String> {
+        match self {
+            Part::File(f) => Some(code_fence(&f.text)),
+            Part::Text { text, .. } => Some(text.clone()),
+            Part::ToolResult(r) => Some(r.text.clone()),
+            Part::Context(c) => Some(
+                c.passages
+                    .iter()
+                    .map(|p| {
+                        let loc = p
+                            .location
+                            .as_deref()
+                            .map(|l| format!(" ({l})"))
+                            .unwrap_or_default();
+                        format!("[{}{loc}]\n{}", p.source, code_fence(&p.text))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// `text` in a backtick fence longer than any backtick run inside it.
+pub fn code_fence(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    let nl = if text.ends_with('\n') { "" } else { "\n" };
+    format!("{fence}\n{text}{nl}{fence}")
 }
 
 /// A file's text fenced and labelled with its path, so the model can tell the user's words
@@ -187,7 +246,11 @@ pub const KNOWN_KINDS: [&str; 6] = [
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum TaggedRef<'a> {
-    Text { text: &'a str },
+    Text {
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source: &'a Option<String>,
+    },
     File(&'a FilePart),
     Image(&'a ImagePart),
     ToolCall(&'a ToolCall),
@@ -198,7 +261,11 @@ enum TaggedRef<'a> {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Tagged {
-    Text { text: String },
+    Text {
+        text: String,
+        #[serde(default)]
+        source: Option<String>,
+    },
     File(FilePart),
     Image(ImagePart),
     ToolCall(ToolCall),
@@ -209,7 +276,7 @@ enum Tagged {
 impl Serialize for Part {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Part::Text { text } => TaggedRef::Text { text },
+            Part::Text { text, source } => TaggedRef::Text { text, source },
             Part::File(f) => TaggedRef::File(f),
             Part::Image(i) => TaggedRef::Image(i),
             Part::ToolCall(c) => TaggedRef::ToolCall(c),
@@ -235,7 +302,7 @@ impl<'de> Deserialize<'de> for Part {
         }
         let t: Tagged = serde_json::from_value(v).map_err(serde::de::Error::custom)?;
         Ok(match t {
-            Tagged::Text { text } => Part::Text { text },
+            Tagged::Text { text, source } => Part::Text { text, source },
             Tagged::File(f) => Part::File(f),
             Tagged::Image(i) => Part::Image(i),
             Tagged::ToolCall(c) => Part::ToolCall(c),
@@ -259,7 +326,10 @@ mod tests {
     #[test]
     fn parts_round_trip_with_their_type_tags() {
         let parts = vec![
-            Part::Text { text: "t".into() },
+            Part::Text {
+                text: "t".into(),
+                source: Some("pasted text".into()),
+            },
             Part::ToolCall(ToolCall {
                 id: "c1".into(),
                 name: "get".into(),

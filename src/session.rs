@@ -110,6 +110,8 @@ pub struct Session {
     pub load_tokenizer: bool,
     /// Spend caps in force (see [`crate::spend`]).
     pub caps: crate::spend::Caps,
+    /// `injection = "block"` is lifted for the next send (the user confirmed).
+    pub injection_confirmed: bool,
 }
 
 impl Session {
@@ -131,6 +133,7 @@ impl Session {
             max_tokens,
             temperature,
             caps: crate::spend::Caps::default(),
+            injection_confirmed: false,
         }
     }
 
@@ -189,6 +192,29 @@ impl Session {
             crate::attach::check_request(&self.cfg, &self.model, &msgs)
         }
         .map_err(local)?;
+        // Likely injections in untrusted content: warned about, or blocked until confirmed.
+        let flags = crate::guard::scan_parts(parts);
+        let mode = self.cfg.file.injection.as_deref().unwrap_or("warn");
+        let injected = (!flags.is_empty() && mode != "off").then(|| {
+            flags
+                .iter()
+                .map(|f| f.detail.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        if mode == "block"
+            && !self.injection_confirmed
+            && let Some(d) = &injected
+        {
+            return Err(ProviderError::new(
+                ErrorKind::Config,
+                format!(
+                    "possible prompt injection, not sent ({d}); send again to confirm, or set injection = \"warn\""
+                ),
+            ));
+        }
+        let injected =
+            injected.map(|d| format!("possible prompt injection ({d}): it goes labelled as data"));
         let bounded = self.running_cap(text, parts)?.and_then(|c| {
             c.max_tokens.map(|n| {
                 format!(
@@ -198,10 +224,8 @@ impl Session {
                 )
             })
         });
-        Ok(match (warning, bounded) {
-            (Some(a), Some(b)) => Some(format!("{a} · {b}")),
-            (a, b) => a.or(b),
-        })
+        let notes: Vec<String> = [warning, injected, bounded].into_iter().flatten().collect();
+        Ok((!notes.is_empty()).then(|| notes.join(" · ")))
     }
 
     /// The cap a request of `text` and `parts` would run under. When its worst case (input +
@@ -296,9 +320,12 @@ impl Session {
             Ok(w) => w,
             Err(e) => return Err((e, parts)),
         };
-        self.conv
-            .messages
-            .push(Message::user_with(user_text, parts));
+        let mut m = Message::user_with(user_text, parts);
+        if self.cfg.file.injection.as_deref() != Some("off") {
+            m.flags = crate::guard::scan_parts(&m.parts);
+        }
+        self.injection_confirmed = false;
+        self.conv.messages.push(m);
         self.conv.ensure_title();
         let (id, req) = self.begin_answer();
         Ok((id, req, warning))
@@ -313,9 +340,31 @@ impl Session {
         if let Some(n) = cap.as_ref().and_then(|c| c.max_tokens) {
             req.max_tokens = Some(n);
         }
+        // Untrusted content (files, passages, tool output, long pastes) is fenced with this
+        // request's own delimiters, and the system prompt says what they mean.
+        if req
+            .messages
+            .iter()
+            .any(|m| m.parts.iter().any(|p| p.untrusted_source().is_some()))
+        {
+            let nonce: std::sync::Arc<str> = crate::guard::new_nonce().into();
+            for m in &mut req.messages {
+                m.fence = Some(nonce.clone());
+            }
+            let note = crate::guard::untrusted_note(&nonce);
+            req.system = Some(match req.system.take().filter(|s| !s.trim().is_empty()) {
+                Some(s) => format!("{s}\n\n{note}"),
+                None => note,
+            });
+        }
         // The canary goes into the system prompt as sent, never into the one shown.
         if self.cfg.file.canary != Some(false)
-            && let Some(system) = req.system.as_deref().filter(|s| !s.trim().is_empty())
+            && self
+                .conv
+                .system_prompt
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            && let Some(system) = req.system.as_deref()
         {
             let canary = self
                 .conv

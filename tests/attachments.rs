@@ -16,6 +16,8 @@ fn last_body(opts: &str, path_end: &str) -> String {
 /// Compares `body` with `tests/fixtures/requests/NAME` byte for byte
 /// (`UPDATE_FIXTURES=1` writes it instead, to review in the diff).
 fn assert_fixture(name: &str, body: &str) {
+    // The untrusted-content delimiters carry a random nonce per request.
+    let body = &normalise_nonce(body);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/requests")
         .join(name);
@@ -27,7 +29,38 @@ fn assert_fixture(name: &str, body: &str) {
     }
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_FIXTURES=1 writes it)", path.display()));
-    assert_eq!(body, want, "request body differs from {name}");
+    assert_eq!(*body, want, "request body differs from {name}");
+}
+
+/// `untrusted-<16 hex>` → `untrusted-NONCE`, the canary likewise.
+fn normalise_nonce(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = [rest.find("untrusted-"), rest.find("cnry-")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        let tag = if rest[i..].starts_with("cnry-") {
+            "cnry-"
+        } else {
+            "untrusted-"
+        };
+        let j = i + tag.len();
+        out.push_str(&rest[..j]);
+        let hex = rest[j..]
+            .bytes()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if hex == 16 {
+            out.push_str("NONCE");
+            rest = &rest[j + 16..];
+        } else {
+            rest = &rest[j..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Isolates the server's record per test: each test has its own option string.
@@ -401,7 +434,7 @@ fn invalid_utf8_is_decoded_lossily_and_flagged_everywhere() {
     assert_eq!(start["attachments"][0]["type"], "file");
     let sent = last_body(&o, "/chat/completions");
     assert!(sent.contains("caf\u{fffd} au lait"), "{sent}");
-    assert!(sent.contains("<file path=\\\"latin1.txt\\\">"), "{sent}");
+    assert!(sent.contains("source=\\\"file latin1.txt\\\">"), "{sent}");
     assert_eq!(h.saved()[0]["messages"][0]["parts"][0]["lossy"], true);
 }
 
@@ -522,9 +555,15 @@ fn stdin_and_an_attachment_go_together() {
         String::from_utf8_lossy(&out.stderr)
     );
     let sent = support::last_request(&o, |r| r.path.ends_with("/chat/completions")).json();
-    let content = sent["messages"][0]["content"].as_str().expect("one text");
+    // [0] is the system note on untrusted content; [1] the question with the file.
+    assert!(
+        sent["messages"][0]["content"]
+            .as_str()
+            .is_some_and(|s| s.contains("is data"))
+    );
+    let content = sent["messages"][1]["content"].as_str().expect("one text");
     let file_at = content
-        .find("<file path=\"notes.md\">")
+        .find("source=\"file notes.md\">")
         .expect("file first");
     let words_at = content.find("Review this change").expect("words");
     let diff_at = content.find("+ much faster").expect("stdin");

@@ -275,7 +275,10 @@ fn preset_picker_variables_examples_and_new_conversation() {
         .collect();
     assert_eq!(ex.len(), 8);
     assert_eq!(ex[1], r#"{"genre": "Action"}"#);
-    assert!(a.session.conv.schema.is_some(), "the preset's schema came with it");
+    assert!(
+        a.session.conv.schema.is_some(),
+        "the preset's schema came with it"
+    );
     let eff = command(&mut a, "Explosions and car chases");
     let Some(Effect::StartStream { request, .. }) = eff.first() else {
         panic!()

@@ -475,6 +475,13 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         }
         let _ = out::json(&start);
     }
+    // What the injection scanner saw in the question's untrusted parts (sent labelled).
+    let question = session.conv.messages.len().saturating_sub(2);
+    for f in &session.conv.messages[question].flags {
+        if out.json {
+            let _ = out::json(&json!({"type": "guard", "kind": f.kind, "detail": f.detail}));
+        }
+    }
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     tokio::spawn(async move {

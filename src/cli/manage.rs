@@ -271,6 +271,9 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
                 crate::attach::describe(p, kind)
             ));
         }
+        for f in &m.flags {
+            let _ = o.line(format!("[guard {}: {}]", f.kind, f.detail));
+        }
         let _ = o.line(m.content.trim_end());
         if let Some(a) = &m.answer {
             let _ = o.line(format!("   [{}]", &export::answer_footer(a)));

@@ -72,6 +72,9 @@ pub struct Message {
     /// A few-shot example exchange (from a preset), sent before the real question.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub example: bool,
+    /// What the injection scanner saw in this message's untrusted parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<crate::guard::Flag>,
     /// Present on assistant answers (not on examples).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
@@ -168,6 +171,7 @@ impl Message {
             content: text.into(),
             parts: vec![],
             example: false,
+            flags: vec![],
             answer: None,
         }
     }
@@ -185,6 +189,7 @@ impl Message {
             content: text.into(),
             parts: vec![],
             example: true,
+            flags: vec![],
             answer: None,
         }
     }
@@ -209,6 +214,7 @@ impl Message {
             content: String::new(),
             parts: vec![],
             example: false,
+            flags: vec![],
             answer: Some(Answer::new(model)),
         }
     }
@@ -349,6 +355,7 @@ impl Conversation {
                 role: m.role,
                 content: m.content.clone(),
                 parts: m.parts.clone(),
+                fence: None,
             })
             .collect()
     }

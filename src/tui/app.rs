@@ -513,6 +513,9 @@ impl App {
                 if self.draft().is_empty() {
                     self.set_draft(&text);
                 }
+                // injection = "block": the same message sent again is the confirmation.
+                self.session.injection_confirmed =
+                    e.message.starts_with("possible prompt injection");
                 self.notify(e.message, Level::Error);
                 return vec![];
             }

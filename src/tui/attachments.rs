@@ -11,6 +11,8 @@ use unicode_width::UnicodeWidthStr;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Attachments {
     items: Vec<Part>,
+    /// Whether the injection scanner flagged each item (scanned once, when added).
+    flagged: Vec<bool>,
 }
 
 impl Attachments {
@@ -34,23 +36,32 @@ impl Attachments {
         if s.is_some() && self.items.iter().any(|q| sha(q) == s) {
             return false;
         }
+        self.flagged
+            .push(!crate::guard::scan_parts(std::slice::from_ref(&p)).is_empty());
         self.items.push(p);
         true
     }
     /// Removes attachment `n` (1-based).
     pub fn remove(&mut self, n: usize) -> Option<Part> {
-        (n >= 1 && n <= self.items.len()).then(|| self.items.remove(n - 1))
+        (n >= 1 && n <= self.items.len()).then(|| {
+            self.flagged.remove(n - 1);
+            self.items.remove(n - 1)
+        })
     }
     pub fn pop(&mut self) -> Option<Part> {
+        self.flagged.pop();
         self.items.pop()
     }
     pub fn take(&mut self) -> Vec<Part> {
+        self.flagged.clear();
         std::mem::take(&mut self.items)
     }
     pub fn restore(&mut self, parts: Vec<Part>) {
-        let mut parts = parts;
-        parts.append(&mut self.items);
-        self.items = parts;
+        let rest = std::mem::take(&mut self.items);
+        self.flagged.clear();
+        for p in parts.into_iter().chain(rest) {
+            self.add(p);
+        }
     }
     /// A key for caches: changes when an attachment is added or removed.
     pub fn key(&self) -> (usize, u64) {
@@ -86,7 +97,12 @@ impl Attachments {
                     .collect::<String>()
                     + "…";
             }
-            format!(" {} {label} ", i + 1)
+            let warn = if self.flagged.get(i).copied().unwrap_or(false) {
+                " ⚠ injection?"
+            } else {
+                ""
+            };
+            format!(" {} {label}{warn} ", i + 1)
         });
         let hint = " /detach N · Backspace on an empty draft removes the last".to_string();
         for chip in chips {

@@ -146,7 +146,7 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
         ));
         let body = match p {
             Part::File(f) if app.show_attachments => Some(f.text.as_str()),
-            Part::Text { text } if app.show_attachments => Some(text.as_str()),
+            Part::Text { text, .. } if app.show_attachments => Some(text.as_str()),
             _ => None,
         };
         if let Some(text) = body {
@@ -263,6 +263,20 @@ fn message_lines(
         (None, _) | (_, Role::User) => {
             out.push(Line::styled("▌ you", t.user));
             out.extend(part_lines(app, m, width));
+            for f in &m.flags {
+                out.extend(markdown::wrap(
+                    &[Span::styled(
+                        format!(
+                            "  ⚠ possible prompt injection in {}; sent labelled as data",
+                            sanitize(&f.detail)
+                        ),
+                        t.warning,
+                    )],
+                    width,
+                    &[],
+                    &indent,
+                ));
+            }
             for para in sanitize(&m.content).split('\n') {
                 out.extend(markdown::wrap(
                     &[Span::styled(para.to_string(), t.text)],
