@@ -528,6 +528,9 @@ fn large_bracketed_paste_is_taken_whole() {
         .map(|i| format!("line {i} of a large log file\n"))
         .collect();
     app::update(&mut a, Msg::Paste(big.clone()));
+    // A long paste is offered as an attachment; Esc pastes it inline, whole.
+    assert!(matches!(a.overlay, app::Overlay::OfferPaste { .. }));
+    app::update(&mut a, key(KeyCode::Esc));
     assert_eq!(a.draft(), big);
     let s = screen(&a, 100, 30);
     assert!(s.contains("message · ~"), "{s}");
@@ -587,6 +590,7 @@ fn scrolled_up_indicator_and_context_gauge() {
     // A draft larger than the context window is flagged before it is sent.
     let big = "word ".repeat(130_000);
     app::update(&mut a, Msg::Paste(big));
+    app::update(&mut a, key(KeyCode::Esc));
     let s = screen(&a, 120, 20);
     assert!(s.contains("over the 128,000-token context"), "{s}");
 }

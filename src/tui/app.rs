@@ -922,6 +922,9 @@ impl App {
     }
 }
 
+/// A paste at least this long is offered as an attachment (untrusted text).
+pub const LONG_PASTE: usize = 2000;
+
 /// How often the chat screen re-asks an answer that does not conform to the schema.
 pub const SCHEMA_RETRIES: u32 = 1;
 
@@ -1106,6 +1109,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             for c in text.chars().filter(|c| !c.is_control()) {
                 overlay_key(app, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
             }
+            vec![]
+        }
+        // A long paste is most often a document: offered as an attachment, labelled as data.
+        Msg::Paste(text) if text.chars().count() >= LONG_PASTE => {
+            app.overlay = Overlay::OfferPaste { text };
             vec![]
         }
         Msg::Paste(text) => {

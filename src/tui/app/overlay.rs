@@ -35,6 +35,10 @@ pub enum Overlay {
         path: String,
         text: String,
     },
+    /// A long paste: attach it as untrusted text (labelled as data), or paste it inline?
+    OfferPaste {
+        text: String,
+    },
 }
 
 /// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
@@ -275,6 +279,28 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 }
             }
         }
+        Overlay::OfferPaste { text } => match k.code {
+            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('a') => {
+                let n = text.chars().count();
+                app.attachments.add(crate::parts::Part::Text {
+                    text,
+                    source: Some("pasted text".into()),
+                });
+                app.notify(
+                    format!("{n} pasted characters attached as text (sent labelled as data)"),
+                    Level::Info,
+                );
+                vec![]
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('p') => {
+                app.paste_text(&text);
+                vec![]
+            }
+            _ => {
+                app.overlay = Overlay::OfferPaste { text };
+                vec![]
+            }
+        },
         Overlay::OfferAttach { path, text } => match k.code {
             KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('a') => {
                 app.attach_effect(vec![path])

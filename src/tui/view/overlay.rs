@@ -255,6 +255,25 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                 r,
             );
         }
+        Overlay::OfferPaste { text } => {
+            let w = area.width.saturating_sub(4).min(80);
+            let lines = vec![
+                Line::styled(
+                    format!(
+                        " A long paste ({} characters).",
+                        crate::util::thousands(text.chars().count() as u64)
+                    ),
+                    t.text,
+                ),
+                Line::styled(
+                    " Enter attaches it as text, sent labelled as data · Esc pastes it inline",
+                    t.accent,
+                ),
+            ];
+            let r = popup(area, w, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(block(" paste ".into())), r);
+        }
         Overlay::OfferAttach { path, .. } => {
             let w = area.width.saturating_sub(4).min(80);
             let mut lines = markdown::wrap(
