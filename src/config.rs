@@ -133,6 +133,9 @@ pub struct FileConfig {
     /// What to do with likely prompt injections in untrusted content: `off`, `warn` (default),
     /// `block` (refuse to send until confirmed).
     pub injection: Option<String>,
+    /// Ask Anthropic and Gemini for the exact input count before sending (their free counting
+    /// endpoints), for the estimate and the spend caps.
+    pub exact_estimates: Option<bool>,
     pub probe_ollama: Option<bool>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
@@ -162,6 +165,7 @@ impl FileConfig {
             leak_ngram,
             on_leak,
             injection,
+            exact_estimates,
             probe_ollama,
             max_tokens,
             temperature

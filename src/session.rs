@@ -112,6 +112,9 @@ pub struct Session {
     pub caps: crate::spend::Caps,
     /// `injection = "block"` is lifted for the next send (the user confirmed).
     pub injection_confirmed: bool,
+    /// The provider's exact count of the next request's input (`exact_estimates`); used
+    /// instead of the local estimate by the spend caps, then cleared.
+    pub exact_input: Option<u64>,
 }
 
 impl Session {
@@ -134,6 +137,7 @@ impl Session {
             temperature,
             caps: crate::spend::Caps::default(),
             injection_confirmed: false,
+            exact_input: None,
         }
     }
 
@@ -242,13 +246,15 @@ impl Session {
             return Ok(None);
         };
         let refuse = |m: String| crate::provider::ProviderError::new(ErrorKind::Budget, m);
-        let input = self.history_tokens()
-            + self.parts_tokens(parts)
-            + if text.is_empty() {
-                0
-            } else {
-                tokens::estimate(text, self.estimate_method_now()) + 4
-            };
+        let input = self.exact_input.unwrap_or_else(|| {
+            self.history_tokens()
+                + self.parts_tokens(parts)
+                + if text.is_empty() {
+                    0
+                } else {
+                    tokens::estimate(text, self.estimate_method_now()) + 4
+                }
+        });
         // A cap is checked against prices that are there: the dataset is decoded if need be.
         let facts = pricing::facts(
             &self.cfg,
@@ -337,6 +343,7 @@ impl Session {
         // The cap was checked (check_send) before the question was added; here it is
         // measured, so that the answer is bounded by it and the stream stops at it.
         let cap = self.running_cap("", &[]).ok().flatten();
+        self.exact_input = None;
         if let Some(n) = cap.as_ref().and_then(|c| c.max_tokens) {
             req.max_tokens = Some(n);
         }

@@ -142,3 +142,74 @@ fn the_day_cap_counts_every_conversation_by_when_it_was_sent() {
     let r = h.run(&["ask", "-m", "demo/charla-demo", "free?"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn exact_estimates_use_the_providers_count_and_fall_back_to_the_local_one() {
+    // The counting endpoint says the question is 2,000,000 tokens: $2 of input on Haiku 4.5,
+    // over a $1 cap, where the local estimate (a few tokens) would have gone.
+    let o = "echo,count=2000000,t=exact";
+    let h = Home::new(o);
+    let cfg = std::fs::read_to_string(h.path().join("config.toml")).expect("cfg");
+    std::fs::write(
+        h.path().join("config.toml"),
+        format!("exact_estimates = true\n{cfg}"),
+    )
+    .expect("w");
+    let r = h.run(&[
+        "ask",
+        "-m",
+        "anthropic/claude-haiku-4-5",
+        "--max-cost",
+        "1",
+        "hello",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let counted = support::last_request(o, |r| r.path.ends_with("/messages/count_tokens")).json();
+    assert_eq!(counted["messages"][0]["content"], "hello");
+    assert!(counted.get("stream").is_none() && counted.get("max_tokens").is_none());
+    let chats = server()
+        .requests_for(o)
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/messages"))
+        .count();
+    assert_eq!(chats, 0, "the request itself was never sent");
+    // Gemini's countTokens too.
+    let r = h.run(&[
+        "ask",
+        "-m",
+        "gemini/gemini-2.5-flash",
+        "--max-cost",
+        "0.1",
+        "hello",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        server()
+            .requests_for(o)
+            .iter()
+            .any(|r| r.path.contains(":countTokens"))
+    );
+    // A failed count leaves the local estimate in use, with a note.
+    let o = "echo,status=500,times=1,t=exactfail";
+    let h = Home::new(o);
+    let cfg = std::fs::read_to_string(h.path().join("config.toml")).expect("cfg");
+    std::fs::write(
+        h.path().join("config.toml"),
+        format!("exact_estimates = true\n{cfg}"),
+    )
+    .expect("w");
+    let r = h.run(&[
+        "ask",
+        "-m",
+        "anthropic/claude-haiku-4-5",
+        "--max-cost",
+        "1",
+        "hello",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("could not count the input exactly"),
+        "{}",
+        r.stderr
+    );
+}

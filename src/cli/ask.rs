@@ -267,6 +267,38 @@ fn load_attachments(
     Ok(parts)
 }
 
+/// Asks the provider for the exact input count of the request about to be sent (Anthropic,
+/// Gemini); on failure the local estimate stays, with a note.
+async fn exact_count(session: &mut Session, prompt: &str, parts: &[crate::parts::Part]) {
+    let Some(kind) = session
+        .kind()
+        .filter(|k| crate::provider::count::supported(*k))
+    else {
+        return;
+    };
+    if parts
+        .iter()
+        .any(|p| matches!(p, crate::parts::Part::Image(_)))
+    {
+        return; // counted locally: the image bytes are read only to send them
+    }
+    let Ok(ep) = session.cfg.endpoint(&session.model.provider) else {
+        return; // the turn will report the problem
+    };
+    let mut req = session.request();
+    let mut m = crate::provider::ChatMessage::new(crate::provider::Role::User, prompt);
+    m.parts = parts.to_vec();
+    req.messages.push(m);
+    match crate::provider::count::count(&ep, &req).await {
+        Ok(n) => session.exact_input = Some(n),
+        Err(e) => err(format!(
+            "note: {} could not count the input exactly ({}); using the local estimate",
+            kind.as_str(),
+            e.message
+        )),
+    }
+}
+
 /// An attachment as the `--json` start line lists it.
 pub fn attachment_json(p: &crate::parts::Part, kind: crate::provider::Kind) -> serde_json::Value {
     let tokens = crate::attach::part_tokens(p, kind, crate::tokens::Method::Approx);
@@ -446,6 +478,10 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         text: !schema_on,
     };
     let kind = session.kind().unwrap_or(crate::provider::Kind::Openai);
+    if cfg.file.exact_estimates == Some(true) {
+        exact_count(&mut session, &prompt, &parts).await;
+    }
+    let exact = session.exact_input;
     let attached: Vec<serde_json::Value> = parts.iter().map(|p| attachment_json(p, kind)).collect();
     let (id, req) = match session.begin_with(&prompt, parts) {
         Ok((id, req, warning)) => {
@@ -472,6 +508,9 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         let mut start = json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id});
         if !attached.is_empty() {
             start["attachments"] = json!(attached);
+        }
+        if let Some(n) = exact {
+            start["exact_input_tokens"] = json!(n);
         }
         let _ = out::json(&start);
     }

@@ -2,6 +2,7 @@
 //! Nothing above this module knows a wire format.
 
 pub mod anthropic;
+pub mod count;
 pub mod demo;
 pub mod error;
 pub mod gemini;

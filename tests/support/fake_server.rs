@@ -34,6 +34,8 @@
 //! - a path ending in `prices.json`: [`PRICES_JSON`] (with `truncate`: its first half)
 //! - `film=N`: with `echo`, a JSON answer about a film that breaks the schema
 //!   `title, year int, genres` for the first N requests of this option string, then conforms
+//! - `count=N`: the token-counting endpoints (Anthropic `messages/count_tokens`, Gemini
+//!   `countTokens`) answer N (else the request body's word count)
 //! - `leak`: the echo answer repeats the request's system prompt (as sent: with its canary)
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
@@ -127,6 +129,7 @@ struct Opts {
     words: Option<usize>,
     leak: bool,
     film: Option<u32>,
+    count: Option<u64>,
     evil: bool,
     noretry: bool,
     dropend: bool,
@@ -170,6 +173,7 @@ fn parse_opts(seg: &str) -> Opts {
             "keyecho" => o.keyecho = true,
             "leak" => o.leak = true,
             "film" => o.film = n.map(|n| n as u32),
+            "count" => o.count = n,
             _ => {}
         }
     }
@@ -649,6 +653,17 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         sock.write_all(head.as_bytes()).await?;
         sock.write_all(body.as_bytes()).await?;
         return sock.shutdown().await;
+    }
+    // The token-counting endpoints: `count=N` answers N (else the request's words).
+    if rest.ends_with("/messages/count_tokens") || rest.contains(":countTokens") {
+        let words = req.body.split_whitespace().count() as u64;
+        let n = opts.count.unwrap_or(words);
+        let body = if rest.contains(":countTokens") {
+            serde_json::json!({"totalTokens": n})
+        } else {
+            serde_json::json!({"input_tokens": n})
+        };
+        return json_response(&mut sock, &body.to_string()).await;
     }
     if rest.ends_with("prices.json") {
         let body = if opts.truncate {
