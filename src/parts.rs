@@ -218,19 +218,7 @@ pub fn code_fence(text: &str) -> String {
 /// A file's text fenced and labelled with its path, so the model can tell the user's words
 /// from the file's and cite it. The fence is longer than any backtick run in the text.
 pub fn file_block(label: &str, text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat(longest.max(2) + 1);
-    let nl = if text.ends_with('\n') { "" } else { "\n" };
-    format!("<file path=\"{label}\">\n{fence}\n{text}{nl}{fence}\n</file>")
+    format!("<file path=\"{label}\">\n{}\n</file>", code_fence(text))
 }
 
 /// The part types this charla knows, as tagged in the file.

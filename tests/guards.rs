@@ -74,12 +74,7 @@ fn the_canary_is_planted_once_per_conversation_and_never_shown() {
     }
     // canary = false: none is planted.
     let h2 = Home::new(o);
-    let cfg = std::fs::read_to_string(h2.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h2.path().join("config.toml"),
-        format!("canary = false\n{cfg}"),
-    )
-    .expect("w");
+    h2.prepend_config("canary = false");
     let r = h2.run(&["ask", "-m", "openai/gpt-4o-mini", "-s", SYS, "hello"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let sent = support::last_request(o, |r| r.path.ends_with("/chat/completions")).json();
@@ -129,12 +124,7 @@ fn a_leaked_system_prompt_is_flagged_everywhere() {
     );
     // Without a canary the verbatim run alone is caught.
     let h2 = Home::new(o);
-    let cfg = std::fs::read_to_string(h2.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h2.path().join("config.toml"),
-        format!("canary = false\n{cfg}"),
-    )
-    .expect("w");
+    h2.prepend_config("canary = false");
     let r = h2.run(&[
         "ask",
         "-m",
@@ -243,12 +233,7 @@ fn untrusted_content_goes_fenced_forged_delimiters_are_neutralised_and_injection
     );
     // injection = "block": refused, nothing sent.
     let h2 = Home::new(o);
-    let cfg = std::fs::read_to_string(h2.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h2.path().join("config.toml"),
-        format!("injection = \"block\"\n{cfg}"),
-    )
-    .expect("w");
+    h2.prepend_config("injection = \"block\"");
     std::fs::copy(h.path().join("page.md"), h2.path().join("page.md")).expect("cp");
     let before = support::server().requests_for(o).len();
     let r = h2.run_here(&[

@@ -88,12 +88,7 @@ fn an_answer_is_bounded_to_fit_and_a_stream_is_stopped_at_the_cap() {
 fn the_day_cap_counts_every_conversation_by_when_it_was_sent() {
     let o = "echo,t=daycap";
     let h = Home::new(o);
-    let cfg = std::fs::read_to_string(h.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!("max_cost_per_day = 0.01\n{cfg}"),
-    )
-    .expect("w");
+    h.prepend_config("max_cost_per_day = 0.01");
     // Another conversation spent $0.0099 today and $5 long ago.
     let r = h.run(&["ask", "-m", "openai/gpt-4o-mini", "--new", "first"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -149,12 +144,7 @@ fn exact_estimates_use_the_providers_count_and_fall_back_to_the_local_one() {
     // over a $1 cap, where the local estimate (a few tokens) would have gone.
     let o = "echo,count=2000000,t=exact";
     let h = Home::new(o);
-    let cfg = std::fs::read_to_string(h.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!("exact_estimates = true\n{cfg}"),
-    )
-    .expect("w");
+    h.prepend_config("exact_estimates = true");
     let r = h.run(&[
         "ask",
         "-m",
@@ -192,12 +182,7 @@ fn exact_estimates_use_the_providers_count_and_fall_back_to_the_local_one() {
     // A failed count leaves the local estimate in use, with a note.
     let o = "echo,status=500,times=1,t=exactfail";
     let h = Home::new(o);
-    let cfg = std::fs::read_to_string(h.path().join("config.toml")).expect("cfg");
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!("exact_estimates = true\n{cfg}"),
-    )
-    .expect("w");
+    h.prepend_config("exact_estimates = true");
     let r = h.run(&[
         "ask",
         "-m",

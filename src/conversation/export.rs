@@ -75,11 +75,7 @@ fn part_markdown(p: &crate::parts::Part, data_dir: Option<&std::path::Path>) -> 
     let size = crate::attach::human_bytes;
     match p {
         Part::File(f) => {
-            let fence = crate::parts::file_block("", &f.text);
-            // The fenced text without the <file> wrapper.
-            let inner = fence
-                .trim_start_matches("<file path=\"\">\n")
-                .trim_end_matches("\n</file>");
+            let inner = crate::parts::code_fence(&f.text);
             format!(
                 "**Attached file** `{}` ({}{})\n\n<details><summary>{}</summary>\n\n{inner}\n\n</details>\n\n",
                 f.path,

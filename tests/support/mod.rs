@@ -98,6 +98,13 @@ local = false
         .expect("config");
     }
 
+    /// Puts `lines` (top-level keys) at the top of the config file.
+    pub fn prepend_config(&self, lines: &str) {
+        let p = self.path().join("config.toml");
+        let cfg = std::fs::read_to_string(&p).expect("config");
+        std::fs::write(&p, format!("{lines}\n{cfg}")).expect("write config");
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
