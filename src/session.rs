@@ -49,6 +49,9 @@ pub struct RunningCap {
     pub max_tokens: Option<u32>,
 }
 
+/// A cap's bound on an answer below this many tokens is said when the request goes.
+pub const NOTABLE_BOUND: u32 = 4096;
+
 /// The shortest answer a cap may bound a request to; below it the request is refused.
 pub const MIN_BOUNDED_ANSWER: u32 = 64;
 
@@ -219,8 +222,9 @@ impl Session {
         }
         let injected =
             injected.map(|d| format!("possible prompt injection ({d}): it goes labelled as data"));
+        // Said only when the bound could cut a usual answer short.
         let bounded = self.running_cap(text, parts)?.and_then(|c| {
-            c.max_tokens.map(|n| {
+            c.max_tokens.filter(|n| *n < NOTABLE_BOUND).map(|n| {
                 format!(
                     "{} bounds this answer at {n} tokens ({} left)",
                     c.headroom.what,
