@@ -516,7 +516,9 @@ impl Session {
         // The turn is billed as counted here (the provider's own count, when higher, wins):
         // what stopped it is what the spend shows.
         let (inp, out) = (cap.input_tokens, cap.output_tokens);
-        let f = self.in_flight.as_mut().expect("in flight");
+        let Some(f) = self.in_flight.as_mut() else {
+            return Applied::Updated;
+        };
         let mut u = f.usage.unwrap_or_default();
         let ours = out > u.output_tokens || inp > u.input_tokens;
         u.output_tokens = u.output_tokens.max(out);
