@@ -133,6 +133,8 @@ pub struct FileConfig {
     /// What to do with likely prompt injections in untrusted content: `off`, `warn` (default),
     /// `block` (refuse to send until confirmed).
     pub injection: Option<String>,
+    /// Datamark untrusted content (spotlighting): its spaces become `ˆ` (default false).
+    pub spotlight: Option<bool>,
     /// Ask Anthropic and Gemini for the exact input count before sending (their free counting
     /// endpoints), for the estimate and the spend caps.
     pub exact_estimates: Option<bool>,
@@ -165,6 +167,7 @@ impl FileConfig {
             leak_ngram,
             on_leak,
             injection,
+            spotlight,
             exact_estimates,
             probe_ollama,
             max_tokens,

@@ -115,6 +115,8 @@ pub struct Session {
     pub caps: crate::spend::Caps,
     /// `injection = "block"` is lifted for the next send (the user confirmed).
     pub injection_confirmed: bool,
+    /// The injection mode for this session (`ask --injection`), over the config's.
+    pub injection: Option<String>,
     /// The provider's exact count of the next request's input (`exact_estimates`); used
     /// instead of the local estimate by the spend caps, then cleared.
     pub exact_input: Option<u64>,
@@ -140,6 +142,7 @@ impl Session {
             temperature,
             caps: crate::spend::Caps::default(),
             injection_confirmed: false,
+            injection: None,
             exact_input: None,
         }
     }
@@ -201,7 +204,7 @@ impl Session {
         .map_err(local)?;
         // Likely injections in untrusted content: warned about, or blocked until confirmed.
         let flags = crate::guard::scan_parts(parts);
-        let mode = self.cfg.file.injection.as_deref().unwrap_or("warn");
+        let mode = self.injection_mode();
         let injected = (!flags.is_empty() && mode != "off").then(|| {
             flags
                 .iter()
@@ -234,6 +237,14 @@ impl Session {
         });
         let notes: Vec<String> = [warning, injected, bounded].into_iter().flatten().collect();
         Ok((!notes.is_empty()).then(|| notes.join(" · ")))
+    }
+
+    /// `off`, `warn` or `block`: `ask --injection`, else the config's `injection`, else warn.
+    pub fn injection_mode(&self) -> &str {
+        self.injection
+            .as_deref()
+            .or(self.cfg.file.injection.as_deref())
+            .unwrap_or("warn")
     }
 
     /// The cap a request of `text` and `parts` would run under. When its worst case (input +
@@ -331,7 +342,7 @@ impl Session {
             Err(e) => return Err((e, parts)),
         };
         let mut m = Message::user_with(user_text, parts);
-        if self.cfg.file.injection.as_deref() != Some("off") {
+        if self.injection_mode() != "off" {
             m.flags = crate::guard::scan_parts(&m.parts);
         }
         self.injection_confirmed = false;
@@ -358,11 +369,14 @@ impl Session {
             .iter()
             .any(|m| m.parts.iter().any(|p| p.untrusted_source().is_some()))
         {
-            let nonce: std::sync::Arc<str> = crate::guard::new_nonce().into();
+            let fence = std::sync::Arc::new(crate::guard::Fence {
+                nonce: crate::guard::new_nonce(),
+                spotlight: self.cfg.file.spotlight == Some(true),
+            });
             for m in &mut req.messages {
-                m.fence = Some(nonce.clone());
+                m.fence = Some(fence.clone());
             }
-            let note = crate::guard::untrusted_note(&nonce);
+            let note = fence.note();
             req.system = Some(match req.system.take().filter(|s| !s.trim().is_empty()) {
                 Some(s) => format!("{s}\n\n{note}"),
                 None => note,

@@ -251,4 +251,40 @@ fn untrusted_content_goes_fenced_forged_delimiters_are_neutralised_and_injection
         r.stderr
     );
     assert_eq!(support::server().requests_for(o).len(), before);
+    // `--injection warn` sends it for this one request, labelled.
+    let r = h2.run_here(&[
+        "ask",
+        "--injection",
+        "warn",
+        "-m",
+        "openai/gpt-4o-mini",
+        "-a",
+        "page.md",
+        "summarise",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("possible prompt injection ("),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn spotlighting_datamarks_untrusted_content() {
+    let o = "echo,t=spotlight";
+    let h = Home::new(o);
+    h.prepend_config("spotlight = true");
+    std::fs::write(h.path().join("doc.md"), "Opening hours are nine to five.\n").expect("w");
+    let r = h.run_here(&["ask", "-m", "openai/gpt-4o-mini", "-a", "doc.md", "when?"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let body = support::last_request(o, |r| r.path.ends_with("/chat/completions")).json();
+    let user = body["messages"][1]["content"].as_str().expect("user");
+    assert!(user.contains("Openingˆhoursˆareˆnineˆtoˆfive."), "{user}");
+    assert!(
+        user.ends_with("when?"),
+        "the user's own words are not marked: {user}"
+    );
+    let system = body["messages"][0]["content"].as_str().expect("system");
+    assert!(system.contains("joined by the character ˆ"), "{system}");
 }

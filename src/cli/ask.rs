@@ -442,6 +442,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         session.max_tokens = args.max_tokens;
     }
     session.caps = crate::spend::caps_from_config(&cfg, &session.conv);
+    session.injection = args.injection.clone();
     if let Some(c) = args.max_cost {
         if !(c.is_finite() && c >= 0.0) {
             err(format!("--max-cost takes dollars, e.g. 0.05 (not {c})"));

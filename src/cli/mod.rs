@@ -184,6 +184,9 @@ pub struct AskArgs {
     /// With --schema: ask for a list of such objects ({"items": [...]})
     #[arg(long, requires = "schema")]
     pub schema_multi: bool,
+    /// What to do with likely prompt injections in attachments (over the config's `injection`)
+    #[arg(long, value_name = "MODE", value_parser = ["off", "warn", "block"])]
+    pub injection: Option<String>,
     /// Re-ask an answer that does not conform, with the errors, up to N times
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub schema_retries: u32,

@@ -56,8 +56,8 @@ pub struct ChatMessage {
     pub content: String,
     /// Its attachments and other parts, in order (images with their bytes loaded).
     pub parts: Vec<crate::parts::Part>,
-    /// This request's delimiter nonce: untrusted parts are fenced with it (set by the session).
-    pub fence: Option<std::sync::Arc<str>>,
+    /// This request's fence for untrusted parts (set by the session).
+    pub fence: Option<std::sync::Arc<crate::guard::Fence>>,
 }
 
 /// A message's content as every wire format sees it: text blocks and images in order.
@@ -101,12 +101,8 @@ impl ChatMessage {
             match p {
                 crate::parts::Part::Image(i) => out.push(Block::Image(i)),
                 other => {
-                    let fenced = self.fence.as_deref().and_then(|nonce| {
-                        Some(crate::guard::fence(
-                            nonce,
-                            &other.untrusted_source()?,
-                            &other.untrusted_text()?,
-                        ))
+                    let fenced = self.fence.as_deref().and_then(|f| {
+                        Some(f.wrap(&other.untrusted_source()?, &other.untrusted_text()?))
                     });
                     if let Some(t) = fenced.or_else(|| other.as_text()) {
                         push_text(&mut out, &t);
