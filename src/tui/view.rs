@@ -770,8 +770,8 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "re-ask every question on a model",
         ),
         (
-            "F7, /budget [0.50|off]",
-            "spend limit; asks before crossing",
+            "F7, /budget [0.50|off] · /schema",
+            "spend cap · schema-checked answers",
         ),
         (
             "PgUp/PgDn, wheel, Home/End",
