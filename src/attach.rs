@@ -218,7 +218,9 @@ pub fn user_path(s: &str) -> PathBuf {
     let owned;
     if let Some(rest) = s.strip_prefix("file://") {
         let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-        owned = percent_decode(rest);
+        owned = percent_encoding::percent_decode_str(rest)
+            .decode_utf8_lossy()
+            .into_owned();
         s = &owned;
     }
     let unescaped = s.replace("\\ ", " ");
@@ -228,29 +230,6 @@ pub fn user_path(s: &str) -> PathBuf {
         return home.home_dir().join(rest);
     }
     PathBuf::from(unescaped)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Whether pasted text is one path to an existing file (offered as an attachment).
