@@ -512,14 +512,12 @@ fn describe_with(p: &Part, kind: Kind, short: bool) -> String {
 /// continued on another provider re-sends them): the model must be able to see, and each
 /// image and the request must be within the provider's limits. Returns a warning when
 /// charla does not know whether the model reads images.
-pub fn check_request(
+pub fn check_request<'a>(
     cfg: &Config,
     model: &ModelRef,
-    messages: &[crate::conversation::Message],
+    parts: impl Iterator<Item = &'a Part>,
 ) -> Result<Option<String>, String> {
-    let images: Vec<&ImagePart> = messages
-        .iter()
-        .flat_map(|m| m.parts.iter())
+    let images: Vec<&ImagePart> = parts
         .filter_map(|p| match p {
             Part::Image(i) => Some(i),
             _ => None,

@@ -194,14 +194,15 @@ impl Session {
         if let Some(why) = self.conv.read_only() {
             return Err(local(why));
         }
-        let warning = if parts.is_empty() {
-            crate::attach::check_request(&self.cfg, &self.model, &self.conv.messages)
-        } else {
-            let mut msgs = self.conv.messages.clone();
-            msgs.push(Message::user_with("", parts.to_vec()));
-            crate::attach::check_request(&self.cfg, &self.model, &msgs)
-        }
-        .map_err(local)?;
+        // Every image the request would carry: the history's and the new ones.
+        let all_parts = self
+            .conv
+            .messages
+            .iter()
+            .flat_map(|m| m.parts.iter())
+            .chain(parts);
+        let warning =
+            crate::attach::check_request(&self.cfg, &self.model, all_parts).map_err(local)?;
         // Likely injections in untrusted content: warned about, or blocked until confirmed.
         let flags = crate::guard::scan_parts(parts);
         let mode = self.injection_mode();
