@@ -596,16 +596,9 @@ pub fn load_images(
     Ok(())
 }
 
-/// The blob store of a config. Also registers the keys in the providers' `api_key_env`
-/// variables, so that an attached file holding one has it masked.
+/// The blob store of a config. (The keys an attached file might hold are known to the
+/// redactor from the config's loading.)
 pub fn blobs(cfg: &Config) -> Blobs {
-    for p in cfg.providers.values() {
-        if let Some(var) = &p.file.api_key_env
-            && let Ok(v) = std::env::var(var)
-        {
-            crate::redact::register(&v);
-        }
-    }
     Blobs::new(cfg.paths.data_dir.clone())
 }
 
