@@ -305,11 +305,7 @@ impl Store {
         let mut broken = Vec::new();
         for path in self.files() {
             let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-            let parsed = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()))
-                .and_then(|c| check_id(&path, &c.id).map(|_| c));
-            match parsed {
+            match read_lite(&path) {
                 Ok(c) => {
                     let mut models: Vec<String> = Vec::new();
                     let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
@@ -361,10 +357,7 @@ impl Store {
     pub fn answer_costs(&self) -> Vec<(String, String, Vec<(Option<String>, f64)>)> {
         let mut out = Vec::new();
         for path in self.files() {
-            let Ok(c) = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<LiteConv>(&b).map_err(|e| e.to_string()))
-            else {
+            let Ok(c) = read_lite(&path) else {
                 continue;
             };
             let answers = c
@@ -439,6 +432,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A conversation file read with the listing's cheap parse (contents skipped), its id checked.
+fn read_lite(path: &Path) -> Result<LiteConv, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let c: LiteConv = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    check_id(path, &c.id)?;
+    Ok(c)
 }
 
 /// A file from a newer charla is refused by name (never misread, never rewritten).
