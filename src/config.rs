@@ -508,7 +508,12 @@ impl Config {
         // provider is in use: one that turns up elsewhere (an attached .env, a server's echo of
         // another provider's key) is masked too.
         for p in cfg.providers.values() {
-            if let Some(v) = p.file.api_key_env.as_ref().and_then(|k| std::env::var(k).ok()) {
+            if let Some(v) = p
+                .file
+                .api_key_env
+                .as_ref()
+                .and_then(|k| std::env::var(k).ok())
+            {
                 crate::redact::register(&v);
             }
         }

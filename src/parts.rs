@@ -141,19 +141,10 @@ impl Part {
                 if r.is_error { " (error)" } else { "" },
                 r.text
             ),
-            Part::Context(c) => {
-                let mut s = String::from("Retrieved passages (cite them by source):\n");
-                for p in &c.passages {
-                    let loc = p
-                        .location
-                        .as_deref()
-                        .map(|l| format!(" ({l})"))
-                        .unwrap_or_default();
-                    s.push_str(&file_block(&format!("{}{loc}", p.source), &p.text));
-                    s.push('\n');
-                }
-                s
-            }
+            Part::Context(_) => format!(
+                "Retrieved passages (cite them by source):\n{}",
+                self.untrusted_text()?
+            ),
         })
     }
 }

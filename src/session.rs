@@ -49,6 +49,9 @@ pub struct RunningCap {
     pub max_tokens: Option<u32>,
 }
 
+/// How a refusal under `injection = "block"` begins (the chat screen's next send confirms).
+pub const INJECTION_BLOCKED: &str = "possible prompt injection, not sent";
+
 /// A cap's bound on an answer below this many tokens is said when the request goes.
 pub const NOTABLE_BOUND: u32 = 4096;
 
@@ -220,7 +223,7 @@ impl Session {
             return Err(ProviderError::new(
                 ErrorKind::Config,
                 format!(
-                    "possible prompt injection, not sent ({d}); send again to confirm, or set injection = \"warn\""
+                    "{INJECTION_BLOCKED} ({d}); send again to confirm, or set injection = \"warn\""
                 ),
             ));
         }

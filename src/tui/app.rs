@@ -515,7 +515,7 @@ impl App {
                 }
                 // injection = "block": the same message sent again is the confirmation.
                 self.session.injection_confirmed =
-                    e.message.starts_with("possible prompt injection");
+                    e.message.starts_with(crate::session::INJECTION_BLOCKED);
                 self.notify(e.message, Level::Error);
                 return vec![];
             }
