@@ -465,17 +465,22 @@ pub fn part_tokens(p: &Part, kind: Kind, method: crate::tokens::Method) -> u64 {
 
 /// [`describe`] with a file's or image's name instead of its whole path (for chips).
 pub fn describe_short(p: &Part, kind: Kind) -> String {
-    describe_with(p, kind, true)
+    describe_with(p, kind, true, None)
+}
+
+/// [`describe_short`] with the part's tokens already counted (the chips count a file once).
+pub fn describe_counted(p: &Part, kind: Kind, tokens: u64) -> String {
+    describe_with(p, kind, true, Some(tokens))
 }
 
 /// A short description of a part for chips, the transcript and `show`:
 /// `report.md · 12 KB · ~3.1k tokens`, `shot.png · png 1280×800 · 340 KB · ~1.1k tokens`.
 pub fn describe(p: &Part, kind: Kind) -> String {
-    describe_with(p, kind, false)
+    describe_with(p, kind, false, None)
 }
 
-fn describe_with(p: &Part, kind: Kind, short: bool) -> String {
-    let tokens = part_tokens(p, kind, crate::tokens::Method::Approx);
+fn describe_with(p: &Part, kind: Kind, short: bool, tokens: Option<u64>) -> String {
+    let tokens = tokens.unwrap_or_else(|| part_tokens(p, kind, crate::tokens::Method::Approx));
     let name = |s: &str| -> String {
         match std::path::Path::new(s).file_name() {
             Some(n) if short => n.to_string_lossy().into_owned(),

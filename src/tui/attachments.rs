@@ -13,6 +13,9 @@ pub struct Attachments {
     items: Vec<Part>,
     /// Whether the injection scanner flagged each item (scanned once, when added).
     flagged: Vec<bool>,
+    /// Each text item's estimated tokens, counted once when added (an image's depend on the
+    /// provider and cost nothing to work out): the chips and the estimate are drawn per frame.
+    text_tokens: Vec<Option<u64>>,
 }
 
 impl Attachments {
@@ -38,6 +41,14 @@ impl Attachments {
         }
         self.flagged
             .push(!crate::guard::scan_parts(std::slice::from_ref(&p)).is_empty());
+        self.text_tokens.push(match &p {
+            Part::Image(_) => None,
+            other => Some(attach::part_tokens(
+                other,
+                Kind::Openai,
+                crate::tokens::Method::Approx,
+            )),
+        });
         self.items.push(p);
         true
     }
@@ -45,24 +56,39 @@ impl Attachments {
     pub fn remove(&mut self, n: usize) -> Option<Part> {
         (n >= 1 && n <= self.items.len()).then(|| {
             self.flagged.remove(n - 1);
+            self.text_tokens.remove(n - 1);
             self.items.remove(n - 1)
         })
     }
     pub fn pop(&mut self) -> Option<Part> {
         self.flagged.pop();
+        self.text_tokens.pop();
         self.items.pop()
     }
     pub fn take(&mut self) -> Vec<Part> {
         self.flagged.clear();
+        self.text_tokens.clear();
         std::mem::take(&mut self.items)
     }
     pub fn restore(&mut self, parts: Vec<Part>) {
         let rest = std::mem::take(&mut self.items);
         self.flagged.clear();
+        self.text_tokens.clear();
         for p in parts.into_iter().chain(rest) {
             self.add(p);
         }
     }
+    /// The estimated tokens of everything attached, for a provider of `kind`.
+    pub fn tokens(&self, kind: Kind) -> u64 {
+        self.items
+            .iter()
+            .zip(&self.text_tokens)
+            .map(|(p, t)| {
+                t.unwrap_or_else(|| attach::part_tokens(p, kind, crate::tokens::Method::Approx))
+            })
+            .sum()
+    }
+
     /// A key for caches: changes when an attachment is added or removed.
     pub fn key(&self) -> (usize, u64) {
         (
@@ -88,7 +114,11 @@ impl Attachments {
         let mut cur: Vec<Span<'static>> = Vec::new();
         let mut used = 0;
         let chips = self.items.iter().enumerate().map(|(i, p)| {
-            let mut label = crate::sanitize::sanitize(&attach::describe_short(p, kind));
+            let label = match self.text_tokens.get(i).copied().flatten() {
+                Some(t) => attach::describe_counted(p, kind, t),
+                None => attach::describe_short(p, kind),
+            };
+            let mut label = crate::sanitize::sanitize(&label);
             let room = width.saturating_sub(6).max(8);
             if label.width() > room {
                 label = label

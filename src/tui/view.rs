@@ -935,10 +935,9 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     let est = match &cache.estimate {
         Some((k, d, e)) if *k == est_key && *d == draft => *e,
         _ => {
-            let e = app.session.estimate_with(
-                hist + app.session.parts_tokens(app.attachments.parts()),
-                &draft,
-            );
+            let e = app
+                .session
+                .estimate_with(hist + app.attachments.tokens(app.kind()), &draft);
             cache.estimate = Some((est_key, draft, e));
             e
         }
