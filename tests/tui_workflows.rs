@@ -743,12 +743,12 @@ fn the_browser_names_unreadable_files() {
 
 /// Reads a fixture as an attachment for `a`'s model, with blobs in `blobs`.
 fn loaded(a: &App, name: &str, blobs: &std::path::Path) -> charla::attach::Loaded {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/attach")
-        .join(name);
+    // Relative to the package root (the tests' working directory), so that the path the model
+    // is shown, and so the estimate, is the same on every machine.
+    let path = format!("tests/fixtures/attach/{name}");
     let e = a.session.estimate("");
     charla::attach::load(
-        &path.display().to_string(),
+        &path,
         &charla::conversation::blobs::Blobs::new(blobs),
         &charla::attach::Limits::default(),
         charla::attach::Target {
@@ -815,15 +815,15 @@ fn attachments_show_as_chips_count_in_the_estimate_and_go_with_the_message() {
     assert!(a.attachments.is_empty(), "sent: the chips are gone");
     answer(&mut a, &eff, "They match.", Usage::default());
     let s = screen(&a, 80, 24);
-    assert!(s.contains("▸ file /"), "{s}");
+    assert!(s.contains("▸ file tests/fixtures"), "{s}");
     assert!(s.contains("/attach/notes.md · 76 B"), "{s}");
     assert!(s.contains("F4"), "{s}");
-    assert!(s.contains("▣ image /"), "{s}");
+    assert!(s.contains("▣ image tests/fixtures"), "{s}");
     assert!(s.contains("/attach/chart.png · png 64×48"), "{s}");
     assert!(!s.contains("Release notes"), "folded: {s}");
     app::update(&mut a, key(KeyCode::F(4)));
     let s = screen(&a, 80, 24);
-    assert!(s.contains("▾ file /"), "{s}");
+    assert!(s.contains("▾ file tests/fixtures"), "{s}");
     assert!(s.contains("│ # Release notes"), "{s}");
     // /retry re-sends the attachments.
     let eff = command(&mut a, "/retry");
