@@ -71,6 +71,52 @@ pub struct ProviderFile {
     pub vision_models: Option<Vec<String>>,
 }
 
+/// `[tools.NAME]`: a user tool (with `command`), or the settings of a built-in one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolFile {
+    pub description: Option<String>,
+    /// The arguments' JSON Schema: a TOML table, or a JSON text.
+    pub parameters: Option<serde_json::Value>,
+    /// Run with the arguments as JSON on stdin; its stdout is the result. A string runs in
+    /// `sh -c`; an array is the program and its arguments.
+    pub command: Option<CommandLine>,
+    /// `ask` (default), `auto` (read-only tools only: run without asking) or `always`.
+    pub approve: Option<String>,
+    /// The tool only reads: it may be marked `auto`.
+    pub read_only: Option<bool>,
+    pub timeout_secs: Option<f64>,
+}
+
+/// A command as a shell line or as a program with its arguments.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+/// `[mcp.NAME]`: an MCP server, started with only the environment given here (plus `PATH`,
+/// `HOME`, `LANG` and the like): charla's API keys are not passed on unless listed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpFile {
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Variables to set; a value `"$NAME"` is taken from charla's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A streamable-HTTP server instead of a command.
+    pub url: Option<String>,
+    /// `ask` (default) or `always` for every tool of this server.
+    pub approve: Option<String>,
+    /// Tools of this server that run without asking.
+    #[serde(default)]
+    pub always_allow: Vec<String>,
+    pub timeout_secs: Option<f64>,
+}
+
 /// `[attachments]`: limits on attached files.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +190,22 @@ pub struct FileConfig {
     pub retry: Option<RetryFile>,
     pub timeouts: Option<TimeoutsFile>,
     pub attachments: Option<AttachmentsFile>,
+    /// Most model steps one answer may take with tools (default 10).
+    pub max_steps: Option<u32>,
+    /// A tool call is stopped after this many seconds (default 60; per tool `timeout_secs`).
+    pub tool_timeout_secs: Option<f64>,
+    /// A tool's output is kept (and sent) up to this many bytes (default 65536).
+    pub tool_output_bytes: Option<u64>,
+    /// The directories file tools may read and write (default: the working directory).
+    pub tool_roots: Option<Vec<String>>,
+    /// The tools every conversation starts with (`ask --tools` and `/tools` change it).
+    pub default_tools: Option<Vec<String>>,
+    /// User tools (`command`) and settings of the built-in ones (`approve`).
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolFile>,
+    /// MCP servers: `command`/`args`/`env` (stdio) or `url` (streamable HTTP).
+    #[serde(default)]
+    pub mcp: BTreeMap<String, McpFile>,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderFile>,
     #[serde(default)]
@@ -171,8 +233,15 @@ impl FileConfig {
             exact_estimates,
             probe_ollama,
             max_tokens,
-            temperature
+            temperature,
+            max_steps,
+            tool_timeout_secs,
+            tool_output_bytes,
+            tool_roots,
+            default_tools
         );
+        self.tools.extend(o.tools);
+        self.mcp.extend(o.mcp);
         if let Some(r) = o.retry {
             let mine = self.retry.get_or_insert_with(RetryFile::default);
             mine.max_attempts = r.max_attempts.or(mine.max_attempts);
@@ -452,6 +521,55 @@ pub struct Config {
     pub prices: PriceTable,
     /// The user's config file existed and was read.
     pub user_file_loaded: bool,
+    /// Tools the user chose to always allow in an approval dialog (`approvals.toml`).
+    pub always_allowed: std::collections::BTreeSet<String>,
+}
+
+/// `approvals.toml` beside the config file: what "always allow" saved. charla writes it (never
+/// the user's own config.toml, whose comments and layout stay as they are).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalsFile {
+    #[serde(default)]
+    always: Vec<String>,
+}
+
+impl Paths {
+    pub fn approvals_file(&self) -> PathBuf {
+        self.config_dir.join("approvals.toml")
+    }
+}
+
+fn read_approvals(paths: &Paths) -> Result<std::collections::BTreeSet<String>, ConfigError> {
+    let path = paths.approvals_file();
+    match std::fs::read_to_string(&path) {
+        Ok(src) => {
+            let f: ApprovalsFile = toml::from_str(&src)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            Ok(f.always.into_iter().collect())
+        }
+        Err(_) => Ok(Default::default()),
+    }
+}
+
+/// Adds `tool` to the tools always allowed (`approvals.toml`), written atomically. A file
+/// that does not parse is named and left as it is.
+pub fn save_always(paths: &Paths, tool: &str) -> Result<(), String> {
+    let path = paths.approvals_file();
+    let mut set = read_approvals(paths).map_err(|e| e.0)?;
+    set.insert(tool.to_string());
+    let f = ApprovalsFile {
+        always: set.into_iter().collect(),
+    };
+    let body = format!(
+        "# Tools charla runs without asking, chosen with \"always allow\" in an approval.\n# Remove a line to be asked again.\n{}",
+        toml::to_string(&f).map_err(|e| e.to_string())?
+    );
+    std::fs::create_dir_all(&paths.config_dir)
+        .map_err(|e| format!("{}: {e}", paths.config_dir.display()))?;
+    let tmp = path.with_extension(format!("toml.tmp{}", std::process::id()));
+    std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Config {
@@ -489,12 +607,16 @@ impl Config {
                 ProviderConfig::new(name.clone(), kind, p.clone()),
             );
         }
+        crate::tools::validate(&file)
+            .map_err(|e| ConfigError(format!("{}: {e}", paths.config_file.display())))?;
+        let always_allowed = read_approvals(&paths)?;
         let cfg = Config {
             file,
             providers,
             paths,
             prices,
             user_file_loaded,
+            always_allowed,
         };
         if let Some(m) = &cfg.file.default_model {
             cfg.resolve_model(m).map_err(|e| {
@@ -552,6 +674,7 @@ impl Config {
             paths,
             prices,
             user_file_loaded: false,
+            always_allowed: Default::default(),
         }
     }
 

@@ -23,5 +23,6 @@ pub mod schema;
 pub mod session;
 pub mod spend;
 pub mod tokens;
+pub mod tools;
 pub mod tui;
 pub mod util;

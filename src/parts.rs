@@ -80,6 +80,13 @@ pub struct ToolCall {
     pub name: String,
     #[serde(default)]
     pub arguments: serde_json::Value,
+    /// An opaque token the provider wants back with the call (Gemini's `thoughtSignature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// How it was allowed to run: `auto` (read-only), `once`, `session`, `always`, `flag`
+    /// (`ask --approve`/`--yes`), or `denied` (then it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// What a tool returned for a call.
@@ -90,6 +97,31 @@ pub struct ToolResult {
     pub text: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+    /// A command's exit status (command tools and `run_command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// How long the tool ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The output was longer than `[agent] max_result_bytes`: its full size in bytes (`text`
+    /// holds the start of it, which is also what the model was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<u64>,
+}
+
+impl ToolResult {
+    /// A result that says why the call did not run or failed.
+    pub fn error(call: &ToolCall, text: impl Into<String>) -> Self {
+        ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            text: text.into(),
+            is_error: true,
+            exit_code: None,
+            duration_ms: None,
+            truncated_from: None,
+        }
+    }
 }
 
 /// Passages retrieved for a question, with where each came from.
@@ -313,6 +345,8 @@ mod tests {
                 id: "c1".into(),
                 name: "get".into(),
                 arguments: serde_json::json!({"q": 1}),
+                signature: None,
+                approval: Some("once".into()),
             }),
             Part::Context(Context {
                 query: "q".into(),

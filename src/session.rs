@@ -32,6 +32,14 @@ pub struct InFlight {
     pub accepted: bool,
     /// The spend cap this turn runs under, with its running cost.
     pub cap: Option<RunningCap>,
+    /// Tool calls of this step, as they arrive.
+    pub calls: Vec<crate::parts::ToolCall>,
+    /// The model step this is (1 for the first request of a turn).
+    pub step: u32,
+    /// When the turn's first step was sent.
+    pub turn_started: Instant,
+    /// The step asked for tools: the turn waits for their results ([`Session::resume`]).
+    pub awaiting_tools: bool,
 }
 
 /// A turn's running cost against the cap in force when it started: it stops the stream at the
@@ -77,6 +85,21 @@ pub enum Applied {
     /// The running cost reached the spend cap: the turn ended (the partial answer kept,
     /// marked "budget reached"); the front end must cancel the stream, then save.
     CapReached,
+    /// The model called tools ([`Session::pending_calls`]): the front end asks for approval
+    /// where [`Session::grant`] says so, runs them, and hands the results to
+    /// [`Session::resume`] (save first: the calls are in the conversation).
+    ToolCalls,
+}
+
+/// Whether a call may run without a question.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grant {
+    /// It may: how (`auto`, `always`, `session`, `flag`).
+    Run(&'static str),
+    /// Ask the person.
+    Ask,
+    /// Not a tool this conversation offers: it is answered with an error, never run.
+    Unknown,
 }
 
 /// Estimated size and cost of the request that would be sent.
@@ -123,6 +146,19 @@ pub struct Session {
     /// The provider's exact count of the next request's input (`exact_estimates`); used
     /// instead of the local estimate by the spend caps, then cleared.
     pub exact_input: Option<u64>,
+    /// The tools the model is offered in this conversation.
+    pub tools: Vec<crate::tools::Offered>,
+    /// Tools the person allowed for the rest of this session.
+    pub session_allowed: std::collections::BTreeSet<String>,
+    /// Tools allowed by a flag (`ask --approve NAME,…`); `approve_all` is `--yes`.
+    pub flag_allowed: std::collections::BTreeSet<String>,
+    pub approve_all: bool,
+    /// Most model steps per answer (`max_steps`, default 10).
+    pub max_steps: u32,
+    /// The calls of the step that ended, waiting for approval and results.
+    pending: Vec<crate::parts::ToolCall>,
+    /// What ended the last turn that failed (a front end reports it).
+    pub last_error: Option<ProviderError>,
 }
 
 impl Session {
@@ -135,6 +171,7 @@ impl Session {
     pub fn with_conversation(cfg: Arc<Config>, conv: Conversation, model: ModelRef) -> Self {
         let max_tokens = cfg.max_tokens(&model.provider);
         let temperature = cfg.file.temperature;
+        let max_steps = cfg_max_steps(&cfg);
         Session {
             cfg,
             conv,
@@ -147,7 +184,92 @@ impl Session {
             injection_confirmed: false,
             injection: None,
             exact_input: None,
+            tools: Vec::new(),
+            session_allowed: Default::default(),
+            flag_allowed: Default::default(),
+            approve_all: false,
+            max_steps,
+            pending: Vec::new(),
+            last_error: None,
         }
+    }
+
+    /// The calls the last step asked for (until [`Session::resume`]).
+    pub fn pending_calls(&self) -> &[crate::parts::ToolCall] {
+        &self.pending
+    }
+
+    /// The offered tool a call names.
+    pub fn offered(&self, name: &str) -> Option<&crate::tools::Offered> {
+        self.tools.iter().find(|o| o.spec.name == name)
+    }
+
+    /// Whether `call` may run without asking, and how that is recorded.
+    pub fn grant(&self, call: &crate::parts::ToolCall) -> Grant {
+        let Some(o) = self.offered(&call.name) else {
+            return Grant::Unknown;
+        };
+        if let Some(l) = crate::tools::grant_label(o) {
+            Grant::Run(l)
+        } else if self.session_allowed.contains(&call.name) {
+            Grant::Run("session")
+        } else if self.approve_all || self.flag_allowed.contains(&call.name) {
+            Grant::Run("flag")
+        } else {
+            Grant::Ask
+        }
+    }
+
+    /// Whether the turn is waiting for tool results.
+    pub fn awaiting_tools(&self) -> bool {
+        self.in_flight.as_ref().is_some_and(|f| f.awaiting_tools)
+    }
+
+    /// Hands back the pending calls (each with its `approval`) and their results (one per
+    /// call; a denied or unknown call's says why), and starts the next model step. Err: the
+    /// turn ended instead (the step limit, a spend cap); save then.
+    pub fn resume(
+        &mut self,
+        calls: Vec<crate::parts::ToolCall>,
+        results: Vec<crate::parts::ToolResult>,
+    ) -> Result<(u64, ChatRequest), Applied> {
+        let Some(f) = self.in_flight.as_ref().filter(|f| f.awaiting_tools) else {
+            return Err(Applied::Ignored);
+        };
+        let idx = f.index;
+        self.record_results(idx, calls, results);
+        self.pending.clear();
+        let Some(prior) = self.in_flight.take() else {
+            return Err(Applied::Ignored);
+        };
+        // The cap holds across steps: each one is measured against what is left.
+        if let Err(e) = self.running_cap("", &[]) {
+            self.in_flight = Some(prior);
+            self.end_turn(Instant::now(), None, Some(e));
+            return Err(Applied::TurnEnded { interrupted: true });
+        }
+        Ok(self.start_step(Some(prior)))
+    }
+
+    /// Sets each call's approval on its part and adds the results after the calls.
+    fn record_results(
+        &mut self,
+        idx: usize,
+        calls: Vec<crate::parts::ToolCall>,
+        results: Vec<crate::parts::ToolResult>,
+    ) {
+        let msg = &mut self.conv.messages[idx];
+        for c in calls {
+            for p in msg.parts.iter_mut() {
+                if let crate::parts::Part::ToolCall(mine) = p
+                    && mine.id == c.id
+                {
+                    mine.approval = c.approval.clone();
+                }
+            }
+        }
+        msg.parts
+            .extend(results.into_iter().map(crate::parts::Part::ToolResult));
     }
 
     pub fn kind(&self) -> Option<Kind> {
@@ -173,6 +295,7 @@ impl Session {
             max_tokens: self.max_tokens,
             temperature: self.temperature,
             schema: self.conv.schema.clone(),
+            tools: self.tools.iter().map(|o| o.spec.clone()).collect(),
         }
     }
 
@@ -358,6 +481,17 @@ impl Session {
 
     /// Starts a new answer to the conversation as it stands (its last message must be the user's).
     pub fn begin_answer(&mut self) -> (u64, ChatRequest) {
+        let mut answer = Message::assistant(self.model.to_string());
+        if let Some(a) = answer.answer.as_mut() {
+            a.sent_at = Some(util::now_rfc3339());
+        }
+        self.conv.messages.push(answer);
+        self.start_step(None)
+    }
+
+    /// Sends the conversation as it stands for the answer being written (the last message):
+    /// its first step, or the next one after `prior`'s tool calls.
+    fn start_step(&mut self, prior: Option<InFlight>) -> (u64, ChatRequest) {
         let mut req = self.request();
         // The cap was checked (check_send) before the question was added; here it is
         // measured, so that the answer is bounded by it and the stream stops at it.
@@ -402,18 +536,14 @@ impl Session {
                 .clone();
             req.system = Some(crate::guard::with_canary(system, &canary));
         }
-        let mut answer = Message::assistant(self.model.to_string());
-        if let Some(a) = answer.answer.as_mut() {
-            a.sent_at = Some(util::now_rfc3339());
-        }
-        self.conv.messages.push(answer);
         // Ids are unique across sessions, so a stream left over from a conversation the user
         // has since closed can never feed another one.
         let id = NEXT_REQUEST_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = Instant::now();
         self.in_flight = Some(InFlight {
             request_id: id,
-            started: Instant::now(),
-            first_token: None,
+            started: now,
+            first_token: prior.as_ref().and_then(|p| p.first_token),
             index: self.conv.messages.len() - 1,
             usage: None,
             retry: None,
@@ -421,12 +551,35 @@ impl Session {
             sent_at: std::time::SystemTime::now(),
             accepted: false,
             cap,
+            calls: Vec::new(),
+            step: prior.as_ref().map_or(1, |p| p.step + 1),
+            turn_started: prior.as_ref().map_or(now, |p| p.turn_started),
+            awaiting_tools: false,
         });
         (id, req)
     }
 
-    /// Marks the turn as cancelled by the user; the partial answer is kept.
+    /// Marks the turn as cancelled by the user; the partial answer is kept. Calls waiting
+    /// for approval or running get a result saying they were cancelled.
     pub fn cancel(&mut self) -> Applied {
+        if let Some(f) = self.in_flight.as_ref().filter(|f| f.awaiting_tools) {
+            let idx = f.index;
+            let calls = std::mem::take(&mut self.pending);
+            let results = calls
+                .iter()
+                .map(|c| crate::parts::ToolResult::error(c, "cancelled by the user"))
+                .collect();
+            self.record_results(idx, vec![], results);
+            self.end_turn(
+                Instant::now(),
+                None,
+                Some(ProviderError::new(
+                    ErrorKind::Cancelled,
+                    "cancelled by the user",
+                )),
+            );
+            return Applied::TurnEnded { interrupted: true };
+        }
         match self.in_flight.as_ref().map(|f| f.request_id) {
             Some(id) => self.apply(
                 id,
@@ -459,6 +612,7 @@ impl Session {
                 | StreamEvent::TextDelta(_)
                 | StreamEvent::ReasoningDelta(_)
                 | StreamEvent::Usage(_)
+                | StreamEvent::ToolCall(_)
                 | StreamEvent::Finished { .. }
         );
         match ev {
@@ -491,6 +645,14 @@ impl Session {
                 f.usage = Some(u);
                 self.charge(0, Some(u), now)
             }
+            StreamEvent::ToolCall(c) => {
+                f.first_token.get_or_insert_with(|| now - f.started);
+                f.retry = None;
+                f.calls.push(c.clone());
+                let grew = self.delta_tokens(&c.arguments.to_string());
+                self.charge(grew, None, now)
+            }
+            StreamEvent::Finished { reason } if !f.calls.is_empty() => self.end_step(now, reason),
             StreamEvent::Finished { reason } => {
                 self.end_turn(now, Some(reason), None);
                 Applied::TurnEnded { interrupted: false }
@@ -564,10 +726,130 @@ impl Session {
         }
     }
 
+    /// A step ended with tool calls: its cost is recorded, its words and calls become parts
+    /// of the answer, and the turn waits for the tools (or ends at the step limit).
+    fn end_step(&mut self, now: Instant, reason: String) -> Applied {
+        let Some(f) = self.in_flight.as_ref() else {
+            return Applied::Ignored;
+        };
+        let (step, _) = self.step_cost(f, false, Some(reason));
+        let idx = f.index;
+        let steps_done = f.step;
+        let msg = &mut self.conv.messages[idx];
+        let words = std::mem::take(&mut msg.content);
+        if !words.trim().is_empty() {
+            msg.parts.push(crate::parts::Part::Text {
+                text: words,
+                source: None,
+            });
+        }
+        if let Some(a) = msg.answer.as_mut() {
+            a.steps.push(step);
+            sum_steps(a);
+        }
+        let Some(f) = self.in_flight.as_mut() else {
+            return Applied::Ignored;
+        };
+        let calls = std::mem::take(&mut f.calls);
+        // Events of the finished request are no longer this turn's.
+        f.request_id = 0;
+        f.awaiting_tools = true;
+        f.usage = None;
+        let msg = &mut self.conv.messages[idx];
+        msg.parts
+            .extend(calls.iter().cloned().map(crate::parts::Part::ToolCall));
+        if steps_done >= self.max_steps {
+            let results = calls
+                .iter()
+                .map(|c| {
+                    crate::parts::ToolResult::error(c, "not run: the answer reached max_steps")
+                })
+                .collect();
+            self.record_results(idx, vec![], results);
+            let e = ProviderError::new(
+                ErrorKind::StepLimit,
+                format!(
+                    "stopped after {steps_done} model steps (max_steps = {}): the model was still calling tools",
+                    self.max_steps
+                ),
+            );
+            self.end_turn(now, Some("max_steps".into()), Some(e));
+            return Applied::TurnEnded { interrupted: true };
+        }
+        self.pending = calls;
+        self.conv.updated = util::now_rfc3339();
+        Applied::ToolCalls
+    }
+
+    /// The usage and cost of the step `f` (estimated where the provider reported none).
+    fn step_cost(
+        &self,
+        f: &InFlight,
+        failed: bool,
+        reason: Option<String>,
+    ) -> (crate::conversation::model::StepCost, pricing::Outcome) {
+        let method = self.estimate_method();
+        let outcome = if f.accepted || !failed {
+            pricing::Outcome::Accepted
+        } else {
+            pricing::Outcome::NotAccepted
+        };
+        let (usage, estimated) = match f.usage {
+            _ if outcome == pricing::Outcome::NotAccepted => (Usage::default(), false),
+            Some(mut u) if failed => {
+                let (output, reasoning) = self.received_tokens(f.index, method);
+                let short = output > u.output_tokens;
+                if short {
+                    u.output_tokens = output;
+                    u.reasoning_tokens = u.reasoning_tokens.max(reasoning);
+                }
+                (u, short)
+            }
+            Some(u) => (u, false),
+            None => {
+                let (mut output, reasoning) = self.received_tokens(f.index, method);
+                output += f
+                    .calls
+                    .iter()
+                    .map(|c| tokens::estimate(&c.arguments.to_string(), method) + 8)
+                    .sum::<u64>();
+                let mut input = self.prompt_tokens(f.index, method);
+                if f.step > 1 {
+                    input += parts_tokens(
+                        &self.conv.messages[f.index].parts,
+                        self.kind().unwrap_or(Kind::Openai),
+                        method,
+                    );
+                }
+                let usage = Usage {
+                    input_tokens: input,
+                    output_tokens: output,
+                    reasoning_tokens: reasoning,
+                    ..Usage::default()
+                };
+                (usage, true)
+            }
+        };
+        let cost = pricing::turn_cost(&self.cfg, &self.model, &usage, f.sent_at, outcome);
+        (
+            crate::conversation::model::StepCost {
+                usage,
+                cost_usd: cost,
+                usage_estimated: estimated,
+                finish_reason: reason,
+            },
+            outcome,
+        )
+    }
+
     fn end_turn(&mut self, now: Instant, reason: Option<String>, err: Option<ProviderError>) {
         let Some(f) = self.in_flight.take() else {
             return;
         };
+        self.last_error = err.clone();
+        if f.awaiting_tools || f.step > 1 {
+            return self.end_tool_turn(f, now, reason, err);
+        }
         let method = self.estimate_method();
         // A request the provider never accepted costs a known $0 with zero tokens.
         let outcome = if f.accepted || err.is_none() {
@@ -647,6 +929,67 @@ impl Session {
             }
         }
         self.conv.updated = util::now_rfc3339();
+    }
+
+    /// Ends a turn that used tools: the last step (unless the turn ended while waiting for
+    /// tools, when it was already recorded) is added to the steps, and the answer's usage and
+    /// cost are their sums. Guards and the schema check the final words.
+    fn end_tool_turn(
+        &mut self,
+        f: InFlight,
+        now: Instant,
+        reason: Option<String>,
+        err: Option<ProviderError>,
+    ) {
+        let last = (!f.awaiting_tools).then(|| self.step_cost(&f, err.is_some(), reason.clone()));
+        let checked = match (&self.conv.schema, &err) {
+            (Some(s), None) => Some(crate::schema::check(
+                &self.conv.messages[f.index].content,
+                s,
+            )),
+            _ => None,
+        };
+        let guards = self.leak_flags(f.index);
+        let msg = &mut self.conv.messages[f.index];
+        if let Some(a) = msg.answer.as_mut() {
+            if let Some((step, _)) = last {
+                a.steps.push(step);
+            }
+            sum_steps(a);
+            a.ttft_ms = f.first_token.map(|d| d.as_millis() as u64);
+            a.duration_ms = Some((now - f.turn_started).as_millis() as u64);
+            a.finish_reason = reason;
+            a.guards = guards;
+            a.schema = checked;
+            if let Some(e) = err {
+                a.interrupted = true;
+                a.error = Some(if e.kind == ErrorKind::Cancelled {
+                    "cancelled".into()
+                } else {
+                    e.to_string()
+                });
+            }
+        }
+        self.pending.clear();
+        self.conv.updated = util::now_rfc3339();
+    }
+
+    /// The system-prompt leaks in the answer at `index`.
+    fn leak_flags(&self, index: usize) -> Vec<crate::guard::Flag> {
+        let canary = self
+            .conv
+            .canary
+            .as_deref()
+            .filter(|_| self.cfg.file.canary != Some(false));
+        match self.conv.system_prompt.as_deref() {
+            Some(sys) if !sys.trim().is_empty() => crate::guard::leaks(
+                &self.conv.messages[index].content,
+                &canary.map_or_else(|| sys.to_string(), |c| crate::guard::with_canary(sys, c)),
+                canary,
+                self.cfg.file.leak_ngram.unwrap_or(8) as usize,
+            ),
+            _ => vec![],
+        }
     }
 
     /// The running totals of this conversation (all models).
@@ -789,6 +1132,27 @@ fn parts_tokens(parts: &[crate::parts::Part], kind: Kind, method: Method) -> u64
         .iter()
         .map(|p| crate::attach::part_tokens(p, kind, method))
         .sum()
+}
+
+/// An answer's usage and cost as the sums of its steps' (the cost is unknown if any step's is).
+fn sum_steps(a: &mut Answer) {
+    let mut u = Usage::default();
+    let mut cost = Some(0.0);
+    for s in &a.steps {
+        u.add(&s.usage);
+        cost = match (cost, s.cost_usd) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
+    a.usage = u;
+    a.cost_usd = cost;
+    a.usage_estimated = a.steps.iter().any(|s| s.usage_estimated);
+    a.not_accepted = false;
+}
+
+fn cfg_max_steps(cfg: &Config) -> u32 {
+    cfg.file.max_steps.unwrap_or(10).max(1)
 }
 
 /// An empty conversation carrying the config's default `system_prompt`.

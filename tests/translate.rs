@@ -19,6 +19,7 @@ fn history() -> ChatRequest {
         max_tokens: Some(100),
         temperature: None,
         schema: None,
+        tools: vec![],
     }
 }
 

@@ -22,8 +22,10 @@ pub enum TurnEnd {
     OutputClosed,
 }
 
-/// Output options for [`run_turn`].
+/// How [`run_turn`] prints, and the tools it runs.
 pub struct Output {
+    /// Runs the model's tool calls (None: the conversation has no tools).
+    pub tools: Option<Arc<crate::tools::run::Toolbox>>,
     pub json: bool,
     pub raw: bool,
     pub reasoning: bool,
@@ -31,7 +33,8 @@ pub struct Output {
     pub text: bool,
 }
 
-/// Streams one answer for the session's current turn, printing as it goes.
+/// Streams one answer for the session's current turn, printing as it goes; when the model
+/// calls tools, they are approved, run and answered, step after step, until it answers.
 pub async fn run_turn(
     session: &mut Session,
     request_id: u64,
@@ -39,11 +42,81 @@ pub async fn run_turn(
     out: &Output,
     cancel: &CancellationToken,
 ) -> TurnEnd {
+    let (mut id, mut req) = (request_id, req);
+    loop {
+        match run_step(session, id, req, out, cancel).await {
+            Step::Ended(end) => return end,
+            Step::Tools => {}
+        }
+        let Some(tb) = out.tools.as_ref() else {
+            // Not offered tools, yet called some: answered with an error each.
+            let calls = session.pending_calls().to_vec();
+            let results = calls
+                .iter()
+                .map(|c| crate::parts::ToolResult::error(c, "no tools are enabled here"))
+                .collect();
+            match session.resume(calls, results) {
+                Ok((i, r)) => (id, req) = (i, r),
+                Err(_) => return ended_by(session),
+            }
+            continue;
+        };
+        let (calls, results) = super::agent::decide_and_run(session, tb, out.json, cancel).await;
+        if cancel.is_cancelled() {
+            session.cancel();
+            return TurnEnd::Cancelled;
+        }
+        match session.resume(calls, results) {
+            Ok((i, r)) => (id, req) = (i, r),
+            Err(_) => return ended_by(session),
+        }
+    }
+}
+
+/// How a turn the session ended itself (the step limit, a spend cap) ended.
+fn ended_by(session: &Session) -> TurnEnd {
+    match &session.last_error {
+        Some(e) if e.kind == ErrorKind::Cancelled => TurnEnd::Cancelled,
+        Some(e) => TurnEnd::Failed(e.clone()),
+        None => TurnEnd::Finished,
+    }
+}
+
+enum Step {
+    Ended(TurnEnd),
+    /// The model called tools.
+    Tools,
+}
+
+/// Streams one model step.
+async fn run_step(
+    session: &mut Session,
+    request_id: u64,
+    req: crate::provider::ChatRequest,
+    out: &Output,
+    cancel: &CancellationToken,
+) -> Step {
+    Step::Ended(
+        match stream_step(session, request_id, req, out, cancel).await {
+            Ok(end) => end,
+            Err(()) => return Step::Tools,
+        },
+    )
+}
+
+/// One model step: Ok when the turn ended, Err when it asked for tools.
+async fn stream_step(
+    session: &mut Session,
+    request_id: u64,
+    req: crate::provider::ChatRequest,
+    out: &Output,
+    cancel: &CancellationToken,
+) -> Result<TurnEnd, ()> {
     let ep = match session.cfg.endpoint(&session.model.provider) {
         Ok(ep) => Arc::new(ep),
         Err(e) => {
             session.apply(request_id, StreamEvent::Error(e.clone()));
-            return TurnEnd::Failed(e);
+            return Ok(TurnEnd::Failed(e));
         }
     };
     let mut rx = stream::spawn(ep, req, cancel.clone());
@@ -133,7 +206,7 @@ pub async fn run_turn(
                 request_id,
                 StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "output closed")),
             );
-            return TurnEnd::OutputClosed;
+            return Ok(TurnEnd::OutputClosed);
         }
         let ended = match &ev {
             StreamEvent::Error(e) => Some(e.clone()),
@@ -150,7 +223,7 @@ pub async fn run_turn(
                 .last_answer()
                 .and_then(|a| a.error.clone())
                 .unwrap_or_default();
-            return TurnEnd::Failed(ProviderError::new(ErrorKind::Budget, e));
+            return Ok(TurnEnd::Failed(ProviderError::new(ErrorKind::Budget, e)));
         }
         if let Applied::TurnEnded { interrupted } = applied {
             if reasoning_open {
@@ -159,17 +232,23 @@ pub async fn run_turn(
             if out.text && !out.json && wrote && last_char != '\n' {
                 let _ = stdout.text("\n");
             }
-            return match (interrupted, ended) {
+            return Ok(match (interrupted, ended) {
                 (false, _) => TurnEnd::Finished,
                 (true, Some(e)) if e.kind == ErrorKind::Cancelled => TurnEnd::Cancelled,
                 (true, Some(e)) => TurnEnd::Failed(e),
-                (true, None) => TurnEnd::Cancelled,
-            };
+                (true, None) => ended_by(session),
+            });
+        }
+        if applied == Applied::ToolCalls {
+            if out.text && !out.json && wrote && last_char != '\n' {
+                let _ = stdout.text("\n");
+            }
+            return Err(());
         }
     }
     // The driver always ends with Finished or Error; a closed channel means it was cancelled.
     session.cancel();
-    TurnEnd::Cancelled
+    Ok(TurnEnd::Cancelled)
 }
 
 /// What the guards found in the last answer: `{"type":"guard",…}` lines, or warnings on stderr.
@@ -470,9 +549,33 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             }
         }
     }
+    // Tools: the conversation's, the config's defaults for a new one, the flags'.
+    let mut toolbox = None;
+    let wants_tools = !args.tools.is_empty()
+        || !args.mcp.is_empty()
+        || !session.conv.tools.is_empty()
+        || !session.conv.mcp.is_empty()
+        || (!continuing
+            && cfg
+                .file
+                .default_tools
+                .as_ref()
+                .is_some_and(|d| !d.is_empty()));
+    if wants_tools {
+        let tb = crate::tools::run::Toolbox::new(cfg.clone());
+        if let Err(e) = super::agent::enable(&mut session, &tb, &args.tools, &args.mcp).await {
+            err(e);
+            tb.shutdown().await;
+            return EXIT_USAGE;
+        }
+        toolbox = Some(tb);
+    }
+    session.flag_allowed = args.approve.iter().map(|s| s.trim().to_string()).collect();
+    session.approve_all = args.yes;
     let schema_on = session.conv.schema.is_some();
     // With a schema the answer is printed once checked: the JSON alone when it conforms.
     let out = Output {
+        tools: toolbox.clone(),
         json: args.json,
         raw: args.raw,
         reasoning: args.reasoning,
@@ -650,6 +753,10 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             }
             EXIT_INTERRUPTED
         }
+        TurnEnd::Failed(e) if e.kind == ErrorKind::StepLimit => {
+            err(format!("{}; the answer so far was kept", e.message));
+            super::EXIT_STEPS
+        }
         TurnEnd::Failed(e) if e.kind == ErrorKind::Budget => {
             err(format!(
                 "{}; the partial answer was kept, marked \"budget reached\"",
@@ -666,6 +773,9 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             }
         }
     };
+    if let Some(tb) = toolbox {
+        tb.shutdown().await;
+    }
     if save_failed && code == EXIT_OK {
         EXIT_LOCAL
     } else if schema_failed && code == EXIT_OK {

@@ -1,5 +1,6 @@
 //! Command-line front ends. `charla` with no subcommand opens the TUI.
 
+pub mod agent;
 pub mod ask;
 pub mod manage;
 pub mod out;
@@ -18,6 +19,8 @@ pub const EXIT_LOCAL: i32 = 3;
 pub const EXIT_BUDGET: i32 = 4;
 /// The answer still does not conform to `--schema` after the retries (it is printed as it is).
 pub const EXIT_SCHEMA: i32 = 5;
+/// The answer reached `max_steps` while the model was still calling tools.
+pub const EXIT_STEPS: i32 = 6;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]
@@ -190,6 +193,19 @@ pub struct AskArgs {
     /// Re-ask an answer that does not conform, with the errors, up to N times
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub schema_retries: u32,
+    /// Offer these tools to the model (built-in: read_file, list_dir, search_files,
+    /// write_file, edit_file, run_command, current_time; or a [tools.NAME] of the config)
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
+    pub tools: Vec<String>,
+    /// Offer the tools of this MCP server ([mcp.NAME] in the config); repeatable
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub mcp: Vec<String>,
+    /// Run calls of these tools without asking (MCP tools: SERVER__TOOL)
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
+    pub approve: Vec<String>,
+    /// Run every tool call without asking
+    #[arg(long)]
+    pub yes: bool,
     /// Maximum tokens to generate
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,

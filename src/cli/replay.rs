@@ -80,7 +80,18 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
             c2.cancel();
         }
     });
+    // The original's tools are offered again (calls are approved as in `ask`).
+    let mut tools = None;
+    if !session.conv.tools.is_empty() || !session.conv.mcp.is_empty() {
+        let tb = crate::tools::run::Toolbox::new(cfg.clone());
+        if let Err(e) = super::agent::enable(&mut session, &tb, &[], &[]).await {
+            err(e);
+            return EXIT_USAGE;
+        }
+        tools = Some(tb);
+    }
     let out = Output {
+        tools: tools.clone(),
         json: false,
         raw: false,
         reasoning: false,
@@ -146,6 +157,9 @@ pub async fn run(cfg: Arc<Config>, id: &str, model: Option<String>, json_out: bo
         }
     }
     print_rows(&orig, &session.conv, &rows, json_out);
+    if let Some(tb) = tools {
+        tb.shutdown().await;
+    }
     code
 }
 

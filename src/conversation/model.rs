@@ -27,6 +27,12 @@ pub struct Conversation {
     /// The JSON Schema every answer of this conversation must follow (`--schema`, `/schema`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<serde_json::Value>,
+    /// The tools this conversation offers the model (`ask --tools`, `/tools`, a preset's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// The MCP servers whose tools it offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<String>,
     /// For a replay: the id of the conversation whose questions were re-asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
@@ -120,6 +126,22 @@ pub struct Answer {
     /// Earlier answers to the same question (regenerated or edited), newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<Alternative>,
+    /// For an answer that used tools: each model step's usage and cost (`usage` and
+    /// `cost_usd` are their sums; the last step is the one that answered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepCost>,
+}
+
+/// One model step of an answer that used tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepCost {
+    #[serde(default)]
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +173,7 @@ impl Answer {
             guards: vec![],
             schema: None,
             alternatives: vec![],
+            steps: vec![],
         }
     }
 
@@ -243,6 +266,8 @@ impl Conversation {
             preset: None,
             canary: None,
             schema: None,
+            tools: vec![],
+            mcp: vec![],
             replay_of: None,
             messages: vec![],
             origin: Origin::default(),
@@ -275,6 +300,8 @@ impl Conversation {
         c.preset = self.preset.clone();
         c.replay_of = Some(self.id.clone());
         c.schema = self.schema.clone();
+        c.tools = self.tools.clone();
+        c.mcp = self.mcp.clone();
         c.title = format!("{} (replay)", self.title);
         c.messages = self
             .messages

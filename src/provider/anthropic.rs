@@ -20,12 +20,46 @@ pub fn models_url(base_url: &str) -> String {
 /// messages of one role are joined, and a history that starts with the assistant gets a stub.
 pub fn body(req: &ChatRequest) -> Value {
     let mut msgs: Vec<(Role, Vec<Block>)> = Vec::new();
-    for m in req.messages.iter().filter(|m| !m.is_blank()) {
-        let blocks = m.blocks();
+    fn push<'a>(msgs: &mut Vec<(Role, Vec<Block<'a>>)>, role: Role, blocks: Vec<Block<'a>>) {
         match msgs.last_mut() {
-            Some((role, prev)) if *role == m.role => join_blocks(prev, blocks),
-            _ => msgs.push((m.role, blocks)),
+            Some((r, prev)) if *r == role => join_blocks(prev, blocks),
+            _ => msgs.push((role, blocks)),
         }
+    }
+    for m in req.messages.iter().filter(|m| !m.is_blank()) {
+        if req.native_steps(m) {
+            // Calls are `tool_use` blocks of the assistant; results `tool_result` blocks of
+            // the user turn that follows.
+            for step in m.steps() {
+                match step {
+                    super::Step::Said { mut blocks, calls } => {
+                        blocks.extend(calls.iter().map(|c| {
+                            Block::Native(json!({
+                                "type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments
+                            }))
+                        }));
+                        push(&mut msgs, Role::Assistant, blocks);
+                    }
+                    super::Step::Results(rs) => push(
+                        &mut msgs,
+                        Role::User,
+                        rs.into_iter()
+                            .map(|r| {
+                                let mut b = json!({
+                                    "type": "tool_result", "tool_use_id": r.call_id, "content": r.text
+                                });
+                                if r.is_error {
+                                    b["is_error"] = json!(true);
+                                }
+                                Block::Native(b)
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+            continue;
+        }
+        push(&mut msgs, m.role, m.blocks());
     }
     if msgs.first().is_some_and(|(r, _)| *r == Role::Assistant) {
         msgs.insert(
@@ -71,6 +105,13 @@ pub fn body(req: &ChatRequest) -> Value {
     }
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
+    }
+    if !req.tools.is_empty() {
+        body["tools"] = req
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+            .collect();
     }
     body
 }
@@ -126,6 +167,7 @@ fn content(blocks: Vec<Block>) -> Value {
             Block::Image(i) => json!({"type": "image", "source": {
                 "type": "base64", "media_type": i.media_type, "data": super::base64_of(i)
             }}),
+            Block::Native(v) => v,
         })
         .collect();
     json!(blocks)
@@ -143,9 +185,31 @@ pub struct AnthropicDecoder {
     output: u64,
     thinking: u64,
     service_tier: Option<super::ServiceTier>,
+    /// The `tool_use` block being streamed: (id, name, input JSON so far).
+    tool: Option<(String, String, String)>,
 }
 
 impl AnthropicDecoder {
+    /// A `tool_use` block ended: its input parsed into a call.
+    fn end_tool(&mut self) -> Decoded {
+        let Some((id, name, input)) = self.tool.take() else {
+            return vec![];
+        };
+        match super::call_arguments(&name, &input) {
+            Ok(arguments) => vec![StreamEvent::ToolCall(crate::parts::ToolCall {
+                id,
+                name,
+                arguments,
+                signature: None,
+                approval: None,
+            })],
+            Err(e) => {
+                self.done = true;
+                vec![e]
+            }
+        }
+    }
+
     fn absorb_usage(&mut self, u: &Value) -> StreamEvent {
         let get = |k: &str| u.get(k).and_then(Value::as_u64);
         if let Some(n) = get("input_tokens") {
@@ -228,6 +292,23 @@ impl Decoder for AnthropicDecoder {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let mut out = vec![];
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
+                    let f = |k: &str| {
+                        block
+                            .and_then(|b| b.get(k))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    // `input` starts as {} and arrives in input_json_delta fragments.
+                    let start = block
+                        .and_then(|b| b.get("input"))
+                        .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                        .map(|i| i.to_string())
+                        .unwrap_or_default();
+                    self.tool = Some((f("id"), f("name"), start));
+                    return out;
+                }
                 if !thinking.is_empty() {
                     out.push(StreamEvent::ReasoningDelta(thinking.into()));
                 }
@@ -251,9 +332,16 @@ impl Decoder for AnthropicDecoder {
                 match kind {
                     "text_delta" => vec![StreamEvent::TextDelta(field("text"))],
                     "thinking_delta" => vec![StreamEvent::ReasoningDelta(field("thinking"))],
-                    _ => vec![], // signature, input_json (tools), citations
+                    "input_json_delta" => {
+                        if let Some((_, _, input)) = self.tool.as_mut() {
+                            input.push_str(&field("partial_json"));
+                        }
+                        vec![]
+                    }
+                    _ => vec![], // signature, citations
                 }
             }
+            "content_block_stop" => self.end_tool(),
             "message_delta" => {
                 if let Some(r) = v
                     .get("delta")
@@ -288,7 +376,7 @@ impl Decoder for AnthropicDecoder {
                     .unwrap_or("");
                 vec![StreamEvent::Error(ProviderError::from_stream(t, m))]
             }
-            _ => vec![], // ping, content_block_stop, unknown future events
+            _ => vec![], // ping, unknown future events
         }
     }
 
@@ -297,6 +385,11 @@ impl Decoder for AnthropicDecoder {
             return vec![];
         }
         self.done = true;
+        if self.tool.is_some() {
+            return vec![truncated(
+                "the tool call was complete (its input was cut off)",
+            )];
+        }
         vec![truncated("message_stop")]
     }
 

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Config,
     /// A spend cap was reached (the request was refused, or its stream stopped).
     Budget,
+    /// The answer reached `max_steps` while the model was still calling tools.
+    StepLimit,
 }
 
 impl ErrorKind {
@@ -37,6 +39,7 @@ impl ErrorKind {
             ErrorKind::Network => "network",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Budget => "budget",
+            ErrorKind::StepLimit => "step_limit",
             ErrorKind::MalformedStream => "malformed_stream",
             ErrorKind::ContentFilter => "content_filter",
             ErrorKind::Cancelled => "cancelled",
@@ -203,6 +206,7 @@ impl fmt::Display for ProviderError {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Config => "configuration error",
             ErrorKind::Budget => "budget reached",
+            ErrorKind::StepLimit => "step limit",
         };
         match self.status {
             Some(s) => write!(f, "{label} (HTTP {s}): {}", self.message),

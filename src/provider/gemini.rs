@@ -20,12 +20,51 @@ pub fn models_url(base_url: &str) -> String {
 
 pub fn body(req: &ChatRequest) -> Value {
     let mut contents: Vec<(Role, Vec<Block>)> = Vec::new();
-    for m in req.messages.iter().filter(|m| !m.is_blank()) {
-        let blocks = m.blocks();
+    fn push<'a>(contents: &mut Vec<(Role, Vec<Block<'a>>)>, role: Role, blocks: Vec<Block<'a>>) {
         match contents.last_mut() {
-            Some((role, prev)) if *role == m.role => super::anthropic::join_blocks(prev, blocks),
-            _ => contents.push((m.role, blocks)),
+            Some((r, prev)) if *r == role => super::anthropic::join_blocks(prev, blocks),
+            _ => contents.push((role, blocks)),
         }
+    }
+    for m in req.messages.iter().filter(|m| !m.is_blank()) {
+        if req.native_steps(m) {
+            // Calls are `functionCall` parts of the model's turn (with the signature Gemini
+            // gave them); results `functionResponse` parts of the user turn after it.
+            for step in m.steps() {
+                match step {
+                    super::Step::Said { mut blocks, calls } => {
+                        blocks.extend(calls.iter().map(|c| {
+                            let mut p =
+                                json!({"functionCall": {"name": c.name, "args": c.arguments}});
+                            if !c.id.starts_with(GENERATED_ID) {
+                                p["functionCall"]["id"] = json!(c.id);
+                            }
+                            if let Some(sig) = &c.signature {
+                                p["thoughtSignature"] = json!(sig);
+                            }
+                            Block::Native(p)
+                        }));
+                        push(&mut contents, Role::Assistant, blocks);
+                    }
+                    super::Step::Results(rs) => push(
+                        &mut contents,
+                        Role::User,
+                        rs.into_iter()
+                            .map(|r| {
+                                let key = if r.is_error { "error" } else { "result" };
+                                let mut f = json!({"name": r.name, "response": {key: r.text}});
+                                if !r.call_id.starts_with(GENERATED_ID) {
+                                    f["id"] = json!(r.call_id);
+                                }
+                                Block::Native(json!({"functionResponse": f}))
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+            continue;
+        }
+        push(&mut contents, m.role, m.blocks());
     }
     let contents: Vec<Value> = contents
         .into_iter()
@@ -38,6 +77,7 @@ pub fn body(req: &ChatRequest) -> Value {
                     Block::Image(i) => json!({"inlineData": {
                         "mimeType": i.media_type, "data": super::base64_of(i)
                     }}),
+                    Block::Native(v) => v,
                 })
                 .collect();
             json!({"role": role, "parts": parts})
@@ -61,8 +101,22 @@ pub fn body(req: &ChatRequest) -> Value {
     if !gen_cfg.is_empty() {
         body["generationConfig"] = Value::Object(gen_cfg);
     }
+    if !req.tools.is_empty() {
+        let decls: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"name": t.name, "description": t.description,
+                       "parameters": crate::schema::for_gemini(&t.parameters)})
+            })
+            .collect();
+        body["tools"] = json!([{"functionDeclarations": decls}]);
+    }
     body
 }
+
+/// Ids charla gives calls that came without one (older Gemini models); not sent back.
+const GENERATED_ID: &str = "gemini-call-";
 
 /// A Gemini `error` object (`{code, message, status}`) as a typed error.
 fn error_from(err: &Value) -> ProviderError {
@@ -94,6 +148,7 @@ fn raw_error(non_sse: &str) -> Option<ProviderError> {
 pub struct GeminiDecoder {
     done: bool,
     finish_reason: Option<String>,
+    calls: usize,
 }
 
 const BLOCKED: &[&str] = &[
@@ -143,6 +198,34 @@ impl Decoder for GeminiDecoder {
             .and_then(Value::as_array)
         {
             for p in parts {
+                if let Some(f) = p.get("functionCall") {
+                    let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+                    let args = f.get("args").cloned().unwrap_or_else(|| json!({}));
+                    if name.is_empty() || !args.is_object() {
+                        self.done = true;
+                        out.push(super::bad_call(
+                            name,
+                            "no name, or arguments that are not an object",
+                        ));
+                        return out;
+                    }
+                    self.calls += 1;
+                    out.push(StreamEvent::ToolCall(crate::parts::ToolCall {
+                        id: f
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{GENERATED_ID}{}", self.calls)),
+                        name: name.to_string(),
+                        arguments: args,
+                        signature: p
+                            .get("thoughtSignature")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        approval: None,
+                    }));
+                    continue;
+                }
                 if let Some(t) = p
                     .get("text")
                     .and_then(Value::as_str)
@@ -173,7 +256,13 @@ impl Decoder for GeminiDecoder {
             .and_then(Value::as_str)
         {
             self.finish_reason = Some(r.to_string());
-            if BLOCKED.contains(&r) {
+            if r == "MALFORMED_FUNCTION_CALL" || r == "UNEXPECTED_TOOL_CALL" {
+                self.done = true;
+                out.push(super::bad_call(
+                    "(unknown)",
+                    &format!("Gemini stopped the answer with finishReason {r}"),
+                ));
+            } else if BLOCKED.contains(&r) {
                 self.done = true;
                 out.push(StreamEvent::Error(ProviderError::new(
                     ErrorKind::ContentFilter,

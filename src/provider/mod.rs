@@ -13,6 +13,7 @@ pub mod retry;
 pub mod sse;
 pub mod stream;
 
+use crate::parts::{Part, ToolCall, ToolResult};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -65,6 +66,8 @@ pub struct ChatMessage {
 pub enum Block<'a> {
     Text(String),
     Image(&'a crate::parts::ImagePart),
+    /// A block already in one wire format's own form (its tool steps).
+    Native(serde_json::Value),
 }
 
 impl ChatMessage {
@@ -94,12 +97,14 @@ impl ChatMessage {
             }
         }
         let mut out = Vec::new();
-        if self.role == Role::Assistant {
+        // An answer that used tools ends with its final words; any other leads with them.
+        let tooled = self.has_tool_steps();
+        if self.role == Role::Assistant && !tooled {
             push_text(&mut out, &self.content);
         }
         for p in &self.parts {
             match p {
-                crate::parts::Part::Image(i) => out.push(Block::Image(i)),
+                Part::Image(i) => out.push(Block::Image(i)),
                 other => {
                     let fenced = self.fence.as_deref().and_then(|f| {
                         Some(f.wrap(&other.untrusted_source()?, &other.untrusted_text()?))
@@ -110,8 +115,105 @@ impl ChatMessage {
                 }
             }
         }
-        if self.role == Role::User {
+        if self.role == Role::User || tooled {
             push_text(&mut out, &self.content);
+        }
+        out
+    }
+
+    /// Whether this answer called tools (its parts hold calls and results).
+    pub fn has_tool_steps(&self) -> bool {
+        self.role == Role::Assistant
+            && self
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::ToolCall(_) | Part::ToolResult(_)))
+    }
+
+    /// An answer that used tools as the wire formats that know tools send it: what the
+    /// model said with its calls, then their results, step after step, then its final words.
+    /// Results go fenced and labelled as tool output. A call with no result (a turn cut off
+    /// before it ran) gets one saying so: every provider refuses a call left unanswered.
+    pub fn steps(&self) -> Vec<Step<'_>> {
+        let mut out: Vec<Step<'_>> = Vec::new();
+        let mut said: Vec<Block<'_>> = Vec::new();
+        let mut calls: Vec<&ToolCall> = Vec::new();
+        let mut results: Vec<ToolResult> = Vec::new();
+        fn flush_said<'a>(
+            out: &mut Vec<Step<'a>>,
+            said: &mut Vec<Block<'a>>,
+            calls: &mut Vec<&'a ToolCall>,
+        ) {
+            if !said.is_empty() || !calls.is_empty() {
+                out.push(Step::Said {
+                    blocks: std::mem::take(said),
+                    calls: std::mem::take(calls),
+                });
+            }
+        }
+        // Results are matched to the calls of the step before them.
+        fn close<'a>(
+            out: &mut Vec<Step<'a>>,
+            open: &mut Vec<&'a ToolCall>,
+            results: &mut Vec<ToolResult>,
+        ) {
+            for c in open.drain(..) {
+                if !results.iter().any(|r| r.call_id == c.id) {
+                    results.push(ToolResult::error(
+                        c,
+                        "not run: the turn ended before this call",
+                    ));
+                }
+            }
+            if !results.is_empty() {
+                out.push(Step::Results(std::mem::take(results)));
+            }
+        }
+        let mut open: Vec<&ToolCall> = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::ToolCall(c) => {
+                    if !results.is_empty() {
+                        close(&mut out, &mut open, &mut results);
+                    }
+                    calls.push(c);
+                    open.push(c);
+                }
+                Part::ToolResult(r) => {
+                    flush_said(&mut out, &mut said, &mut calls);
+                    let mut r = r.clone();
+                    if let Some(f) = self.fence.as_deref()
+                        && let Some(src) = p.untrusted_source()
+                    {
+                        r.text = f.wrap(&src, &r.text);
+                    }
+                    results.push(r);
+                }
+                Part::Image(i) => {
+                    if !open.is_empty() {
+                        flush_said(&mut out, &mut said, &mut calls);
+                        close(&mut out, &mut open, &mut results);
+                    }
+                    said.push(Block::Image(i));
+                }
+                other => {
+                    if !open.is_empty() {
+                        flush_said(&mut out, &mut said, &mut calls);
+                        close(&mut out, &mut open, &mut results);
+                    }
+                    if let Some(t) = other.as_text().filter(|t| !t.is_empty()) {
+                        said.push(Block::Text(t));
+                    }
+                }
+            }
+        }
+        flush_said(&mut out, &mut said, &mut calls);
+        close(&mut out, &mut open, &mut results);
+        if !self.content.is_empty() {
+            out.push(Step::Said {
+                blocks: vec![Block::Text(self.content.clone())],
+                calls: vec![],
+            });
         }
         out
     }
@@ -123,7 +225,7 @@ impl ChatMessage {
         for b in self.blocks() {
             match b {
                 Block::Text(t) => text = t,
-                Block::Image(_) => return None,
+                Block::Image(_) | Block::Native(_) => return None,
             }
         }
         Some(text)
@@ -136,6 +238,26 @@ impl ChatMessage {
                     && !matches!(p, crate::parts::Part::Image(_))
             })
     }
+}
+
+/// One step of an answer that used tools (see [`ChatMessage::steps`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<'a> {
+    /// What the model said, and the tools it called (an assistant message on the wire).
+    Said {
+        blocks: Vec<Block<'a>>,
+        calls: Vec<&'a ToolCall>,
+    },
+    /// The results of the calls before, in order, their text as sent.
+    Results(Vec<ToolResult>),
+}
+
+/// A tool the model may call: its name, what it does, and its arguments' JSON Schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
 }
 
 /// An image's bytes in base64 (empty if they were not loaded: the session loads them before
@@ -160,6 +282,16 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// A JSON Schema the answer must follow (each wire module asks for it its own way).
     pub schema: Option<serde_json::Value>,
+    /// The tools the model may call. With none, earlier tool steps travel as labelled text
+    /// (providers refuse tool blocks in a request that defines no tools).
+    pub tools: Vec<ToolSpec>,
+}
+
+impl ChatRequest {
+    /// Whether `m`'s tool steps go in the wire format's own tool blocks.
+    pub fn native_steps(&self, m: &ChatMessage) -> bool {
+        !self.tools.is_empty() && m.has_tool_steps()
+    }
 }
 
 /// Token counts, normalised across providers:
@@ -254,6 +386,8 @@ pub enum StreamEvent {
     },
     TextDelta(String),
     ReasoningDelta(String),
+    /// A complete tool call (decoders gather a call's fragments and parse its arguments).
+    ToolCall(ToolCall),
     /// The latest usage snapshot (later snapshots replace earlier ones).
     Usage(Usage),
     /// The answer is complete.
@@ -277,6 +411,38 @@ pub trait Decoder: Send {
     fn finish(&mut self, non_sse: &str) -> Decoded;
     /// Whether the wire protocol reached its terminal marker.
     fn done(&self) -> bool;
+}
+
+/// A tool call's arguments as the model sent them (a JSON text; empty means none). Anything
+/// but a JSON object is the turn's error, naming the call.
+pub(crate) fn call_arguments(name: &str, raw: &str) -> Result<serde_json::Value, StreamEvent> {
+    if raw.trim().is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(v) => Err(bad_call(
+            name,
+            &format!("its arguments are not a JSON object: {v}"),
+        )),
+        Err(e) => {
+            let snippet: String = raw.chars().take(120).collect();
+            Err(bad_call(
+                name,
+                &format!("its arguments are not valid JSON ({e}): {snippet}"),
+            ))
+        }
+    }
+}
+
+pub(crate) fn bad_call(name: &str, why: &str) -> StreamEvent {
+    StreamEvent::Error(ProviderError::new(
+        ErrorKind::MalformedStream,
+        format!(
+            "the model's call of tool {} was malformed: {why}",
+            crate::sanitize::sanitize(name)
+        ),
+    ))
 }
 
 fn json_err(kind: &str, e: &serde_json::Error, data: &str) -> StreamEvent {

@@ -20,25 +20,42 @@ pub fn body(req: &ChatRequest) -> Value {
         messages.push(json!({"role": "system", "content": system}));
     }
     for m in &req.messages {
+        if req.native_steps(m) {
+            // Calls go on the assistant message (`arguments` an object); results are `tool`
+            // messages named by the tool.
+            for step in m.steps() {
+                match step {
+                    super::Step::Said { blocks, calls } => {
+                        let (text, images) = text_and_images(blocks);
+                        let mut msg = json!({"role": "assistant", "content": text});
+                        if !images.is_empty() {
+                            msg["images"] = json!(images);
+                        }
+                        if !calls.is_empty() {
+                            msg["tool_calls"] = calls
+                                .iter()
+                                .map(|c| json!({"function": {"name": c.name, "arguments": c.arguments}}))
+                                .collect();
+                        }
+                        messages.push(msg);
+                    }
+                    super::Step::Results(rs) => {
+                        for r in rs {
+                            messages.push(
+                                json!({"role": "tool", "content": r.text, "tool_name": r.name}),
+                            );
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         let role = if m.role == Role::User {
             "user"
         } else {
             "assistant"
         };
-        // Ollama takes a message's images as a list of base64 strings beside its text.
-        let mut text = String::new();
-        let mut images = Vec::new();
-        for b in m.blocks() {
-            match b {
-                Block::Text(t) => {
-                    if !text.is_empty() {
-                        text.push_str("\n\n");
-                    }
-                    text.push_str(&t);
-                }
-                Block::Image(i) => images.push(json!(super::base64_of(i))),
-            }
-        }
+        let (text, images) = text_and_images(m.blocks());
         let mut msg = json!({"role": role, "content": text});
         if !images.is_empty() {
             msg["images"] = json!(images);
@@ -59,12 +76,35 @@ pub fn body(req: &ChatRequest) -> Value {
     if let Some(s) = &req.schema {
         body["format"] = s.clone();
     }
+    if !req.tools.is_empty() {
+        body["tools"] = super::openai::tools(&req.tools);
+    }
     body
+}
+
+/// Ollama takes a message's images as a list of base64 strings beside its text.
+fn text_and_images(blocks: Vec<Block<'_>>) -> (String, Vec<Value>) {
+    let mut text = String::new();
+    let mut images = Vec::new();
+    for b in blocks {
+        match b {
+            Block::Text(t) => {
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&t);
+            }
+            Block::Image(i) => images.push(json!(super::base64_of(i))),
+            Block::Native(_) => {}
+        }
+    }
+    (text, images)
 }
 
 #[derive(Default)]
 pub struct OllamaDecoder {
     done: bool,
+    calls: usize,
 }
 
 impl Decoder for OllamaDecoder {
@@ -102,6 +142,53 @@ impl Decoder for OllamaDecoder {
             .filter(|s| !s.is_empty())
         {
             out.push(StreamEvent::TextDelta(t.to_string()));
+        }
+        // Calls arrive whole, `arguments` an object (some servers send a JSON text).
+        if let Some(calls) = msg
+            .and_then(|m| m.get("tool_calls"))
+            .and_then(Value::as_array)
+        {
+            for c in calls {
+                let f = c.get("function");
+                let name = f
+                    .and_then(|f| f.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let args = match f.and_then(|f| f.get("arguments")) {
+                    Some(Value::String(s)) => super::call_arguments(name, s),
+                    Some(v) if v.is_object() => Ok(v.clone()),
+                    None | Some(Value::Null) => Ok(json!({})),
+                    Some(v) => Err(super::bad_call(
+                        name,
+                        &format!("its arguments are not a JSON object: {v}"),
+                    )),
+                };
+                let args = match (name.is_empty(), args) {
+                    (true, _) => Err(super::bad_call("(unnamed)", "it has no function name")),
+                    (false, a) => a,
+                };
+                match args {
+                    Ok(arguments) => {
+                        self.calls += 1;
+                        out.push(StreamEvent::ToolCall(crate::parts::ToolCall {
+                            id: c
+                                .get("id")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                                .unwrap_or_else(|| format!("ollama-call-{}", self.calls)),
+                            name: name.to_string(),
+                            arguments,
+                            signature: None,
+                            approval: None,
+                        }));
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        out.push(e);
+                        return out;
+                    }
+                }
+            }
         }
         if v.get("done").and_then(Value::as_bool) == Some(true) {
             self.done = true;

@@ -21,6 +21,10 @@ pub fn body(req: &ChatRequest) -> Value {
         messages.push(json!({"role": "system", "content": system}));
     }
     for m in &req.messages {
+        if req.native_steps(m) {
+            push_steps(&mut messages, m);
+            continue;
+        }
         let role = match m.role {
             Role::User => "user",
             Role::Assistant => "assistant",
@@ -43,7 +47,69 @@ pub fn body(req: &ChatRequest) -> Value {
         body["response_format"] =
             json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": s}});
     }
+    if !req.tools.is_empty() {
+        body["tools"] = tools(&req.tools);
+    }
     body
+}
+
+/// Tool definitions in the Chat Completions form (Ollama's is the same).
+pub(crate) fn tools(specs: &[super::ToolSpec]) -> Value {
+    specs
+        .iter()
+        .map(|t| {
+            json!({"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters
+            }})
+        })
+        .collect()
+}
+
+/// An answer that used tools: assistant messages with `tool_calls`, each followed by one
+/// `tool` message per result.
+fn push_steps(messages: &mut Vec<Value>, m: &super::ChatMessage) {
+    for step in m.steps() {
+        match step {
+            super::Step::Said { blocks, calls } => {
+                let text = blocks_text(&blocks);
+                let mut msg = json!({"role": "assistant", "content": text});
+                if !calls.is_empty() {
+                    msg["tool_calls"] = calls
+                        .iter()
+                        .map(|c| {
+                            json!({"id": c.id, "type": "function", "function": {
+                                "name": c.name, "arguments": c.arguments.to_string()
+                            }})
+                        })
+                        .collect();
+                }
+                messages.push(msg);
+            }
+            super::Step::Results(rs) => {
+                for r in rs {
+                    messages.push(
+                        json!({"role": "tool", "tool_call_id": r.call_id, "content": r.text}),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The text of an assistant step (null when it said nothing, as the API sends it).
+fn blocks_text(blocks: &[Block<'_>]) -> Value {
+    let t: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text(t) => Some(t.as_str()),
+            Block::Image(_) | Block::Native(_) => None,
+        })
+        .collect();
+    if t.is_empty() {
+        Value::Null
+    } else {
+        json!(t.join("\n\n"))
+    }
 }
 
 /// A text-only message's content is a string (every compatible server takes that); one with an
@@ -60,6 +126,7 @@ fn content(m: &super::ChatMessage) -> Value {
             Block::Image(i) => json!({"type": "image_url", "image_url": {
                 "url": format!("data:{};base64,{}", i.media_type, super::base64_of(i))
             }}),
+            Block::Native(v) => v,
         })
         .collect();
     json!(parts)
@@ -70,6 +137,79 @@ pub struct OpenAiDecoder {
     done: bool,
     finish_reason: Option<String>,
     service_tier: Option<super::ServiceTier>,
+    /// Tool calls being streamed, by index: (id, name, argument fragments so far).
+    calls: Vec<(u64, String, String, String)>,
+}
+
+impl OpenAiDecoder {
+    /// The gathered calls, parsed, before `Finished` (a malformed one is the turn's error).
+    fn take_calls(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        for (i, (_, id, name, args)) in std::mem::take(&mut self.calls).into_iter().enumerate() {
+            if name.is_empty() {
+                out.push(super::bad_call("(unnamed)", "it has no function name"));
+                return out;
+            }
+            match super::call_arguments(&name, &args) {
+                Ok(arguments) => out.push(StreamEvent::ToolCall(crate::parts::ToolCall {
+                    id: if id.is_empty() {
+                        format!("call_{i}")
+                    } else {
+                        id
+                    },
+                    name,
+                    arguments,
+                    signature: None,
+                    approval: None,
+                })),
+                Err(e) => {
+                    out.push(e);
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    fn gather(&mut self, deltas: &[Value]) {
+        for d in deltas {
+            let index = d.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let pos = match self.calls.iter().position(|c| c.0 == index) {
+                Some(p) => p,
+                None => {
+                    self.calls
+                        .push((index, String::new(), String::new(), String::new()));
+                    self.calls.len() - 1
+                }
+            };
+            let c = &mut self.calls[pos];
+            if let Some(id) = d.get("id").and_then(Value::as_str) {
+                c.1.push_str(id);
+            }
+            if let Some(f) = d.get("function") {
+                if let Some(n) = f.get("name").and_then(Value::as_str) {
+                    c.2.push_str(n);
+                }
+                if let Some(a) = f.get("arguments") {
+                    match a {
+                        Value::String(s) => c.3.push_str(s),
+                        // Some compatible servers send the arguments as an object, whole.
+                        Value::Object(_) => c.3.push_str(&a.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of the answer: its calls first, then `Finished`.
+    fn finished(&mut self, reason: String) -> Decoded {
+        let mut out = self.take_calls();
+        if !matches!(out.last(), Some(StreamEvent::Error(_))) {
+            out.push(StreamEvent::Finished { reason });
+        }
+        out
+    }
 }
 
 fn u(v: &Value, path: &[&str]) -> u64 {
@@ -119,7 +259,7 @@ impl Decoder for OpenAiDecoder {
         if data == "[DONE]" {
             self.done = true;
             let reason = self.finish_reason.clone().unwrap_or_else(|| "stop".into());
-            return vec![StreamEvent::Finished { reason }];
+            return self.finished(reason);
         }
         let v: Value = match serde_json::from_str(data) {
             Ok(v) => v,
@@ -150,6 +290,9 @@ impl Decoder for OpenAiDecoder {
                         .filter(|s| !s.is_empty())
                     {
                         out.push(StreamEvent::TextDelta(t.to_string()));
+                    }
+                    if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+                        self.gather(calls);
                     }
                     if let Some(t) = delta
                         .get("refusal")
@@ -219,7 +362,10 @@ impl Decoder for OpenAiDecoder {
         // Some servers (ik_llama.cpp without --send-done) never send [DONE]; a finish_reason is
         // enough to know the answer is complete.
         match self.finish_reason.clone() {
-            Some(reason) => vec![StreamEvent::Finished { reason }],
+            Some(reason) => self.finished(reason),
+            None if !self.calls.is_empty() => vec![truncated(
+                "the tool call was complete (its arguments were cut off)",
+            )],
             None => vec![truncated("a finish_reason or [DONE]")],
         }
     }

@@ -186,6 +186,11 @@ fn shared_client(
     Ok(c)
 }
 
+/// A shared HTTPS client for other HTTP work (MCP servers over streamable HTTP).
+pub fn http_client(connect: Duration) -> Result<reqwest::Client, String> {
+    shared_client(connect, None, false)
+}
+
 fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -37,6 +37,13 @@
 //! - `count=N`: the token-counting endpoints (Anthropic `messages/count_tokens`, Gemini
 //!   `countTokens`) answer N (else the request body's word count)
 //! - `leak`: the echo answer repeats the request's system prompt (as sent: with its canary)
+//! - `tool=SCENARIO`: the model calls tools, step by step (the step is the number of tool
+//!   results the request carries), then answers "done: " and the last result's text. Each
+//!   format streams calls its own way: OpenAI `tool_calls` deltas with the arguments in
+//!   3-byte fragments (finish_reason `tool_calls`), Anthropic `tool_use` blocks with
+//!   `input_json_delta`, Gemini `functionCall` parts with a `thoughtSignature`, Ollama
+//!   `tool_calls` objects. Scenarios: see [`scenario`]; `cut` ends the stream mid-arguments and
+//!   `badargs` sends arguments that are not JSON.
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
 //!   servers do ("Incorrect API key provided: sk-…")
@@ -134,6 +141,7 @@ struct Opts {
     noretry: bool,
     dropend: bool,
     keyecho: bool,
+    tool: Option<String>,
 }
 
 fn parse_opts(seg: &str) -> Opts {
@@ -174,6 +182,7 @@ fn parse_opts(seg: &str) -> Opts {
             "leak" => o.leak = true,
             "film" => o.film = n.map(|n| n as u32),
             "count" => o.count = n,
+            "tool" => o.tool = Some(v.to_string()),
             _ => {}
         }
     }
@@ -523,6 +532,229 @@ fn generated(fmt: Format, model: &str, pieces: &[String], input: usize) -> Vec<V
     ev
 }
 
+/// The calls of each step of a `tool=` scenario: (tool name, arguments).
+pub fn scenario(name: &str) -> Vec<Vec<(String, serde_json::Value)>> {
+    use serde_json::json;
+    let c = |n: &str, a: serde_json::Value| (n.to_string(), a);
+    match name {
+        // "What files are in this directory and what does the README say?"
+        "agent" => vec![
+            vec![c("list_dir", json!({"path": "."}))],
+            vec![c("read_file", json!({"path": "README.md"}))],
+        ],
+        // Two independent calls in one step.
+        "parallel" => vec![vec![
+            c("list_dir", json!({"path": "."})),
+            c("current_time", json!({})),
+        ]],
+        "rm" => vec![vec![c("run_command", json!({"command": "rm -rf victim"}))]],
+        "sleep" => vec![vec![c(
+            "run_command",
+            json!({"command": "echo $$ > sleeper.pid; sleep 60; echo woke"}),
+        )]],
+        "write" => vec![vec![c(
+            "write_file",
+            json!({"path": "notes/new.txt", "content": "written by the model\n"}),
+        )]],
+        "edit" => vec![vec![c(
+            "edit_file",
+            json!({"path": "README.md", "old": "Hello", "new": "Howdy"}),
+        )]],
+        "escape" => vec![vec![c("read_file", json!({"path": "../outside.txt"}))]],
+        "unknown" => vec![vec![c("format_disk", json!({}))]],
+        "loop" => (0..50)
+            .map(|_| vec![c("current_time", json!({}))])
+            .collect(),
+        "echo" => vec![vec![c(
+            "everything__echo",
+            json!({"message": "hello from the model"}),
+        )]],
+        "wc" => vec![vec![c("wc", json!({"text": "one two three"}))]],
+        "cut" | "badargs" => vec![vec![c("read_file", json!({"path": "README.md"}))]],
+        _ => vec![],
+    }
+}
+
+/// How many tool results a request carries, and the last one's text.
+fn tool_results(fmt: Format, body: &serde_json::Value) -> (usize, String) {
+    let mut n = 0;
+    let mut last = String::new();
+    let msgs = match fmt {
+        Format::Gemini => body.get("contents"),
+        _ => body.get("messages"),
+    };
+    for m in msgs.and_then(|m| m.as_array()).into_iter().flatten() {
+        match fmt {
+            Format::Gemini => {
+                for p in m
+                    .get("parts")
+                    .and_then(|p| p.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(r) = p.get("functionResponse") {
+                        n += 1;
+                        let resp = &r["response"];
+                        last = resp["result"]
+                            .as_str()
+                            .or(resp["error"].as_str())
+                            .unwrap_or("")
+                            .to_string();
+                    }
+                }
+            }
+            Format::Anthropic => {
+                for b in m
+                    .get("content")
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    if b["type"] == "tool_result" {
+                        n += 1;
+                        last = b["content"].as_str().unwrap_or("").to_string();
+                    }
+                }
+            }
+            _ => {
+                if m["role"] == "tool" {
+                    n += 1;
+                    last = m["content"].as_str().unwrap_or("").to_string();
+                }
+            }
+        }
+    }
+    (n, last)
+}
+
+/// The events of a step that calls `calls` (ids `call_S_I`), in `fmt`.
+fn tool_events(
+    fmt: Format,
+    model: &str,
+    step: usize,
+    calls: &[(String, serde_json::Value)],
+    input: usize,
+    cut: bool,
+    bad: bool,
+) -> Vec<Vec<u8>> {
+    use serde_json::json;
+    let args_of = |a: &serde_json::Value| {
+        if bad {
+            "{\"path\": README.md".to_string()
+        } else {
+            a.to_string()
+        }
+    };
+    let mut ev: Vec<Vec<u8>> = Vec::new();
+    match fmt {
+        Format::OpenAi | Format::ModelsOpenAi => {
+            let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+                format!(
+                    "data: {}\n\n",
+                    json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1763581203,"model":model,
+                        "choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}],"usage":null})
+                )
+                .into_bytes()
+            };
+            ev.push(chunk(
+                json!({"role":"assistant","content":null}),
+                serde_json::Value::Null,
+            ));
+            for (i, (name, a)) in calls.iter().enumerate() {
+                ev.push(chunk(
+                    json!({"tool_calls":[{"index":i,"id":format!("call_{step}_{i}"),"type":"function","function":{"name":name,"arguments":""}}]}),
+                    serde_json::Value::Null,
+                ));
+                let args = args_of(a);
+                let bytes: Vec<char> = args.chars().collect();
+                let frags: Vec<String> = bytes.chunks(3).map(|c| c.iter().collect()).collect();
+                let take = if cut { frags.len() / 2 } else { frags.len() };
+                for f in frags.iter().take(take) {
+                    ev.push(chunk(
+                        json!({"tool_calls":[{"index":i,"function":{"arguments":f}}]}),
+                        serde_json::Value::Null,
+                    ));
+                }
+                if cut {
+                    return ev;
+                }
+            }
+            ev.push(chunk(json!({}), json!("tool_calls")));
+            ev.push(format!("data: {}\n\n", json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1763581203,"model":model,"choices":[],
+                "usage":{"prompt_tokens":input,"completion_tokens":20,"total_tokens":input+20}})).into_bytes());
+            ev.push(b"data: [DONE]\n\n".to_vec());
+        }
+        Format::Anthropic => {
+            let e = |name: &str, v: serde_json::Value| {
+                format!("event: {name}\ndata: {v}\n\n").into_bytes()
+            };
+            ev.push(e("message_start", json!({"type":"message_start","message":{"model":model,"id":"msg_fake","type":"message","role":"assistant","content":[],"usage":{"input_tokens":input,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}})));
+            ev.push(e("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})));
+            ev.push(e("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Let me look."}})));
+            ev.push(e(
+                "content_block_stop",
+                json!({"type":"content_block_stop","index":0}),
+            ));
+            for (i, (name, a)) in calls.iter().enumerate() {
+                let idx = i + 1;
+                ev.push(e("content_block_start", json!({"type":"content_block_start","index":idx,"content_block":{"type":"tool_use","id":format!("toolu_{step}_{i}"),"name":name,"input":{}}})));
+                let args = args_of(a);
+                let chars: Vec<char> = args.chars().collect();
+                let frags: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+                let take = if cut { frags.len() / 2 } else { frags.len() };
+                for f in frags.iter().take(take) {
+                    ev.push(e("content_block_delta", json!({"type":"content_block_delta","index":idx,"delta":{"type":"input_json_delta","partial_json":f}})));
+                }
+                if cut {
+                    return ev;
+                }
+                ev.push(e(
+                    "content_block_stop",
+                    json!({"type":"content_block_stop","index":idx}),
+                ));
+            }
+            ev.push(e("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":20}})));
+            ev.push(e("message_stop", json!({"type":"message_stop"})));
+        }
+        Format::Gemini => {
+            let parts: Vec<serde_json::Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, a))| {
+                    if bad {
+                        json!({"functionCall":{"name":name,"args":"not an object"}})
+                    } else {
+                        json!({"functionCall":{"name":name,"args":a},"thoughtSignature":format!("sig-{step}-{i}")})
+                    }
+                })
+                .collect();
+            let mut cand = json!({"content":{"parts":parts,"role":"model"},"index":0});
+            if !cut {
+                cand["finishReason"] = json!("STOP");
+            }
+            let v = json!({"candidates":[cand],"usageMetadata":{"promptTokenCount":input,"candidatesTokenCount":20,"totalTokenCount":input+20},"modelVersion":model});
+            ev.push(format!("data: {v}\r\n\r\n").into_bytes());
+        }
+        Format::Ollama | Format::ModelsOllama => {
+            let tc: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|(name, a)| {
+                    if bad {
+                        json!({"function":{"name":name,"arguments":args_of(a)}})
+                    } else {
+                        json!({"function":{"name":name,"arguments":a}})
+                    }
+                })
+                .collect();
+            ev.push(format!("{}\n", json!({"model":model,"created_at":"2025-10-26T17:15:24Z","message":{"role":"assistant","content":"","tool_calls":tc},"done":false})).into_bytes());
+            if !cut {
+                ev.push(format!("{}\n", json!({"model":model,"created_at":"2025-10-26T17:15:25Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":input,"eval_count":20,"eval_duration":1000000000u64})).into_bytes());
+            }
+        }
+    }
+    ev
+}
+
 /// Splits a transcript into its framed events (SSE blocks or NDJSON lines), keeping bytes exact.
 fn split_events(fmt: Format, bytes: &[u8]) -> Vec<Vec<u8>> {
     let sep: &[u8] = match fmt {
@@ -715,6 +947,26 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
     } else if let Some(n) = opts.big {
         let pieces: Vec<String> = (0..n).map(|i| format!("tok{} ", i % 100)).collect();
         generated(Format::OpenAi, &model, &pieces, 10)
+    } else if let Some(name) = &opts.tool {
+        let steps = scenario(name);
+        let (done, last) = tool_results(fmt, &reqjson);
+        let (_, input) = last_user_text(fmt, &reqjson);
+        match steps.get(done) {
+            Some(calls) => tool_events(
+                fmt,
+                &model,
+                done,
+                calls,
+                input,
+                name == "cut",
+                name == "badargs",
+            ),
+            None => {
+                let answer = format!("done: {last}");
+                let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_string).collect();
+                generated(fmt, &model, &pieces, input)
+            }
+        }
     } else if opts.echo {
         let (last, input) = last_user_text(fmt, &reqjson);
         let mut answer = format!("echo: {last}");
