@@ -114,10 +114,14 @@ impl Roots {
         )
     }
 
-    /// An existing path, resolved, if it is inside a root.
+    /// An existing path, resolved, if it is inside a root. A path that leaves the roots is
+    /// refused before anything is looked up (whether it exists is not told).
     pub fn existing(&self, shown: &str) -> Result<PathBuf, String> {
         let main = self.main().ok_or("no working directory to use")?;
         let p = main.join(expand_home(shown));
+        if !self.inside(&lexical(&p)) {
+            return Err(self.outside(shown));
+        }
         let real = p.canonicalize().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("{shown}: no such file or directory"),
             _ => format!("{shown}: {e}"),
@@ -170,6 +174,21 @@ impl Roots {
         }
         p.display().to_string()
     }
+}
+
+/// `p` with `.` and `..` resolved as text (no symlinks followed).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn expand_home(p: &str) -> PathBuf {
