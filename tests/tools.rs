@@ -408,3 +408,74 @@ fn ctrl_c_during_a_long_command_kills_it_and_keeps_the_turn() {
     );
     assert_eq!(saved[0]["messages"][1]["interrupted"], true);
 }
+
+/// The reference MCP server from the npm registry (installed by the project's script when
+/// it is missing: the test fails, never skips, if it cannot be).
+fn everything_server() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let entry =
+        root.join("target/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let st = std::process::Command::new("bash")
+            .arg(root.join("scripts/install-mcp-test-server.sh"))
+            .status()
+            .expect("run scripts/install-mcp-test-server.sh");
+        assert!(st.success(), "installing the MCP test server failed");
+    });
+    assert!(entry.exists(), "{} is missing", entry.display());
+    entry
+}
+
+fn mcp_config() -> String {
+    format!(
+        "[mcp.everything]\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\nenv = {{ GREETING = \"hi\" }}\n",
+        everything_server().display().to_string()
+    )
+}
+
+#[test]
+fn an_mcp_server_from_npm_is_listed_and_its_tool_called() {
+    let h = home("echo", &mcp_config());
+    // Its tools are listed by `charla tools`.
+    let o = ask(&h, &["tools", "--mcp", "everything"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("everything__echo"), "{}", o.stdout);
+    assert!(o.stdout.contains("everything__get-env"), "{}", o.stdout);
+    // The model calls one; approved on the terminal for the session.
+    let o = ask(
+        &h,
+        &["ask", "--mcp", "everything", "say hello"],
+        Some("s\n"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("Echo: hello from the model"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stderr.contains("(session)"), "{}", o.stderr);
+    let req = support::last_request("tool=echo", |r| r.body.contains("Echo: hello"));
+    assert!(
+        req.body.contains("everything__echo"),
+        "offered to the model"
+    );
+    let saved = h.saved();
+    assert_eq!(saved[0]["mcp"], serde_json::json!(["everything"]));
+}
+
+#[test]
+fn an_mcp_server_gets_only_the_environment_it_is_given() {
+    let h = home("getenv", &mcp_config());
+    let mut c = h.cmd(&["ask", "--mcp", "everything", "--yes", "env?"]);
+    c.current_dir(h.path())
+        .env("CHARLA_TTY", h.path().join("none"))
+        .env("OPENAI_API_KEY", "sk-should-not-pass-9f8e7d")
+        .stdin(Stdio::null());
+    let o = support::Out::from(c.output().expect("run"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("\"GREETING\": \"hi\""), "{}", o.stdout);
+    assert!(o.stdout.contains("\"PATH\""), "{}", o.stdout);
+    assert!(!o.stdout.contains("sk-should-not-pass"), "{}", o.stdout);
+    assert!(!o.stdout.contains("CHARLA_TEST_KEY"), "{}", o.stdout);
+}

@@ -228,3 +228,77 @@ pub fn summary(r: &ToolResult) -> String {
         ),
     }
 }
+
+/// How calls of `o` are approved, in words.
+pub fn approval_words(o: &Offered) -> &'static str {
+    if o.auto {
+        "runs without asking (read-only)"
+    } else if o.always {
+        "always allowed"
+    } else if o.read_only {
+        "asks (read-only)"
+    } else {
+        "asks"
+    }
+}
+
+/// `charla tools`: every tool that can be enabled, and the MCP servers' tools on request.
+pub async fn tools_cmd(cfg: Arc<crate::config::Config>, mcp: &[String], json_out: bool) -> i32 {
+    let mut rows: Vec<(String, Offered)> = crate::tools::available(&cfg)
+        .into_iter()
+        .filter_map(|n| {
+            let o =
+                crate::tools::command_tool(&cfg, &n).or_else(|| crate::tools::builtin(&cfg, &n))?;
+            let from = match o.source {
+                crate::tools::Source::Command(_) => "config",
+                _ => "built-in",
+            };
+            Some((from.to_string(), o))
+        })
+        .collect();
+    let tb = Toolbox::new(cfg.clone());
+    let mut code = super::EXIT_OK;
+    for name in mcp {
+        match tb.connect(name).await {
+            Ok(list) => rows.extend(list.into_iter().map(|o| (format!("mcp {name}"), o))),
+            Err(e) => {
+                out::err(e);
+                code = super::EXIT_PROVIDER;
+            }
+        }
+    }
+    tb.shutdown().await;
+    for (from, o) in &rows {
+        if json_out {
+            let _ = out::json(&json!({
+                "name": o.spec.name, "from": from, "description": o.spec.description,
+                "read_only": o.read_only, "approval": approval_words(o), "parameters": o.spec.parameters
+            }));
+        } else {
+            let first = o.spec.description.lines().next().unwrap_or("");
+            let first: String = first.chars().take(70).collect();
+            out::line(format!(
+                "{:<28} {:<16} {:<32} {}",
+                o.spec.name,
+                from,
+                approval_words(o),
+                first
+            ));
+        }
+    }
+    if !json_out {
+        for (name, m) in &cfg.file.mcp {
+            if !mcp.contains(name) {
+                let how = match (&m.command, &m.url) {
+                    (Some(c), _) => format!("command {c}"),
+                    (_, Some(u)) => format!("url {u}"),
+                    _ => String::new(),
+                };
+                out::line(format!(
+                    "mcp server {name} ({how}): `charla tools --mcp {name}` lists its tools"
+                ));
+            }
+        }
+    }
+    code
+}

@@ -97,6 +97,16 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<PricesAction>,
     },
+    /// List the tools the model can be given (built-in, [tools.NAME], MCP servers) and how
+    /// their calls are approved
+    Tools {
+        /// Start this MCP server and list its tools too (repeatable)
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
+        mcp: Vec<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a saved conversation
     Delete { id: String },
     /// Print shell completions

@@ -570,6 +570,7 @@ pub fn scenario(name: &str) -> Vec<Vec<(String, serde_json::Value)>> {
             json!({"message": "hello from the model"}),
         )]],
         "wc" => vec![vec![c("wc", json!({"text": "one two three"}))]],
+        "getenv" => vec![vec![c("everything__get-env", json!({}))]],
         "cut" | "badargs" => vec![vec![c("read_file", json!({"path": "README.md"}))]],
         _ => vec![],
     }
