@@ -509,6 +509,30 @@ fn describe_with(p: &Part, kind: Kind, short: bool, tokens: Option<u64>) -> Stri
             "a part of type {:?} from a newer charla",
             v.get("type").and_then(|t| t.as_str()).unwrap_or("?")
         ),
+        Part::ToolCall(c) => format!(
+            "{} {} · {}",
+            c.name,
+            c.arguments,
+            c.approval.as_deref().unwrap_or("not decided")
+        ),
+        Part::ToolResult(r) => {
+            let mut s = format!(
+                "{} · {}{}",
+                r.name,
+                human_bytes(r.text.len() as u64),
+                if r.is_error { " · error" } else { "" }
+            );
+            if let Some(c) = r.exit_code {
+                s.push_str(&format!(" · exit {c}"));
+            }
+            if let Some(d) = r.duration_ms {
+                s.push_str(&format!(" · {d} ms"));
+            }
+            if let Some(n) = r.truncated_from {
+                s.push_str(&format!(" · cut from {}", human_bytes(n)));
+            }
+            s
+        }
         other => other.kind().replace('_', " "),
     }
 }

@@ -588,3 +588,133 @@ fn an_injection_label_is_seen_on_screen() {
     assert!(s.contains("gpt-4o-mini · in "), "answered: {s}");
     t.quit();
 }
+
+/// The issue's scenario: "what files are in this directory and what does the README say?" —
+/// list_dir approved once, read_file for the session, the answer uses them, the saved file
+/// holds every call; then an `rm -rf` waits for approval and, denied, is never run; and Esc
+/// during a long command kills it. At 80×24 and 200×50.
+#[test]
+fn tools_are_approved_in_a_dialog_denied_rm_never_runs_and_esc_kills_a_command() {
+    for (w, ht) in [(80u16, 24u16), (200, 50)] {
+        let h = Home::with_extra("tool=agent", "");
+        h.prepend_config("default_tools = [\"list_dir\", \"read_file\", \"run_command\"]");
+        std::fs::write(h.path().join("README.md"), "Hello from the README.\n").expect("readme");
+        let t = Tmux::start_in(
+            &format!("tools{w}"),
+            &h,
+            "",
+            "-m openai/gpt-4o-mini",
+            (w, ht),
+            Some(h.path()),
+        );
+        t.wait_for("type a question");
+        t.text("what files are in this directory and what does the README say?");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("approve a tool call");
+        assert!(s.contains("The model wants to run list_dir"), "{s}");
+        assert!(s.contains("waiting for your approval"), "{s}");
+        t.keys(&["y"]);
+        let s = t.wait_for("The model wants to run read_file");
+        assert!(s.contains("⚙ list_dir . · once"), "{s}");
+        t.keys(&["s"]);
+        let s = t.wait_for("3 steps");
+        assert!(s.contains("⚙ read_file README.md · session"), "{s}");
+        assert!(s.contains("from the README."), "{s}");
+        assert!(s.contains("3 steps"), "{s}");
+        // F4 shows what the tools returned.
+        t.keys(&["F4"]);
+        t.wait_for("│ README.md");
+        t.quit();
+        let saved = h.saved();
+        let calls: Vec<&serde_json::Value> = saved[0]["messages"][1]["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .filter(|p| p["type"] == "tool_call")
+            .collect();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0]["approval"], "once");
+        assert_eq!(calls[1]["approval"], "session");
+
+        // rm -rf waits for approval; denied with a reason, nothing is deleted.
+        let h = Home::with_extra("tool=rm", "");
+        h.prepend_config("default_tools = [\"run_command\"]");
+        let victim = h.path().join("victim");
+        std::fs::create_dir(&victim).expect("victim");
+        std::fs::write(victim.join("keep.txt"), "keep").expect("keep");
+        let t = Tmux::start_in(
+            &format!("rm{w}"),
+            &h,
+            "",
+            "-m anthropic/claude-haiku-4-5",
+            (w, ht),
+            Some(h.path()),
+        );
+        t.wait_for("type a question");
+        t.text("tidy up");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("The model wants to run run_command");
+        assert!(s.contains("$ rm -rf victim"), "the full command: {s}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(victim.join("keep.txt").exists(), "waits for approval");
+        t.keys(&["r"]);
+        t.wait_for("reason:");
+        t.text("no deleting");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("done:");
+        assert!(
+            s.contains("rm -rf victim · denied: The user denied this call"),
+            "{s}"
+        );
+        assert!(victim.join("keep.txt").exists(), "denied: never run");
+        t.quit();
+    }
+}
+
+#[test]
+fn esc_during_a_running_command_kills_it_and_keeps_the_turn() {
+    let h = Home::with_extra("tool=sleep", "");
+    h.prepend_config("default_tools = [\"run_command\"]");
+    let t = Tmux::start_in(
+        "sleep",
+        &h,
+        "",
+        "-m gemini/gemini-2.5-flash",
+        (100, 30),
+        Some(h.path()),
+    );
+    t.wait_for("type a question");
+    t.text("wait");
+    t.keys(&["Enter"]);
+    t.wait_for("The model wants to run run_command");
+    t.keys(&["y"]);
+    t.wait_for("running…");
+    let pid_file = h.path().join("sleeper.pid");
+    let start = Instant::now();
+    let pid: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    assert!(unsafe { libc::kill(pid, 0) } == 0);
+    t.keys(&["Escape"]);
+    let s = t.wait_for("cancelled");
+    assert!(s.contains("⚙ run_command"), "{s}");
+    let start = Instant::now();
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the command still runs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.quit();
+    let saved = h.saved();
+    assert_eq!(saved[0]["messages"][1]["interrupted"], true);
+}

@@ -270,6 +270,18 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
                 p.kind().replace('_', " "),
                 crate::attach::describe(p, kind)
             ));
+            // What a tool returned, and what the model said between its calls.
+            match p {
+                crate::parts::Part::ToolResult(r) => {
+                    for l in r.text.lines() {
+                        let _ = o.line(format!("  │ {l}"));
+                    }
+                }
+                crate::parts::Part::Text { text, source: None } if m.role == Role::Assistant => {
+                    let _ = o.line(text.trim_end());
+                }
+                _ => {}
+            }
         }
         for f in &m.flags {
             let _ = o.line(format!("[guard {}: {}]", f.kind, f.detail));

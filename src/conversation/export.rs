@@ -55,6 +55,9 @@ pub fn answer_footer(a: &super::Answer) -> String {
     if let Some(tps) = a.tokens_per_sec() {
         parts.push(format!("{tps:.1} tok/s"));
     }
+    if !a.steps.is_empty() {
+        parts.push(format!("{} steps", a.steps.len()));
+    }
     if a.interrupted {
         parts.push(format!(
             "interrupted: {}",
@@ -102,6 +105,18 @@ fn part_markdown(p: &crate::parts::Part, data_dir: Option<&std::path::Path>) -> 
                 &i.sha256[..i.sha256.len().min(12)]
             )
         }
+        Part::ToolCall(c) => format!(
+            "**Tool call** `{}` ({})\n\n```json\n{}\n```\n\n",
+            c.name,
+            c.approval.as_deref().unwrap_or("not decided"),
+            serde_json::to_string_pretty(&c.arguments).unwrap_or_default()
+        ),
+        Part::ToolResult(r) => format!(
+            "<details><summary>Tool result: {}</summary>\n\n{}\n\n</details>\n\n",
+            crate::attach::describe(p, crate::provider::Kind::Openai),
+            crate::parts::code_fence(&r.text)
+        ),
+        Part::Text { text, source: None } => format!("{text}\n\n"),
         other => match other.as_text() {
             Some(t) => format!("{t}\n\n"),
             None => format!("*({} part)*\n\n", other.kind()),
@@ -159,11 +174,16 @@ pub fn to_markdown_in(conv: &Conversation, data_dir: Option<&std::path::Path>) -
         };
         s.push_str(&format!("## {who}\n\n"));
         let parts: String = m.parts.iter().map(|p| part_markdown(p, data_dir)).collect();
-        if m.role == Role::User {
+        // A question's attachments and an answer's tool steps come before its words.
+        let tooled = m
+            .parts
+            .iter()
+            .any(|p| matches!(p, crate::parts::Part::ToolCall(_)));
+        if m.role == Role::User || tooled {
             s.push_str(&parts);
         }
         s.push_str(&format!("{}\n\n", m.content.trim_end()));
-        if m.role == Role::Assistant {
+        if m.role == Role::Assistant && !tooled {
             s.push_str(&parts);
         }
         if let Some(a) = &m.answer {

@@ -195,7 +195,7 @@ impl AnthropicDecoder {
         let Some((id, name, input)) = self.tool.take() else {
             return vec![];
         };
-        match super::call_arguments(&name, &input) {
+        match super::call_arguments(&input).map_err(|why| super::bad_call(&name, &why)) {
             Ok(arguments) => vec![StreamEvent::ToolCall(crate::parts::ToolCall {
                 id,
                 name,

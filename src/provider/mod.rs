@@ -413,24 +413,18 @@ pub trait Decoder: Send {
     fn done(&self) -> bool;
 }
 
-/// A tool call's arguments as the model sent them (a JSON text; empty means none). Anything
-/// but a JSON object is the turn's error, naming the call.
-pub(crate) fn call_arguments(name: &str, raw: &str) -> Result<serde_json::Value, StreamEvent> {
+/// A tool call's arguments as the model sent them (a JSON text; empty means none), or why
+/// they cannot be used (anything but a JSON object): [`bad_call`] makes that the turn's error.
+pub(crate) fn call_arguments(raw: &str) -> Result<serde_json::Value, String> {
     if raw.trim().is_empty() {
         return Ok(serde_json::json!({}));
     }
     match serde_json::from_str::<serde_json::Value>(raw) {
         Ok(v) if v.is_object() => Ok(v),
-        Ok(v) => Err(bad_call(
-            name,
-            &format!("its arguments are not a JSON object: {v}"),
-        )),
+        Ok(v) => Err(format!("its arguments are not a JSON object: {v}")),
         Err(e) => {
             let snippet: String = raw.chars().take(120).collect();
-            Err(bad_call(
-                name,
-                &format!("its arguments are not valid JSON ({e}): {snippet}"),
-            ))
+            Err(format!("its arguments are not valid JSON ({e}): {snippet}"))
         }
     }
 }

@@ -155,7 +155,9 @@ impl Decoder for OllamaDecoder {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let args = match f.and_then(|f| f.get("arguments")) {
-                    Some(Value::String(s)) => super::call_arguments(name, s),
+                    Some(Value::String(s)) => {
+                        super::call_arguments(s).map_err(|why| super::bad_call(name, &why))
+                    }
                     Some(v) if v.is_object() => Ok(v.clone()),
                     None | Some(Value::Null) => Ok(json!({})),
                     Some(v) => Err(super::bad_call(

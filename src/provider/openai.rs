@@ -150,7 +150,7 @@ impl OpenAiDecoder {
                 out.push(super::bad_call("(unnamed)", "it has no function name"));
                 return out;
             }
-            match super::call_arguments(&name, &args) {
+            match super::call_arguments(&args).map_err(|why| super::bad_call(&name, &why)) {
                 Ok(arguments) => out.push(StreamEvent::ToolCall(crate::parts::ToolCall {
                     id: if id.is_empty() {
                         format!("call_{i}")

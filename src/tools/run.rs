@@ -10,7 +10,7 @@ use crate::config::{CommandLine, Config};
 use crate::parts::{ToolCall, ToolResult};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 pub struct Toolbox {
     pub cfg: Arc<Config>,
     pub roots: Roots,
-    servers: tokio::sync::Mutex<HashMap<String, Arc<Server>>>,
+    servers: tokio::sync::Mutex<HashMap<String, Connected>>,
 }
+
+/// A running MCP server and the tools it listed.
+type Connected = (Arc<Server>, Vec<super::mcp::Listed>);
 
 impl Toolbox {
     pub fn new(cfg: Arc<Config>) -> Arc<Toolbox> {
@@ -35,14 +38,18 @@ impl Toolbox {
         self.cfg.file.tool_output_bytes.unwrap_or(65_536) as usize
     }
 
-    /// Connects MCP server `name` (once) and returns its tools as offered under the config.
+    /// Connects MCP server `name` (once: a running one is reused) and returns its tools as
+    /// offered under the config.
     pub async fn connect(&self, name: &str) -> Result<Vec<Offered>, String> {
         let mut servers = self.servers.lock().await;
-        if servers.contains_key(name) {
-            servers.remove(name);
+        if !servers.contains_key(name) {
+            let (server, listed) = Server::connect(&self.cfg, name).await?;
+            servers.insert(name.to_string(), (Arc::new(server), listed));
         }
-        let (server, listed) = Server::connect(&self.cfg, name).await?;
-        servers.insert(name.to_string(), Arc::new(server));
+        let listed = servers
+            .get(name)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default();
         Ok(listed
             .into_iter()
             .map(|(t, d, p)| super::mcp_tool(&self.cfg, name, &t, &d, p))
@@ -51,7 +58,13 @@ impl Toolbox {
 
     /// Ends every MCP server.
     pub async fn shutdown(&self) {
-        let servers: Vec<Arc<Server>> = self.servers.lock().await.drain().map(|(_, s)| s).collect();
+        let servers: Vec<Arc<Server>> = self
+            .servers
+            .lock()
+            .await
+            .drain()
+            .map(|(_, (s, _))| s)
+            .collect();
         for s in servers {
             if let Ok(s) = Arc::try_unwrap(s) {
                 s.close().await;
@@ -204,7 +217,12 @@ impl Toolbox {
                 self.process(&argv, Some(stdin), max, cancel, false).await
             }
             Source::Mcp { server, tool } => {
-                let s = self.servers.lock().await.get(server).cloned();
+                let s = self
+                    .servers
+                    .lock()
+                    .await
+                    .get(server)
+                    .map(|(s, _)| s.clone());
                 let Some(s) = s else {
                     return Outcome::err(format!("MCP server {server} is not connected"));
                 };
@@ -342,6 +360,3 @@ fn secret_vars(cfg: &Config) -> Vec<String> {
     }
     v
 }
-
-/// How long a call may run before a person would want to know (shown while it runs).
-pub const SLOW: Duration = Duration::from_secs(2);

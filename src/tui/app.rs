@@ -51,6 +51,14 @@ pub enum Msg {
         word: String,
         candidates: Vec<String>,
     },
+    /// What the approval dialog shows for each call of batch `u64`: (call id, review).
+    Reviewed(u64, Vec<(String, String)>),
+    /// The allowed calls of batch `u64` ran: their results, in order.
+    ToolsDone(u64, Vec<crate::parts::ToolResult>),
+    /// An MCP server was started, with its tools (or why not).
+    McpConnected(String, Result<Vec<crate::tools::Offered>, String>),
+    /// Something done in the background to tell (an "always allow" that could not be saved).
+    Note(Level, String),
 }
 
 /// What a background save wrote.
@@ -104,6 +112,21 @@ pub enum Effect {
     },
     /// List the paths that complete this word.
     CompletePath(String),
+    /// Read what the approval dialog shows for these calls (diffs read the files).
+    ReviewCalls {
+        batch: u64,
+        calls: Vec<crate::parts::ToolCall>,
+    },
+    /// Run these allowed calls (cancelled by `CancelTools`).
+    RunTools {
+        batch: u64,
+        calls: Vec<(crate::tools::Offered, crate::parts::ToolCall)>,
+    },
+    CancelTools,
+    /// Save this tool as always allowed (`approvals.toml`).
+    AlwaysAllow(String),
+    /// Start this MCP server and list its tools.
+    ConnectMcp(String),
     Quit,
 }
 
@@ -160,6 +183,8 @@ pub struct App {
 
     /// The model picker was opened to choose the model of a replay (F6), not to switch.
     pub picker_for_replay: bool,
+    /// The tool calls of the step in flight (approval, running).
+    pub tool_batch: Option<super::tools::Batch>,
 }
 
 /// The input, styled once (the view draws its border and title around it every frame).
@@ -236,6 +261,7 @@ impl App {
             replay_queue: VecDeque::new(),
             attachments: Attachments::default(),
             show_attachments: false,
+            tool_batch: None,
             schema_retries_left: 0,
             editing_last: false,
             recalled: false,
@@ -329,9 +355,7 @@ impl App {
     fn new_session(&mut self, conv: Option<Conversation>) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.session.is_streaming() {
-            self.session.cancel();
-            effects.push(Effect::CancelStream);
-            effects.push(Effect::Save(Box::new(self.session.conv.clone())));
+            effects.extend(self.cancel_turn());
         }
         let cfg = self.session.cfg.clone();
         let model = match conv
@@ -347,10 +371,19 @@ impl App {
             Conversation::new(String::new(), String::new()),
         );
         let caps = self.session.caps.clone();
+        let allowed = std::mem::take(&mut self.session.session_allowed);
+        let fresh = conv.is_none();
         self.session = match conv {
             Some(c) => Session::with_conversation(cfg, c, model),
             None => Session::new(cfg, model),
         };
+        // "For this session" lasts as long as this screen, across conversations.
+        self.session.session_allowed = allowed;
+        self.tool_batch = None;
+        if fresh && let Some(d) = self.session.cfg.file.default_tools.clone() {
+            self.session.conv.tools = d;
+        }
+        effects.extend(self.enable_tools());
         // The caps carry over; what the day and month caps count moves with the conversation.
         self.session.caps = caps.carried(&old, &self.session.conv, &crate::util::today());
         self.session.load_tokenizer = false;
@@ -358,6 +391,93 @@ impl App {
         self.editing_last = false;
         self.replay_queue.clear();
         effects
+    }
+
+    /// What the tools popup lists: every tool that can be offered, then `mcp:SERVER` for
+    /// each configured MCP server.
+    pub fn tool_names(&self) -> Vec<String> {
+        let mut v = crate::tools::available(&self.session.cfg);
+        v.extend(self.session.cfg.file.mcp.keys().map(|k| format!("mcp:{k}")));
+        v
+    }
+
+    /// Whether a tool (or `mcp:SERVER`) is offered in this conversation.
+    pub fn tool_enabled(&self, name: &str) -> bool {
+        match name.strip_prefix("mcp:") {
+            Some(server) => self.session.conv.mcp.iter().any(|m| m == server),
+            None => self.session.conv.tools.iter().any(|t| t == name),
+        }
+    }
+
+    /// Turns a tool (or an MCP server's tools) on or off for this conversation.
+    pub fn toggle_tool(&mut self, name: &str) -> Vec<Effect> {
+        let on = !self.tool_enabled(name);
+        if let Some(server) = name.strip_prefix("mcp:") {
+            if !self.session.cfg.file.mcp.contains_key(server) {
+                self.notify(
+                    format!("no MCP server {server} in the config ([mcp.{server}])"),
+                    Level::Error,
+                );
+                return vec![];
+            }
+            if on {
+                self.notify(format!("starting MCP server {server}…"), Level::Info);
+                return vec![Effect::ConnectMcp(server.to_string())];
+            }
+            self.session.conv.mcp.retain(|m| m != server);
+            self.session.tools.retain(
+                |o| !matches!(&o.source, crate::tools::Source::Mcp { server: s, .. } if s == server),
+            );
+            self.notify(format!("MCP server {server}: tools off"), Level::Info);
+            return vec![Effect::Save(Box::new(self.session.conv.clone()))];
+        }
+        if on {
+            match crate::tools::resolve(&self.session.cfg, &[name.to_string()]) {
+                Ok(t) => {
+                    self.session.tools.extend(t);
+                    self.session.conv.tools.push(name.to_string());
+                    self.notify(format!("tool {name} on"), Level::Info);
+                }
+                Err(e) => {
+                    self.notify(e, Level::Error);
+                    return vec![];
+                }
+            }
+        } else {
+            self.session.conv.tools.retain(|t| t != name);
+            self.session.tools.retain(|o| o.spec.name != name);
+            self.notify(format!("tool {name} off"), Level::Info);
+        }
+        if self.session.conv.messages.is_empty() {
+            vec![]
+        } else {
+            vec![Effect::Save(Box::new(self.session.conv.clone()))]
+        }
+    }
+
+    /// Offers the conversation's tools to the model: built-in and config tools at once, MCP
+    /// servers once started.
+    pub fn enable_tools(&mut self) -> Vec<Effect> {
+        match crate::tools::resolve(&self.session.cfg, &self.session.conv.tools) {
+            Ok(t) => {
+                self.session
+                    .tools
+                    .retain(|o| matches!(o.source, crate::tools::Source::Mcp { .. }));
+                self.session.tools.extend(t);
+            }
+            Err(e) => self.notify(e, Level::Error),
+        }
+        self.session
+            .conv
+            .mcp
+            .iter()
+            .filter(|m| {
+                !self.session.tools.iter().any(
+                    |o| matches!(&o.source, crate::tools::Source::Mcp { server, .. } if server == *m),
+                )
+            })
+            .map(|m| Effect::ConnectMcp(m.clone()))
+            .collect()
     }
 
     /// Applies a preset: system prompt, few-shot examples, default model. A conversation that
@@ -526,6 +646,86 @@ impl App {
             provider: self.session.model.provider.clone(),
             request,
         }]
+    }
+
+    /// The model called tools: those that may run without asking start at once; the others
+    /// wait for the approval dialog (their reviews are read first).
+    fn tool_step(&mut self) -> Vec<Effect> {
+        let batch = super::tools::Batch::new(&self.session);
+        let mut eff = vec![Effect::Save(Box::new(self.session.conv.clone()))];
+        let review = batch.to_review();
+        let id = batch.id;
+        self.tool_batch = Some(batch);
+        if review.is_empty() {
+            eff.extend(self.run_batch());
+        } else {
+            eff.push(Effect::ReviewCalls {
+                batch: id,
+                calls: review,
+            });
+        }
+        eff
+    }
+
+    /// Every call is decided: the allowed ones run.
+    pub(super) fn run_batch(&mut self) -> Vec<Effect> {
+        let Some(b) = self.tool_batch.as_mut() else {
+            return vec![];
+        };
+        b.running = true;
+        let id = b.id;
+        let calls = b.to_run(&self.session);
+        if calls.is_empty() {
+            return self.tools_done(id, vec![]);
+        }
+        vec![Effect::RunTools { batch: id, calls }]
+    }
+
+    /// The batch's calls ran (or none did): their results go back and the next step starts.
+    fn tools_done(&mut self, id: u64, ran: Vec<crate::parts::ToolResult>) -> Vec<Effect> {
+        let b = match self.tool_batch.take() {
+            Some(b) if b.id == id => b,
+            other => {
+                self.tool_batch = other;
+                return vec![];
+            }
+        };
+        if self.overlay == Overlay::Approve {
+            self.overlay = Overlay::None;
+        }
+        let (calls, results) = b.finish(ran);
+        match self.session.resume(calls, results) {
+            Ok((request_id, request)) => vec![
+                Effect::Save(Box::new(self.session.conv.clone())),
+                Effect::StartStream {
+                    request_id,
+                    provider: self.session.model.provider.clone(),
+                    request,
+                },
+            ],
+            Err(Applied::TurnEnded { .. }) => {
+                if let Some(e) = self.session.last_answer().and_then(|a| a.error.clone()) {
+                    self.notify(e, Level::Error);
+                }
+                vec![Effect::Save(Box::new(self.session.conv.clone()))]
+            }
+            Err(_) => vec![],
+        }
+    }
+
+    /// Cancels the turn in flight (its stream, or its tools waiting or running); what was
+    /// written is kept and saved.
+    pub(super) fn cancel_turn(&mut self) -> Vec<Effect> {
+        self.session.cancel();
+        self.tool_batch = None;
+        if self.overlay == Overlay::Approve {
+            self.overlay = Overlay::None;
+        }
+        vec![
+            Effect::CancelStream,
+            Effect::CancelTools,
+            Effect::Save(Box::new(self.session.conv.clone())),
+        ]
     }
 
     /// The last real question (for Up-recall).
@@ -724,6 +924,31 @@ impl App {
                     },
                 }
                 vec![]
+            }
+            "/tools" if arg.is_empty() => {
+                self.overlay = Overlay::Tools { selected: 0 };
+                vec![]
+            }
+            "/tools" => {
+                let mut words = arg.split_whitespace();
+                let on = match words.next() {
+                    Some("on" | "enable") => true,
+                    Some("off" | "disable") => false,
+                    _ => {
+                        self.notify(
+                            "/tools lists them; /tools on NAME… or /tools off NAME… (mcp:SERVER for an MCP server)",
+                            Level::Warn,
+                        );
+                        return vec![];
+                    }
+                };
+                let mut eff = Vec::new();
+                for n in words {
+                    if self.tool_enabled(n) != on {
+                        eff.extend(self.toggle_tool(n));
+                    }
+                }
+                eff
             }
             "/attach" => self.attach_effect(attachments::split_args(arg)),
             "/detach" => {
@@ -982,6 +1207,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     Effect::Save(Box::new(app.session.conv.clone())),
                 ]
             }
+            Applied::ToolCalls => app.tool_step(),
             Applied::TurnEnded { interrupted } => {
                 if interrupted && !app.replay_queue.is_empty() {
                     app.replay_queue.clear();
@@ -1021,6 +1247,35 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             _ => vec![],
         },
+        Msg::Reviewed(id, reviews) => {
+            if let Some(b) = app.tool_batch.as_mut().filter(|b| b.id == id) {
+                b.reviewed(reviews);
+                app.overlay = Overlay::Approve;
+            }
+            vec![]
+        }
+        Msg::ToolsDone(id, ran) => app.tools_done(id, ran),
+        Msg::McpConnected(name, Ok(list)) => {
+            let n = list.len();
+            app.session
+                .tools
+                .retain(|o| !matches!(&o.source, crate::tools::Source::Mcp { server, .. } if *server == name));
+            app.session.tools.extend(list);
+            if !app.session.conv.mcp.contains(&name) {
+                app.session.conv.mcp.push(name.clone());
+            }
+            app.notify(format!("MCP server {name}: {n} tools on"), Level::Info);
+            vec![]
+        }
+        Msg::McpConnected(name, Err(e)) => {
+            app.session.conv.mcp.retain(|m| *m != name);
+            app.notify(e, Level::Error);
+            vec![]
+        }
+        Msg::Note(level, text) => {
+            app.notify(text, level);
+            vec![]
+        }
         Msg::Models(provider, Ok(list)) => {
             app.remote_errors.remove(&provider);
             app.remote.insert(provider, list);
@@ -1228,13 +1483,10 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     }
     if ctrl && k.code == KeyCode::Char('c') {
         if app.session.is_streaming() {
-            app.session.cancel();
+            let eff = app.cancel_turn();
             app.notify("cancelled · Ctrl-C again to quit", Level::Info);
             app.ctrl_c_at = Some(app.now);
-            return vec![
-                Effect::CancelStream,
-                Effect::Save(Box::new(app.session.conv.clone())),
-            ];
+            return eff;
         }
         if app
             .ctrl_c_at
@@ -1254,12 +1506,9 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     app.ctrl_c_at = None;
     match k.code {
         KeyCode::Esc if app.session.is_streaming() => {
-            app.session.cancel();
+            let eff = app.cancel_turn();
             app.notify("cancelled · the partial answer is kept", Level::Info);
-            return vec![
-                Effect::CancelStream,
-                Effect::Save(Box::new(app.session.conv.clone())),
-            ];
+            return eff;
         }
         KeyCode::Esc => {
             app.notice = None;

@@ -6,6 +6,7 @@ pub mod app;
 pub mod attachments;
 pub mod markdown;
 pub mod theme;
+pub mod tools;
 pub mod view;
 
 use crate::config::Config;
@@ -97,7 +98,13 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut session = session;
     // Spend caps, with what the saved history spent today and this month.
     session.caps = crate::spend::caps_from_config(&cfg, &session.conv);
+    let fresh = session.conv.messages.is_empty();
     let mut app = App::new(session, theme, reason);
+    if fresh && let Some(d) = cfg.file.default_tools.clone() {
+        app.session.conv.tools = d;
+    }
+    let first_effects = app.enable_tools();
+    let toolbox = crate::tools::run::Toolbox::new(cfg.clone());
     if let Some(e) = key_problem {
         app.notify(e.message, app::Level::Warn);
     }
@@ -134,16 +141,24 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     let mut stats = FrameStats::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (saves, saver) = Saver::start(store.clone(), tx.clone());
+    for eff in first_effects {
+        if let Effect::ConnectMcp(name) = eff {
+            connect_mcp(&toolbox, name, &tx);
+        }
+    }
     let code = event_loop(
         &mut terminal,
         &mut app,
         &store,
         &saves,
+        &toolbox,
         (tx, &mut rx),
         &mut stats,
     )
     .await;
     restore_terminal();
+    // MCP servers run in process groups of their own: they are ended here, not left behind.
+    toolbox.shutdown().await;
     stats.write();
     // Whatever ended the loop (quit, a lost terminal, SIGHUP/SIGTERM), the conversation is
     // saved as it stands, with an answer still streaming kept and marked interrupted. The
@@ -251,11 +266,26 @@ impl FrameStats {
     }
 }
 
+/// Starts MCP server `name` in the background; its tools arrive as `Msg::McpConnected`.
+fn connect_mcp(
+    toolbox: &Arc<crate::tools::run::Toolbox>,
+    name: String,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let (tb, tx) = (toolbox.clone(), tx.clone());
+    tokio::spawn(async move {
+        let r = tb.connect(&name).await;
+        let _ = tx.send(Msg::McpConnected(name, r));
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     store: &Store,
     saves: &mpsc::UnboundedSender<Box<crate::conversation::Conversation>>,
+    toolbox: &Arc<crate::tools::run::Toolbox>,
     (tx, rx): (
         mpsc::UnboundedSender<Msg>,
         &mut mpsc::UnboundedReceiver<Msg>,
@@ -267,6 +297,7 @@ async fn event_loop(
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
     let mut cancel: Option<CancellationToken> = None;
+    let mut tools_cancel: Option<CancellationToken> = None;
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut last_total = 0usize;
@@ -434,6 +465,44 @@ async fn event_loop(
                             c.cancel();
                         }
                     }
+                    Effect::ReviewCalls { batch, calls } => {
+                        let (tb, tx) = (toolbox.clone(), tx.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let r = calls.iter().map(|c| (c.id.clone(), tb.review(c))).collect();
+                            let _ = tx.send(Msg::Reviewed(batch, r));
+                        });
+                    }
+                    Effect::RunTools { batch, calls } => {
+                        let token = CancellationToken::new();
+                        tools_cancel = Some(token.clone());
+                        let (tb, tx) = (toolbox.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let r = tb.run_all(calls, token).await;
+                            let _ = tx.send(Msg::ToolsDone(batch, r));
+                        });
+                    }
+                    Effect::CancelTools => {
+                        if let Some(c) = tools_cancel.take() {
+                            c.cancel();
+                        }
+                    }
+                    Effect::AlwaysAllow(name) => {
+                        let (paths, tx) = (app.session.cfg.paths.clone(), tx.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let note = match crate::config::save_always(&paths, &name) {
+                                Ok(()) => (
+                                    app::Level::Info,
+                                    format!("{name} is always allowed (approvals.toml)"),
+                                ),
+                                Err(e) => (
+                                    app::Level::Error,
+                                    format!("could not save \"always allow\": {e}"),
+                                ),
+                            };
+                            let _ = tx.send(Msg::Note(note.0, note.1));
+                        });
+                    }
+                    Effect::ConnectMcp(name) => connect_mcp(toolbox, name, &tx),
                     Effect::Save(conv) => {
                         let _ = saves.send(conv);
                     }

@@ -164,6 +164,104 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The steps of an answer that used tools, in order: what the model said between calls, and
+/// each call on one line with how it was approved and what it returned (F4 shows the output).
+fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
+    use crate::parts::Part;
+    let t = &app.theme;
+    let mut out = Vec::new();
+    if !m.parts.iter().any(|p| matches!(p, Part::ToolCall(_))) {
+        return out;
+    }
+    let body_w = width.saturating_sub(2).max(10);
+    let indent = vec![Span::raw("  ")];
+    for p in &m.parts {
+        match p {
+            Part::Text { text, source: None } => {
+                for l in markdown::render(&sanitize(text), body_w, t).lines {
+                    let mut spans = indent.clone();
+                    spans.extend(l.spans.into_iter().map(|s| {
+                        let st = s.style.patch(t.dim);
+                        Span::styled(s.content, st)
+                    }));
+                    out.push(Line::from(spans));
+                }
+            }
+            Part::ToolCall(c) => {
+                let result = m.parts.iter().find_map(|q| match q {
+                    Part::ToolResult(r) if r.call_id == c.id => Some(r),
+                    _ => None,
+                });
+                let how = c.approval.as_deref().unwrap_or("");
+                let (status, style) = match result {
+                    Some(r) if how == "denied" => (
+                        format!("denied: {}", r.text.lines().next().unwrap_or("")),
+                        t.warning,
+                    ),
+                    Some(r) => {
+                        let mut s = format!("{how} · {}", crate::cli::agent::summary(r));
+                        if let Some(d) = r.duration_ms {
+                            s.push_str(&format!(" · {d} ms"));
+                        }
+                        if r.truncated_from.is_some() {
+                            s.push_str(" · cut");
+                        }
+                        (s, if r.is_error { t.warning } else { t.dim })
+                    }
+                    None => (
+                        app.tool_batch
+                            .as_ref()
+                            .and_then(|b| b.status(&c.id))
+                            .unwrap_or("no result")
+                            .to_string(),
+                        t.accent,
+                    ),
+                };
+                let hint = if result.is_some() && !app.show_attachments {
+                    " · F4 shows"
+                } else {
+                    ""
+                };
+                out.extend(markdown::wrap(
+                    &[
+                        Span::styled("  ⚙ ".to_string(), t.accent),
+                        Span::styled(sanitize(&c.name), t.accent),
+                        Span::styled(format!(" {}", crate::tools::short_args(c)), t.text),
+                        Span::styled(format!(" · {}{hint}", sanitize(&status)), style),
+                    ],
+                    width,
+                    &[],
+                    &[Span::raw("    ")],
+                ));
+                if let Some(r) = result.filter(|_| app.show_attachments) {
+                    const SHOWN: usize = 20;
+                    let bar = vec![Span::styled("  │ ", t.dim)];
+                    let lines: Vec<&str> = r.text.lines().collect();
+                    for line in lines.iter().take(SHOWN) {
+                        out.extend(markdown::wrap(
+                            &[Span::styled(sanitize(line), t.text)],
+                            width,
+                            &bar,
+                            &bar,
+                        ));
+                    }
+                    if lines.len() > SHOWN {
+                        out.push(Line::styled(
+                            format!(
+                                "  │ … {} more lines (in the saved conversation: charla show)",
+                                lines.len() - SHOWN
+                            ),
+                            t.dim,
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// An answer's first lines: who wrote it, then its reasoning (shown, or a one-line summary;
@@ -289,6 +387,7 @@ fn message_lines(
         (Some(a), Role::Assistant) => {
             let words = || a.reasoning.split_whitespace().count();
             out.extend(answer_head(app, m, a, width, streaming, words));
+            out.extend(step_lines(app, m, width));
             // With on_leak = "redact", what leaked the system prompt is hidden on screen.
             let shown = if !a.guards.is_empty()
                 && app.session.cfg.file.on_leak.as_deref() == Some("redact")
@@ -406,7 +505,8 @@ fn live_lines(
         live.reasoning_words = (a.reasoning.len(), a.reasoning.split_whitespace().count());
     }
     let words = live.reasoning_words.1;
-    let head = answer_head(app, m, a, width, true, || words);
+    let mut head = answer_head(app, m, a, width, true, || words);
+    head.extend(step_lines(app, m, width));
     let body_w = width.saturating_sub(2).max(10);
     let indent = |l: Line<'static>| {
         let mut spans = vec![Span::raw("  ")];

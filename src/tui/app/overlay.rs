@@ -39,6 +39,12 @@ pub enum Overlay {
     OfferPaste {
         text: String,
     },
+    /// A tool call waits for the person (the call is `App::tool_batch`'s `asking`).
+    Approve,
+    /// The tools that can be offered, with a mark on the ones that are (Space toggles).
+    Tools {
+        selected: usize,
+    },
 }
 
 /// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
@@ -301,6 +307,27 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 vec![]
             }
         },
+        Overlay::Approve => approve_key(app, k),
+        Overlay::Tools { selected } => {
+            let names = app.tool_names();
+            match k.code {
+                KeyCode::Esc | KeyCode::Char('q') => vec![],
+                KeyCode::Char(' ') | KeyCode::Enter => {
+                    let eff = names
+                        .get(selected)
+                        .map(|n| app.toggle_tool(n))
+                        .unwrap_or_default();
+                    app.overlay = Overlay::Tools { selected };
+                    eff
+                }
+                code => {
+                    app.overlay = Overlay::Tools {
+                        selected: nav(selected, names.len(), code),
+                    };
+                    vec![]
+                }
+            }
+        }
         Overlay::OfferAttach { path, text } => match k.code {
             KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('a') => {
                 app.attach_effect(vec![path])
@@ -315,4 +342,74 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             }
         },
     }
+}
+
+/// Keys of the approval dialog: y/Enter once, s this tool for the session, a always, n/Esc
+/// deny, r deny with a reason (typed, then Enter), PageUp/PageDown scroll the review.
+fn approve_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    use crate::tools::Decision;
+    let Some(b) = app.tool_batch.as_mut() else {
+        return vec![];
+    };
+    if let Some(reason) = b.reason.as_mut() {
+        match k.code {
+            KeyCode::Enter => {
+                let r = reason.trim().to_string();
+                return decided(app, Decision::Deny(Some(r).filter(|r| !r.is_empty())));
+            }
+            KeyCode::Esc => b.reason = None,
+            KeyCode::Backspace => {
+                reason.pop();
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => reason.push(c),
+            _ => {}
+        }
+        app.overlay = Overlay::Approve;
+        return vec![];
+    }
+    let d = match k.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Decision::Once,
+        KeyCode::Char('s') | KeyCode::Char('S') => Decision::Session,
+        KeyCode::Char('a') | KeyCode::Char('A') => Decision::Always,
+        KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Decision::Deny(None),
+        KeyCode::Char('r') | KeyCode::Char('R') => {
+            b.reason = Some(String::new());
+            app.overlay = Overlay::Approve;
+            return vec![];
+        }
+        KeyCode::PageDown | KeyCode::Down | KeyCode::Char('j') => {
+            b.scroll += if k.code == KeyCode::PageDown { 10 } else { 1 };
+            app.overlay = Overlay::Approve;
+            return vec![];
+        }
+        KeyCode::PageUp | KeyCode::Up | KeyCode::Char('k') => {
+            b.scroll = b
+                .scroll
+                .saturating_sub(if k.code == KeyCode::PageUp { 10 } else { 1 });
+            app.overlay = Overlay::Approve;
+            return vec![];
+        }
+        _ => {
+            app.overlay = Overlay::Approve;
+            return vec![];
+        }
+    };
+    decided(app, d)
+}
+
+/// A decision taken: the next call is asked about, or the allowed calls run.
+fn decided(app: &mut App, d: crate::tools::Decision) -> Vec<Effect> {
+    let Some(b) = app.tool_batch.as_mut() else {
+        return vec![];
+    };
+    let mut eff = Vec::new();
+    if let Some(name) = b.decide(d, &mut app.session) {
+        eff.push(Effect::AlwaysAllow(name));
+    }
+    if b.ready() {
+        eff.extend(app.run_batch());
+    } else {
+        app.overlay = Overlay::Approve;
+    }
+    eff
 }

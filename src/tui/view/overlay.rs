@@ -48,6 +48,70 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
     };
     match &app.overlay {
         Overlay::None => {}
+        Overlay::Approve => approve(app, area, f),
+        Overlay::Tools { selected } => {
+            let names = app.tool_names();
+            let r = popup(area, 100, names.len() as u16 + 4);
+            let visible = (r.height as usize).saturating_sub(3);
+            let mut lines = Vec::new();
+            for i in window(names.len(), *selected, visible) {
+                let n = &names[i];
+                let on = app.tool_enabled(n);
+                let (how, what) = match n.strip_prefix("mcp:") {
+                    Some(server) => {
+                        let count = app
+                            .session
+                            .tools
+                            .iter()
+                            .filter(|o| matches!(&o.source, crate::tools::Source::Mcp { server: s, .. } if s == server))
+                            .count();
+                        (
+                            "asks".to_string(),
+                            if on {
+                                format!("MCP server: {count} tools")
+                            } else {
+                                "MCP server".into()
+                            },
+                        )
+                    }
+                    None => {
+                        let o = crate::tools::command_tool(&app.session.cfg, n)
+                            .or_else(|| crate::tools::builtin(&app.session.cfg, n));
+                        (
+                            o.as_ref()
+                                .map(|o| crate::cli::agent::approval_words(o).to_string())
+                                .unwrap_or_default(),
+                            o.map(|o| o.spec.description.lines().next().unwrap_or("").to_string())
+                                .unwrap_or_default(),
+                        )
+                    }
+                };
+                let text = format!(
+                    " [{}] {:<22} {:<32} {}",
+                    if on { "x" } else { " " },
+                    sanitize(n),
+                    how,
+                    sanitize(&what)
+                );
+                let text: String = text
+                    .chars()
+                    .take(r.width.saturating_sub(2) as usize)
+                    .collect();
+                lines.push(Line::styled(
+                    text,
+                    if i == *selected { sel } else { t.text },
+                ));
+            }
+            lines.push(Line::styled(
+                " read-only tools may be marked approve = \"auto\"; every other call asks first",
+                t.dim,
+            ));
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(" tools · Space turns on/off · Esc ".into())),
+                r,
+            );
+        }
         Overlay::ModelPicker { filter, selected } => {
             let r = popup(area, 96, area.height.saturating_sub(4));
             let rows = app.picker_rows(filter);
@@ -294,4 +358,104 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
             f.render_widget(Paragraph::new(lines).block(block(" attach? ".into())), r);
         }
     }
+}
+
+/// The approval dialog: which tool, from where, what it would do (the diff of an edit, the
+/// full command of a shell), and the keys.
+fn approve(app: &App, area: Rect, f: &mut Frame) {
+    let t = &app.theme;
+    let Some(b) = app.tool_batch.as_ref() else {
+        return;
+    };
+    let Some(slot) = b.asking() else {
+        return;
+    };
+    let w = area.width.saturating_sub(4).min(110);
+    let inner = w.saturating_sub(2) as usize;
+    let name = sanitize(&slot.call.name);
+    let from = match app.session.offered(&slot.call.name).map(|o| &o.source) {
+        Some(crate::tools::Source::Mcp { server, .. }) => {
+            format!(" (MCP server {})", sanitize(server))
+        }
+        Some(crate::tools::Source::Command(_)) => " (a command from your config)".into(),
+        _ => String::new(),
+    };
+    let mut lines = markdown::wrap(
+        &[
+            Span::styled(" The model wants to run ", t.text),
+            Span::styled(name.clone(), t.accent.add_modifier(Modifier::BOLD)),
+            Span::styled(from, t.dim),
+        ],
+        inner,
+        &[],
+        &[],
+    );
+    lines.push(Line::default());
+    let review = slot
+        .review
+        .clone()
+        .unwrap_or_else(|| crate::tools::describe_call(&slot.call));
+    let keys_h = 3;
+    let room = (area.height as usize)
+        .saturating_sub(4 + lines.len() + keys_h)
+        .max(3);
+    let all: Vec<&str> = review.lines().collect();
+    let start = b.scroll.min(all.len().saturating_sub(room));
+    for l in all.iter().skip(start).take(room) {
+        let style = if l.starts_with('+') && !l.starts_with("+++") {
+            t.accent
+        } else if l.starts_with('-') && !l.starts_with("---") {
+            t.warning
+        } else {
+            t.text
+        };
+        let l: String = l.chars().take(inner.saturating_sub(1)).collect();
+        lines.push(Line::styled(format!(" {l}"), style));
+    }
+    if all.len() > room {
+        lines.push(Line::styled(
+            format!(
+                " … lines {}-{} of {} · PageUp/PageDown scroll",
+                start + 1,
+                (start + room).min(all.len()),
+                all.len()
+            ),
+            t.dim,
+        ));
+    }
+    lines.push(Line::default());
+    match &b.reason {
+        Some(r) => lines.push(Line::styled(
+            format!(" reason: {}▏ · Enter denies with it · Esc back", sanitize(r)),
+            t.accent,
+        )),
+        None => lines.extend(markdown::wrap(
+            &[Span::styled(
+                format!(
+                    " y/Enter allow once · s allow {name} for this session · a always allow · n/Esc deny · r deny with a reason"
+                ),
+                t.accent,
+            )],
+            inner,
+            &[],
+            &[],
+        )),
+    }
+    let waiting = b.waiting();
+    let title = if waiting > 1 {
+        format!(" approve a tool call · {waiting} waiting ")
+    } else {
+        " approve a tool call ".to_string()
+    };
+    let r = popup(area, w, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.warning)
+                .title(Span::styled(title, t.warning)),
+        ),
+        r,
+    );
 }
