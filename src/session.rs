@@ -1336,6 +1336,180 @@ mod tests {
         assert!((t.cost_usd - (0.15 + 5.0)).abs() < 1e-9, "{}", t.cost_usd);
     }
 
+    fn call(id: &str, name: &str) -> crate::parts::ToolCall {
+        crate::parts::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: serde_json::json!({"path": "."}),
+            signature: None,
+            approval: None,
+        }
+    }
+
+    fn ok(c: &crate::parts::ToolCall, text: &str) -> crate::parts::ToolResult {
+        let mut r = crate::parts::ToolResult::error(c, text);
+        r.is_error = false;
+        r
+    }
+
+    fn usage(i: u64, o: u64) -> StreamEvent {
+        StreamEvent::Usage(Usage {
+            input_tokens: i,
+            output_tokens: o,
+            ..Default::default()
+        })
+    }
+
+    fn finished(r: &str) -> StreamEvent {
+        StreamEvent::Finished { reason: r.into() }
+    }
+
+    fn with_tools(model: &str) -> Session {
+        let mut s = session(model);
+        s.tools = crate::tools::resolve(&s.cfg, &["list_dir".into(), "current_time".into()])
+            .expect("tools");
+        s
+    }
+
+    #[test]
+    fn a_tool_turn_records_each_steps_cost_and_sums_them() {
+        let mut s = with_tools("openai/gpt-4o-mini");
+        let (id, req) = s.begin("what is here?");
+        assert_eq!(req.tools.len(), 2, "the tools are offered");
+        s.apply(id, StreamEvent::TextDelta("Looking.".into()));
+        s.apply(id, StreamEvent::ToolCall(call("c1", "list_dir")));
+        s.apply(id, usage(1_000_000, 0));
+        assert_eq!(s.apply(id, finished("tool_calls")), Applied::ToolCalls);
+        assert!(s.awaiting_tools());
+        assert_eq!(s.pending_calls().len(), 1);
+        // Events of the finished request no longer count.
+        assert_eq!(
+            s.apply(id, StreamEvent::TextDelta("late".into())),
+            Applied::Ignored
+        );
+        assert_eq!(s.grant(&s.pending_calls()[0].clone()), Grant::Ask);
+        let mut c = s.pending_calls()[0].clone();
+        c.approval = Some("once".into());
+        let r = ok(&c, "README.md");
+        let (id2, req2) = s.resume(vec![c], vec![r]).expect("next step");
+        assert_ne!(id2, id);
+        // The next request carries the answer so far: the words, the call, the result.
+        let last = req2.messages.last().expect("answer");
+        assert_eq!(last.role, crate::provider::Role::Assistant);
+        assert!(last.has_tool_steps());
+        assert!(
+            req2.system
+                .as_deref()
+                .is_some_and(|sys| sys.contains("untrusted")),
+            "tool output is fenced: {:?}",
+            req2.system
+        );
+        s.apply(id2, StreamEvent::TextDelta("It holds a README.".into()));
+        s.apply(id2, usage(0, 1_000_000));
+        assert_eq!(
+            s.apply(id2, finished("stop")),
+            Applied::TurnEnded { interrupted: false }
+        );
+        let m = &s.conv.messages[1];
+        assert_eq!(m.content, "It holds a README.");
+        let kinds: Vec<&str> = m.parts.iter().map(|p| p.kind()).collect();
+        assert_eq!(kinds, ["text", "tool_call", "tool_result"]);
+        let a = m.answer.as_ref().expect("answer");
+        assert_eq!(a.steps.len(), 2);
+        assert_eq!(a.usage.input_tokens, 1_000_000);
+        assert_eq!(a.usage.output_tokens, 1_000_000);
+        // gpt-4o-mini: $0.15 in + $0.60 out per 1M.
+        assert!(
+            (a.cost_usd.unwrap_or(0.0) - 0.75).abs() < 1e-9,
+            "{:?}",
+            a.cost_usd
+        );
+        assert!(!a.interrupted);
+    }
+
+    #[test]
+    fn grants_follow_auto_always_session_flag_then_ask() {
+        let mut s = with_tools("openai/gpt-4o-mini");
+        assert_eq!(s.grant(&call("1", "current_time")), Grant::Run("auto"));
+        assert_eq!(s.grant(&call("2", "list_dir")), Grant::Ask);
+        assert_eq!(s.grant(&call("3", "rm_rf")), Grant::Unknown);
+        s.flag_allowed.insert("list_dir".into());
+        assert_eq!(s.grant(&call("2", "list_dir")), Grant::Run("flag"));
+        s.session_allowed.insert("list_dir".into());
+        assert_eq!(s.grant(&call("2", "list_dir")), Grant::Run("session"));
+    }
+
+    #[test]
+    fn the_step_limit_ends_the_turn_with_the_calls_answered() {
+        let mut s = with_tools("openai/gpt-4o-mini");
+        s.max_steps = 2;
+        let (mut id, _) = s.begin("loop");
+        for step in 1..=2 {
+            s.apply(
+                id,
+                StreamEvent::ToolCall(call(&format!("c{step}"), "current_time")),
+            );
+            let applied = s.apply(id, finished("tool_calls"));
+            if step == 2 {
+                assert_eq!(applied, Applied::TurnEnded { interrupted: true });
+                break;
+            }
+            let c = s.pending_calls()[0].clone();
+            let r = ok(&c, "now");
+            id = s.resume(vec![c], vec![r]).expect("step").0;
+        }
+        assert!(!s.is_streaming());
+        assert_eq!(
+            s.last_error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::StepLimit)
+        );
+        let m = &s.conv.messages[1];
+        let results = m.parts.iter().filter(|p| p.kind() == "tool_result").count();
+        assert_eq!(
+            results, 2,
+            "every call has a result, so the history stays valid"
+        );
+    }
+
+    #[test]
+    fn cancel_while_waiting_for_approval_keeps_the_calls_with_cancelled_results() {
+        let mut s = with_tools("openai/gpt-4o-mini");
+        let (id, _) = s.begin("x");
+        s.apply(id, StreamEvent::ToolCall(call("c1", "list_dir")));
+        s.apply(id, finished("tool_calls"));
+        assert_eq!(s.cancel(), Applied::TurnEnded { interrupted: true });
+        let m = &s.conv.messages[1];
+        let a = m.answer.as_ref().expect("answer");
+        assert!(a.interrupted);
+        assert_eq!(a.error.as_deref(), Some("cancelled"));
+        assert!(m.parts.iter().any(
+            |p| matches!(p, crate::parts::Part::ToolResult(r) if r.text.contains("cancelled"))
+        ));
+        assert!(s.resume(vec![], vec![]).is_err(), "nothing waits any more");
+    }
+
+    #[test]
+    fn a_spend_cap_holds_across_steps() {
+        let mut s = with_tools("openai/gpt-4o-mini");
+        s.caps.conversation = Some(0.10);
+        let (id, _) = s.begin("x");
+        s.apply(id, StreamEvent::ToolCall(call("c1", "list_dir")));
+        // The first step left less of the cap than the shortest answer costs.
+        s.apply(id, usage(666_600, 0));
+        assert_eq!(s.apply(id, finished("tool_calls")), Applied::ToolCalls);
+        let c = s.pending_calls()[0].clone();
+        let r = ok(&c, "x");
+        assert_eq!(
+            s.resume(vec![c], vec![r]).err(),
+            Some(Applied::TurnEnded { interrupted: true })
+        );
+        assert_eq!(
+            s.last_error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Budget)
+        );
+        assert!(!s.is_streaming());
+    }
+
     #[test]
     fn estimate_before_sending() {
         let s = session("openai/gpt-4o-mini");

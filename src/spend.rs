@@ -71,17 +71,24 @@ impl Caps {
             spent,
             what,
         };
+        // What the answer being written already spent (the finished steps of a turn that
+        // uses tools): the turn's later requests are held to the same caps.
+        let writing: f64 = conv
+            .answers()
+            .filter(|a| a.duration_ms.is_none())
+            .filter_map(|a| a.cost_usd)
+            .sum();
         if let Some(l) = self.conversation {
             all.push(mk(
                 l,
-                conv.totals().cost_usd,
+                conv.totals().cost_usd + writing,
                 format!("the conversation's {} budget", dollars(l)),
             ));
         }
         if let Some(l) = self.request {
             all.push(mk(
                 l,
-                0.0,
+                writing,
                 format!("the request's {} cap (--max-cost)", dollars(l)),
             ));
         }

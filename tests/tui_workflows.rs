@@ -1108,3 +1108,168 @@ fn a_long_paste_is_offered_as_untrusted_text() {
     app::update(&mut b, key(KeyCode::Esc));
     assert_eq!(b.draft(), doc);
 }
+
+/// The id of the stream a set of effects starts.
+fn started(eff: &[Effect]) -> u64 {
+    eff.iter()
+        .find_map(|e| match e {
+            Effect::StartStream { request_id, .. } => Some(*request_id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no stream started: {eff:?}"))
+}
+
+#[test]
+fn tool_calls_wait_in_a_dialog_run_when_allowed_and_show_under_the_answer() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = command(&mut a, "/tools on list_dir run_command");
+    assert!(eff.is_empty(), "{eff:?}");
+    assert_eq!(a.session.conv.tools, ["list_dir", "run_command"]);
+    type_text(&mut a, "what is here?");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream { request, .. }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(request.tools.len(), 2, "offered");
+    let id = started(&eff);
+    let call = |id: &str, name: &str, args: serde_json::Value| charla::parts::ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments: args,
+        signature: None,
+        approval: None,
+    };
+    app::update(
+        &mut a,
+        Msg::Stream(id, StreamEvent::TextDelta("Let me look.".into())),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::ToolCall(call("c1", "list_dir", serde_json::json!({"path": "."}))),
+        ),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::ToolCall(call(
+                "c2",
+                "run_command",
+                serde_json::json!({"command": "rm -rf build"}),
+            )),
+        ),
+    );
+    let eff = app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::Finished {
+                reason: "tool_calls".into(),
+            },
+        ),
+    );
+    // Saved (the calls are in the conversation), and the reviews are read.
+    assert!(eff.iter().any(|e| matches!(e, Effect::Save(_))), "{eff:?}");
+    let Some(Effect::ReviewCalls { batch, calls }) =
+        eff.iter().find(|e| matches!(e, Effect::ReviewCalls { .. }))
+    else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(calls.len(), 2);
+    let batch = *batch;
+    app::update(
+        &mut a,
+        Msg::Reviewed(
+            batch,
+            vec![
+                ("c1".into(), "path: .".into()),
+                ("c2".into(), "$ rm -rf build\n(in /work)".into()),
+            ],
+        ),
+    );
+    let s = screen(&a, 80, 24);
+    insta::assert_snapshot!("tool_approval_dialog", s);
+    assert!(s.contains("The model wants to run list_dir"), "{s}");
+    assert!(s.contains("2 waiting"), "{s}");
+    // Allowed once; the next call is asked about.
+    assert!(app::update(&mut a, key(KeyCode::Char('y'))).is_empty());
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("The model wants to run run_command"), "{s}");
+    assert!(s.contains("$ rm -rf build"), "{s}");
+    // Denied with a reason: nothing left to ask, the allowed call runs.
+    app::update(&mut a, key(KeyCode::Char('r')));
+    type_text(&mut a, "not now");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::RunTools { batch: b2, calls }) = eff.first() else {
+        panic!("{eff:?}")
+    };
+    assert_eq!(*b2, batch);
+    assert_eq!(calls.len(), 1, "only the allowed call runs");
+    assert_eq!(calls[0].1.name, "list_dir");
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("⚙ list_dir . · running…"), "{s}");
+    let mut r = charla::parts::ToolResult::error(&calls[0].1, "README.md  12 B\nsrc/");
+    r.is_error = false;
+    r.duration_ms = Some(4);
+    let eff = app::update(&mut a, Msg::ToolsDone(batch, vec![r]));
+    let id2 = started(&eff);
+    assert!(id2 != id);
+    answer(&mut a, &eff, "Two entries.", Usage::default());
+    let s = screen(&a, 80, 24);
+    insta::assert_snapshot!("tool_steps_under_the_answer", s);
+    assert!(s.contains("⚙ list_dir . · once · 2 lines"), "{s}");
+    assert!(
+        s.contains("rm -rf build · denied: The user denied this call: not now"),
+        "{s}"
+    );
+    // A stale batch's results are ignored.
+    assert!(app::update(&mut a, Msg::ToolsDone(batch, vec![])).is_empty());
+}
+
+#[test]
+fn esc_while_tools_wait_cancels_the_turn_and_keeps_it() {
+    let mut a = app("openai/gpt-4o-mini");
+    command(&mut a, "/tools on run_command");
+    type_text(&mut a, "go");
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let id = started(&eff);
+    app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::ToolCall(charla::parts::ToolCall {
+                id: "c1".into(),
+                name: "run_command".into(),
+                arguments: serde_json::json!({"command": "sleep 100"}),
+                signature: None,
+                approval: None,
+            }),
+        ),
+    );
+    app::update(
+        &mut a,
+        Msg::Stream(
+            id,
+            StreamEvent::Finished {
+                reason: "tool_calls".into(),
+            },
+        ),
+    );
+    app::update(&mut a, key(KeyCode::Char('y')));
+    // Running; Esc cancels the turn and the tools.
+    let eff = app::update(&mut a, key(KeyCode::Esc));
+    assert!(
+        eff.iter().any(|e| matches!(e, Effect::CancelTools)),
+        "{eff:?}"
+    );
+    assert!(!a.session.is_streaming());
+    let m = a.session.conv.messages.last().expect("answer");
+    assert!(m.answer.as_ref().is_some_and(|x| x.interrupted));
+    assert!(
+        m.parts.iter().any(
+            |p| matches!(p, charla::parts::Part::ToolResult(r) if r.text.contains("cancelled"))
+        )
+    );
+}

@@ -217,7 +217,7 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                         t.accent,
                     ),
                 };
-                let hint = if result.is_some() && !app.show_attachments {
+                let hint = if result.is_some() && how != "denied" && !app.show_attachments {
                     " · F4 shows"
                 } else {
                     ""
@@ -781,7 +781,17 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
     if let Some(f) = &app.session.in_flight {
         let el = app.now.saturating_duration_since(f.started).as_secs_f64();
         let spin = SPINNER[(app.tick as usize) % SPINNER.len()];
-        let text = if let Some((attempt, wait, reason, at)) = &f.retry {
+        let text = if f.awaiting_tools {
+            match &app.tool_batch {
+                Some(b) if b.running => format!(" {spin} running tools · Esc cancels "),
+                Some(b) if b.waiting() > 0 => format!(
+                    " ⚙ {} call{} to approve ",
+                    b.waiting(),
+                    if b.waiting() == 1 { "" } else { "s" }
+                ),
+                _ => format!(" {spin} tools "),
+            }
+        } else if let Some((attempt, wait, reason, at)) = &f.retry {
             let left = wait.as_secs_f64() - app.now.saturating_duration_since(*at).as_secs_f64();
             let short: String = reason.split(':').next().unwrap_or(reason).to_string();
             format!(

@@ -438,7 +438,7 @@ fn approve(app: &App, area: Rect, f: &mut Frame) {
             )],
             inner,
             &[],
-            &[],
+            &[Span::raw(" ")],
         )),
     }
     let waiting = b.waiting();
