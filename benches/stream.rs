@@ -10,48 +10,10 @@
 mod common;
 #[path = "../tests/support/fake_server.rs"]
 mod fake_server;
-use common::Tmux;
+use common::{Tmux, rusage_of};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// CPU time (wait4) and peak RSS of a child. Peak RSS is the child's own `VmHWM`, sampled from
-/// /proc while it runs: wait4's ru_maxrss also counts the pre-exec fork of this (larger) process.
-fn rusage_of(mut cmd: Command) -> (Duration, u64, bool) {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let status_path = format!("/proc/{pid}/status");
-    let mut hwm_kb = 0u64;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter for wait4 on our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path)
-            && let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))
-        {
-            hwm_kb = hwm_kb.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
-        }
-        // SAFETY: pid is our child; pointers are valid for the call.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let cpu = Duration::from_micros(
-        (ru.ru_utime.tv_sec * 1_000_000
-            + ru.ru_utime.tv_usec
-            + ru.ru_stime.tv_sec * 1_000_000
-            + ru.ru_stime.tv_usec) as u64,
-    );
-    std::mem::forget(child);
-    (cpu, hwm_kb, status == 0)
-}
 
 fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
     v.sort();
