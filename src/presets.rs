@@ -27,6 +27,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "context-only.toml",
         include_str!("../assets/presets/context-only.toml"),
     ),
+    (
+        "explore.toml",
+        include_str!("../assets/presets/explore.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -53,6 +57,12 @@ pub struct Preset {
     pub model: Option<String>,
     /// The JSON Schema its answers must follow: JSON text or concise fields (see `--schema`).
     pub schema: Option<String>,
+    /// Tools its conversations offer the model (built-in or `[tools.NAME]`).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// MCP servers whose tools its conversations offer.
+    #[serde(default)]
+    pub mcp: Vec<String>,
     #[serde(skip)]
     pub source: String,
 }
@@ -81,6 +91,8 @@ pub struct Rendered {
     pub examples: Vec<Example>,
     pub model: Option<String>,
     pub schema: Option<serde_json::Value>,
+    pub tools: Vec<String>,
+    pub mcp: Vec<String>,
 }
 
 fn parse(src: &str, source: &str) -> Result<Preset, PresetError> {
@@ -196,6 +208,8 @@ impl Preset {
                 .map(|s| crate::schema::parse_inline(s, false))
                 .transpose()
                 .map_err(|e| PresetError::Malformed(self.source.clone(), format!("schema: {e}")))?,
+            tools: self.tools.clone(),
+            mcp: self.mcp.clone(),
         })
     }
 }
@@ -211,6 +225,16 @@ impl Rendered {
         conv.system_prompt = (!self.system.is_empty()).then_some(self.system);
         if self.schema.is_some() {
             conv.schema = self.schema;
+        }
+        for t in self.tools {
+            if !conv.tools.contains(&t) {
+                conv.tools.push(t);
+            }
+        }
+        for m in self.mcp {
+            if !conv.mcp.contains(&m) {
+                conv.mcp.push(m);
+            }
         }
         let examples = self.examples.into_iter().flat_map(|e| {
             [

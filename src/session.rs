@@ -645,12 +645,40 @@ impl Session {
                 f.usage = Some(u);
                 self.charge(0, Some(u), now)
             }
-            StreamEvent::ToolCall(c) => {
+            StreamEvent::ToolCall(mut c) => {
                 f.first_token.get_or_insert_with(|| now - f.started);
                 f.retry = None;
+                // A key the model repeats in its arguments is masked before anything shows
+                // or saves them (as in its text).
+                let raw = c.arguments.to_string();
+                let masked = crate::redact::redact_known(&raw);
+                if masked != raw {
+                    c.arguments = serde_json::from_str(&masked)
+                        .unwrap_or_else(|_| serde_json::json!({"masked": masked}));
+                }
                 f.calls.push(c.clone());
                 let grew = self.delta_tokens(&c.arguments.to_string());
                 self.charge(grew, None, now)
+            }
+            StreamEvent::Finished { reason } if !f.calls.is_empty() && self.tools.is_empty() => {
+                // Calls of tools this conversation never offered (a server that calls anyway):
+                // kept, answered as not run, and the answer ends here.
+                let calls = std::mem::take(&mut f.calls);
+                let results = calls
+                    .iter()
+                    .map(|c| {
+                        crate::parts::ToolResult::error(
+                            c,
+                            "not run: this conversation offers no tools",
+                        )
+                    })
+                    .collect();
+                let msg = &mut self.conv.messages[idx];
+                msg.parts
+                    .extend(calls.into_iter().map(crate::parts::Part::ToolCall));
+                self.record_results(idx, vec![], results);
+                self.end_turn(now, Some(reason), None);
+                Applied::TurnEnded { interrupted: false }
             }
             StreamEvent::Finished { reason } if !f.calls.is_empty() => self.end_step(now, reason),
             StreamEvent::Finished { reason } => {

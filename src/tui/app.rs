@@ -509,6 +509,7 @@ impl App {
         if let Some(m) = model.and_then(|m| self.session.cfg.resolve_model(&m).ok()) {
             self.switch_model(m);
         }
+        effects.extend(self.enable_tools());
         self.notify(format!("preset {name} applied"), Level::Info);
         effects
     }
@@ -717,15 +718,16 @@ impl App {
     /// written is kept and saved.
     pub(super) fn cancel_turn(&mut self) -> Vec<Effect> {
         self.session.cancel();
-        self.tool_batch = None;
+        let running = self.tool_batch.take().is_some_and(|b| b.running);
         if self.overlay == Overlay::Approve {
             self.overlay = Overlay::None;
         }
-        vec![
-            Effect::CancelStream,
-            Effect::CancelTools,
-            Effect::Save(Box::new(self.session.conv.clone())),
-        ]
+        let mut eff = vec![Effect::CancelStream];
+        if running {
+            eff.push(Effect::CancelTools);
+        }
+        eff.push(Effect::Save(Box::new(self.session.conv.clone())));
+        eff
     }
 
     /// The last real question (for Up-recall).
