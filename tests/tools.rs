@@ -479,3 +479,67 @@ fn an_mcp_server_gets_only_the_environment_it_is_given() {
     assert!(!o.stdout.contains("sk-should-not-pass"), "{}", o.stdout);
     assert!(!o.stdout.contains("CHARLA_TEST_KEY"), "{}", o.stdout);
 }
+
+/// The SDK's streamable-HTTP server (tests/fixtures/mcp/http_server.py), on a free port of
+/// 127.0.0.1; killed on drop.
+struct HttpMcp(std::process::Child, u16);
+
+impl HttpMcp {
+    fn start() -> HttpMcp {
+        everything_server(); // installs the Python SDK too
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(root.join("target/mcp-py/bin/python"))
+            .arg(root.join("tests/fixtures/mcp/http_server.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the Python MCP server");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the MCP server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        HttpMcp(child, port)
+    }
+}
+
+impl Drop for HttpMcp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_mcp_server_over_streamable_http_is_called() {
+    let server = HttpMcp::start();
+    let h = home(
+        "httpmcp",
+        &format!("[mcp.wc]\nurl = \"http://127.0.0.1:{}/mcp\"\n", server.1),
+    );
+    let o = ask(&h, &["tools", "--mcp", "wc"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("wc__count_words"), "{}", o.stdout);
+    let o = ask(
+        &h,
+        &[
+            "ask",
+            "--mcp",
+            "wc",
+            "--approve",
+            "wc__count_words",
+            "count",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("4 words"), "{}", o.stdout);
+}

@@ -571,6 +571,10 @@ pub fn scenario(name: &str) -> Vec<Vec<(String, serde_json::Value)>> {
         )]],
         "wc" => vec![vec![c("wc", json!({"text": "one two three"}))]],
         "getenv" => vec![vec![c("everything__get-env", json!({}))]],
+        "httpmcp" => vec![vec![c(
+            "wc__count_words",
+            json!({"text": "one two three four"}),
+        )]],
         "cut" | "badargs" => vec![vec![c("read_file", json!({"path": "README.md"}))]],
         _ => vec![],
     }
