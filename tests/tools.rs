@@ -543,3 +543,24 @@ fn an_mcp_server_over_streamable_http_is_called() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("4 words"), "{}", o.stdout);
 }
+
+#[test]
+fn the_offline_demo_model_calls_a_tool_too() {
+    let h = home("agent", "");
+    let o = ask(
+        &h,
+        &[
+            "-m",
+            "demo/charla-demo",
+            "ask",
+            "--tools",
+            "list_dir",
+            "what files are here?",
+        ],
+        Some("y\n"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("the tool `list_dir` ran"), "{}", o.stdout);
+    assert!(o.stdout.contains("README.md"), "{}", o.stdout);
+    assert!(o.stderr.contains("(once)"), "{}", o.stderr);
+}

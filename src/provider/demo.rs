@@ -13,8 +13,66 @@ fn pace() -> std::time::Duration {
     std::time::Duration::from_millis(ms)
 }
 
+/// The tool the demo calls first, when it is offered tools and the question asks for what one
+/// of them does (files here, the time); it answers from the result on the next step.
+pub fn tool_call(req: &ChatRequest) -> Option<crate::parts::ToolCall> {
+    let tooled = req
+        .messages
+        .last()
+        .is_some_and(|m| m.role == Role::Assistant && m.has_tool_steps());
+    if req.tools.is_empty() || tooled {
+        return None;
+    }
+    let q = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)?
+        .content
+        .to_lowercase();
+    let offered = |n: &str| req.tools.iter().any(|t| t.name == n);
+    let (name, arguments) = if ["file", "director", "folder", "here"]
+        .iter()
+        .any(|w| q.contains(w))
+        && offered("list_dir")
+    {
+        ("list_dir", serde_json::json!({"path": "."}))
+    } else if ["time", "date", "today"].iter().any(|w| q.contains(w)) && offered("current_time") {
+        ("current_time", serde_json::json!({}))
+    } else {
+        return None;
+    };
+    Some(crate::parts::ToolCall {
+        id: "demo-call-1".into(),
+        name: name.into(),
+        arguments,
+        signature: None,
+        approval: None,
+    })
+}
+
+/// What the demo says after its tool ran: the result, as it came back.
+fn after_tools(req: &ChatRequest) -> Option<String> {
+    let m = req.messages.last().filter(|m| m.role == Role::Assistant)?;
+    let r = m.parts.iter().rev().find_map(|p| match p {
+        crate::parts::Part::ToolResult(r) => Some(r),
+        _ => None,
+    })?;
+    let lines: Vec<&str> = r.text.lines().take(20).collect();
+    Some(format!(
+        "**charla demo model**: the tool `{}` {} and returned:\n\n{}\n\nA real model would now answer from it. Every call waits for your approval unless \
+         you allowed it; `/tools` turns tools on and off.\n",
+        r.name,
+        if r.is_error { "failed" } else { "ran" },
+        crate::parts::code_fence(&lines.join("\n"))
+    ))
+}
+
 /// The full answer the demo gives to `req`.
 pub fn answer(req: &ChatRequest) -> String {
+    if let Some(a) = after_tools(req) {
+        return a;
+    }
     let last = req.messages.iter().rev().find(|m| m.role == Role::User);
     let question = last.map(|m| m.content.trim()).unwrap_or("");
     let turn = req.messages.iter().filter(|m| m.role == Role::User).count();
@@ -75,6 +133,15 @@ pub fn answer(req: &ChatRequest) -> String {
 
 pub async fn run(req: &ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
     if tx.send(StreamEvent::Started).await.is_err() {
+        return;
+    }
+    if let Some(call) = tool_call(req) {
+        let _ = tx.send(StreamEvent::ToolCall(call)).await;
+        let _ = tx
+            .send(StreamEvent::Finished {
+                reason: "tool_calls".into(),
+            })
+            .await;
         return;
     }
     let text = answer(req);
