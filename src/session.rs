@@ -258,6 +258,7 @@ impl Session {
         calls: Vec<crate::parts::ToolCall>,
         results: Vec<crate::parts::ToolResult>,
     ) {
+        let mode = self.injection_mode().to_string();
         let msg = &mut self.conv.messages[idx];
         for c in calls {
             for p in msg.parts.iter_mut() {
@@ -268,8 +269,26 @@ impl Session {
                 }
             }
         }
-        msg.parts
-            .extend(results.into_iter().map(crate::parts::Part::ToolResult));
+        // Tool output is untrusted: likely injections are flagged on the answer (and, under
+        // injection = "block", the output is not sent at all).
+        for mut r in results {
+            if mode != "off" {
+                let flags = crate::guard::scan_parts(&[crate::parts::Part::ToolResult(r.clone())]);
+                if mode == "block" && !flags.is_empty() {
+                    r.text = format!(
+                        "not sent: the output of this tool looks like a prompt injection ({}); injection = \"block\"",
+                        flags
+                            .iter()
+                            .map(|f| f.detail.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    r.is_error = true;
+                }
+                msg.flags.extend(flags);
+            }
+            msg.parts.push(crate::parts::Part::ToolResult(r));
+        }
     }
 
     pub fn kind(&self) -> Option<Kind> {

@@ -66,7 +66,24 @@ pub async fn run_turn(
             session.cancel();
             return TurnEnd::Cancelled;
         }
-        match session.resume(calls, results) {
+        let index = session.in_flight.as_ref().map(|f| f.index);
+        let flagged = index.map_or(0, |i| session.conv.messages[i].flags.len());
+        let resumed = session.resume(calls, results);
+        // What the injection scanner saw in the tools' output.
+        if let Some(i) = index {
+            for f in &session.conv.messages[i].flags[flagged..] {
+                if out.json {
+                    let _ =
+                        out::json(&json!({"type": "guard", "kind": f.kind, "detail": f.detail}));
+                } else {
+                    err(format!(
+                        "note: possible prompt injection in {}: it goes labelled as data",
+                        f.detail
+                    ));
+                }
+            }
+        }
+        match resumed {
             Ok((i, r)) => (id, req) = (i, r),
             Err(_) => return ended_by(session),
         }

@@ -233,6 +233,21 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                     &[],
                     &[Span::raw("    ")],
                 ));
+                let source = format!("output of tool {}:", c.name);
+                for f in m.flags.iter().filter(|f| f.detail.starts_with(&source)) {
+                    out.extend(markdown::wrap(
+                        &[Span::styled(
+                            format!(
+                                "    ⚠ possible prompt injection in {}; sent labelled as data",
+                                sanitize(&f.detail)
+                            ),
+                            t.warning,
+                        )],
+                        width,
+                        &[],
+                        &[Span::raw("      ")],
+                    ));
+                }
                 if let Some(r) = result.filter(|_| app.show_attachments) {
                     const SHOWN: usize = 20;
                     let bar = vec![Span::styled("  │ ", t.dim)];
