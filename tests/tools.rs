@@ -608,3 +608,27 @@ fn an_injection_in_tool_output_is_flagged_or_blocked() {
         o.stdout
     );
 }
+
+#[test]
+fn a_tool_with_megabytes_of_output_is_cut_and_never_blocks() {
+    let h = home(
+        "wc",
+        "[tools.wc]\ncommand = \"head -c 3000000 /dev/zero | tr '\\\\0' a; echo; echo tail-line\"\ntimeout_secs = 30\n",
+    );
+    h.prepend_config("tool_output_bytes = 1000");
+    let t0 = Instant::now();
+    let o = ask(&h, &["ask", "--tools", "wc", "--yes", "x"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "it never waited for the timeout"
+    );
+    assert!(!o.stdout.contains("timeout"), "{}", o.stdout);
+    let parts = tool_parts(&h.saved()[0]);
+    let r = &parts[1];
+    assert!(r["text"].as_str().is_some_and(|t| t.len() < 1200), "{r}");
+    assert!(
+        r["truncated_from"].as_u64().is_some_and(|n| n > 1000),
+        "{r}"
+    );
+}

@@ -281,19 +281,10 @@ impl Toolbox {
         }
         let mut out = child.stdout().take();
         let mut err = child.stderr().take();
+        // Both pipes are read to their end (what is past the limit is counted, not kept), so
+        // a command with a lot of output never blocks on a full pipe.
         let read = async {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let ra = async {
-                if let Some(o) = out.as_mut() {
-                    let _ = o.take(max as u64 * 2).read_to_end(&mut a).await;
-                }
-            };
-            let rb = async {
-                if let Some(e) = err.as_mut() {
-                    let _ = e.take(max as u64).read_to_end(&mut b).await;
-                }
-            };
-            tokio::join!(ra, rb);
+            let (a, b) = tokio::join!(drain(out.as_mut(), max + 1), drain(err.as_mut(), max));
             (a, b)
         };
         let result = tokio::select! {
@@ -304,12 +295,13 @@ impl Toolbox {
             } => Some(r),
             _ = cancel.cancelled() => None,
         };
-        let Some((a, b, status)) = result else {
+        let Some(((a, a_len), (b, _), status)) = result else {
             // Kill the whole group: what the command started goes too.
             let _ = Box::into_pin(child.kill()).await;
             return Outcome::err("cancelled by the user: the command was killed");
         };
         let code = status.ok().and_then(|s| s.code());
+        let kept_all = a_len <= a.len() as u64;
         let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         let failed = code != Some(0);
         let mut text = if both {
@@ -326,6 +318,12 @@ impl Toolbox {
         } else {
             a.into_owned()
         };
+        if !kept_all {
+            text.push_str(&format!(
+                "\n[… {} of output in all; the rest was not kept]",
+                crate::attach::human_bytes(a_len)
+            ));
+        }
         if both || failed {
             match code {
                 Some(c) => text.push_str(&format!("\n[exit status {c}]")),
@@ -338,6 +336,27 @@ impl Toolbox {
             exit_code: code,
         }
     }
+}
+
+/// Reads `r` to its end, keeping the first `keep` bytes; returns them and the total length.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(r: Option<&mut R>, keep: usize) -> (Vec<u8>, u64) {
+    let mut kept = Vec::new();
+    let mut total = 0u64;
+    let Some(r) = r else {
+        return (kept, 0);
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                total += n as u64;
+                let room = keep.saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buf[..room]);
+            }
+        }
+    }
+    (kept, total)
 }
 
 /// Environment variables never passed to commands: the providers' key variables and anything
