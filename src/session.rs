@@ -836,13 +836,17 @@ impl Session {
         reason: Option<String>,
     ) -> (crate::conversation::model::StepCost, pricing::Outcome) {
         let method = self.estimate_method();
+        // A request the provider never accepted costs a known $0 with zero tokens.
         let outcome = if f.accepted || !failed {
             pricing::Outcome::Accepted
         } else {
             pricing::Outcome::NotAccepted
         };
+        // Estimates only where needed: loading the tokenizer is not free.
         let (usage, estimated) = match f.usage {
             _ if outcome == pricing::Outcome::NotAccepted => (Usage::default(), false),
+            // A broken stream may have reported only a start-of-message placeholder (Anthropic's
+            // message_start says output_tokens: 1): what was received counts at least.
             Some(mut u) if failed => {
                 let (output, reasoning) = self.received_tokens(f.index, method);
                 let short = output > u.output_tokens;
@@ -853,6 +857,8 @@ impl Session {
                 (u, short)
             }
             Some(u) => (u, false),
+            // No usage reported: estimate what was sent (the history before this answer, and
+            // its earlier steps) and what came back (text and calls).
             None => {
                 let (mut output, reasoning) = self.received_tokens(f.index, method);
                 output += f
@@ -889,105 +895,16 @@ impl Session {
         )
     }
 
+    /// Ends the turn: its last step is priced (estimated where the provider reported no
+    /// usage); an answer that used tools sums its steps. Guards and the schema check the
+    /// final words.
     fn end_turn(&mut self, now: Instant, reason: Option<String>, err: Option<ProviderError>) {
         let Some(f) = self.in_flight.take() else {
             return;
         };
         self.last_error = err.clone();
-        if f.awaiting_tools || f.step > 1 {
-            return self.end_tool_turn(f, now, reason, err);
-        }
-        let method = self.estimate_method();
-        // A request the provider never accepted costs a known $0 with zero tokens.
-        let outcome = if f.accepted || err.is_none() {
-            pricing::Outcome::Accepted
-        } else {
-            pricing::Outcome::NotAccepted
-        };
-        // Estimates only where needed: loading the tokenizer is not free.
-        let (reported, estimated) = match f.usage {
-            _ if outcome == pricing::Outcome::NotAccepted => (Usage::default(), false),
-            // A broken stream may have reported only a start-of-message placeholder (Anthropic's
-            // message_start says output_tokens: 1): what was received counts at least.
-            Some(mut u) if err.is_some() => {
-                let (output, reasoning) = self.received_tokens(f.index, method);
-                let short = output > u.output_tokens;
-                if short {
-                    u.output_tokens = output;
-                    u.reasoning_tokens = u.reasoning_tokens.max(reasoning);
-                }
-                (u, short)
-            }
-            Some(u) => (u, false),
-            // No usage reported: estimate what was sent (the history before this answer) and
-            // what came back.
-            None => {
-                let (output, reasoning) = self.received_tokens(f.index, method);
-                let usage = Usage {
-                    input_tokens: self.prompt_tokens(f.index, method),
-                    output_tokens: output,
-                    reasoning_tokens: reasoning,
-                    ..Usage::default()
-                };
-                (usage, true)
-            }
-        };
-        let cost = pricing::turn_cost(&self.cfg, &self.model, &reported, f.sent_at, outcome);
-        // Checked against the system prompt as it was sent (with its canary line).
-        let canary = self
-            .conv
-            .canary
-            .as_deref()
-            .filter(|_| self.cfg.file.canary != Some(false));
-        let guards = match self.conv.system_prompt.as_deref() {
-            Some(sys) if !sys.trim().is_empty() => crate::guard::leaks(
-                &self.conv.messages[f.index].content,
-                &canary.map_or_else(|| sys.to_string(), |c| crate::guard::with_canary(sys, c)),
-                canary,
-                self.cfg.file.leak_ngram.unwrap_or(8) as usize,
-            ),
-            _ => vec![],
-        };
-        let checked = match (&self.conv.schema, &err) {
-            (Some(s), None) => Some(crate::schema::check(
-                &self.conv.messages[f.index].content,
-                s,
-            )),
-            _ => None,
-        };
-        let msg = &mut self.conv.messages[f.index];
-        if let Some(a) = msg.answer.as_mut() {
-            a.not_accepted = outcome == pricing::Outcome::NotAccepted;
-            a.usage = reported;
-            a.usage_estimated = estimated;
-            a.cost_usd = cost;
-            a.ttft_ms = f.first_token.map(|d| d.as_millis() as u64);
-            a.duration_ms = Some((now - f.started).as_millis() as u64);
-            a.finish_reason = reason;
-            a.guards = guards;
-            a.schema = checked;
-            if let Some(e) = err {
-                a.interrupted = true;
-                a.error = Some(if e.kind == ErrorKind::Cancelled {
-                    "cancelled".into()
-                } else {
-                    e.to_string()
-                });
-            }
-        }
-        self.conv.updated = util::now_rfc3339();
-    }
-
-    /// Ends a turn that used tools: the last step (unless the turn ended while waiting for
-    /// tools, when it was already recorded) is added to the steps, and the answer's usage and
-    /// cost are their sums. Guards and the schema check the final words.
-    fn end_tool_turn(
-        &mut self,
-        f: InFlight,
-        now: Instant,
-        reason: Option<String>,
-        err: Option<ProviderError>,
-    ) {
+        let tooled = f.awaiting_tools || f.step > 1;
+        // A turn that ended while waiting for tools had its last step recorded already.
         let last = (!f.awaiting_tools).then(|| self.step_cost(&f, err.is_some(), reason.clone()));
         let checked = match (&self.conv.schema, &err) {
             (Some(s), None) => Some(crate::schema::check(
@@ -999,10 +916,19 @@ impl Session {
         let guards = self.leak_flags(f.index);
         let msg = &mut self.conv.messages[f.index];
         if let Some(a) = msg.answer.as_mut() {
-            if let Some((step, _)) = last {
-                a.steps.push(step);
+            match last {
+                Some((step, outcome)) if !tooled => {
+                    a.not_accepted = outcome == pricing::Outcome::NotAccepted;
+                    a.usage = step.usage;
+                    a.usage_estimated = step.usage_estimated;
+                    a.cost_usd = step.cost_usd;
+                }
+                Some((step, _)) => {
+                    a.steps.push(step);
+                    sum_steps(a);
+                }
+                None => sum_steps(a),
             }
-            sum_steps(a);
             a.ttft_ms = f.first_token.map(|d| d.as_millis() as u64);
             a.duration_ms = Some((now - f.turn_started).as_millis() as u64);
             a.finish_reason = reason;

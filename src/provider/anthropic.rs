@@ -19,48 +19,19 @@ pub fn models_url(base_url: &str) -> String {
 /// Anthropic wants strict user/assistant alternation starting with a user turn: consecutive
 /// messages of one role are joined, and a history that starts with the assistant gets a stub.
 pub fn body(req: &ChatRequest) -> Value {
-    let mut msgs: Vec<(Role, Vec<Block>)> = Vec::new();
-    fn push<'a>(msgs: &mut Vec<(Role, Vec<Block<'a>>)>, role: Role, blocks: Vec<Block<'a>>) {
-        match msgs.last_mut() {
-            Some((r, prev)) if *r == role => join_blocks(prev, blocks),
-            _ => msgs.push((role, blocks)),
-        }
-    }
-    for m in req.messages.iter().filter(|m| !m.is_blank()) {
-        if req.native_steps(m) {
-            // Calls are `tool_use` blocks of the assistant; results `tool_result` blocks of
-            // the user turn that follows.
-            for step in m.steps() {
-                match step {
-                    super::Step::Said { mut blocks, calls } => {
-                        blocks.extend(calls.iter().map(|c| {
-                            Block::Native(json!({
-                                "type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments
-                            }))
-                        }));
-                        push(&mut msgs, Role::Assistant, blocks);
-                    }
-                    super::Step::Results(rs) => push(
-                        &mut msgs,
-                        Role::User,
-                        rs.into_iter()
-                            .map(|r| {
-                                let mut b = json!({
-                                    "type": "tool_result", "tool_use_id": r.call_id, "content": r.text
-                                });
-                                if r.is_error {
-                                    b["is_error"] = json!(true);
-                                }
-                                Block::Native(b)
-                            })
-                            .collect(),
-                    ),
-                }
+    // Calls are `tool_use` blocks of the assistant; results `tool_result` blocks of the user
+    // turn that follows.
+    let mut msgs = alternating(
+        req,
+        |c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}),
+        |r| {
+            let mut b = json!({"type": "tool_result", "tool_use_id": r.call_id, "content": r.text});
+            if r.is_error {
+                b["is_error"] = json!(true);
             }
-            continue;
-        }
-        push(&mut msgs, m.role, m.blocks());
-    }
+            b
+        },
+    );
     if msgs.first().is_some_and(|(r, _)| *r == Role::Assistant) {
         msgs.insert(
             0,
@@ -139,6 +110,40 @@ pub fn structured_outputs(model: &str) -> bool {
 }
 
 pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
+
+/// The history as alternating user/assistant turns of blocks (Anthropic and Gemini want
+/// that): consecutive messages of one role are joined; an answer's tool steps put each call
+/// (`call` spells it) in the assistant's turn and each result (`result`) in the user turn after.
+pub(crate) fn alternating<'a>(
+    req: &'a ChatRequest,
+    call: impl Fn(&crate::parts::ToolCall) -> Value,
+    result: impl Fn(&crate::parts::ToolResult) -> Value,
+) -> Vec<(Role, Vec<Block<'a>>)> {
+    let mut msgs: Vec<(Role, Vec<Block<'a>>)> = Vec::new();
+    let mut push = |role: Role, blocks: Vec<Block<'a>>| match msgs.last_mut() {
+        Some((r, prev)) if *r == role => join_blocks(prev, blocks),
+        _ => msgs.push((role, blocks)),
+    };
+    for m in req.messages.iter().filter(|m| !m.is_blank()) {
+        if !req.native_steps(m) {
+            push(m.role, m.blocks());
+            continue;
+        }
+        for step in m.steps() {
+            match step {
+                super::Step::Said { mut blocks, calls } => {
+                    blocks.extend(calls.iter().map(|c| Block::Native(call(c))));
+                    push(Role::Assistant, blocks);
+                }
+                super::Step::Results(rs) => push(
+                    Role::User,
+                    rs.iter().map(|r| Block::Native(result(r))).collect(),
+                ),
+            }
+        }
+    }
+    msgs
+}
 
 /// Appends a message's blocks to the previous message of the same role (Anthropic wants strict
 /// alternation): adjacent texts are joined by a blank line.

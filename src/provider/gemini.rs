@@ -19,53 +19,29 @@ pub fn models_url(base_url: &str) -> String {
 }
 
 pub fn body(req: &ChatRequest) -> Value {
-    let mut contents: Vec<(Role, Vec<Block>)> = Vec::new();
-    fn push<'a>(contents: &mut Vec<(Role, Vec<Block<'a>>)>, role: Role, blocks: Vec<Block<'a>>) {
-        match contents.last_mut() {
-            Some((r, prev)) if *r == role => super::anthropic::join_blocks(prev, blocks),
-            _ => contents.push((role, blocks)),
-        }
-    }
-    for m in req.messages.iter().filter(|m| !m.is_blank()) {
-        if req.native_steps(m) {
-            // Calls are `functionCall` parts of the model's turn (with the signature Gemini
-            // gave them); results `functionResponse` parts of the user turn after it.
-            for step in m.steps() {
-                match step {
-                    super::Step::Said { mut blocks, calls } => {
-                        blocks.extend(calls.iter().map(|c| {
-                            let mut p =
-                                json!({"functionCall": {"name": c.name, "args": c.arguments}});
-                            if !c.id.starts_with(GENERATED_ID) {
-                                p["functionCall"]["id"] = json!(c.id);
-                            }
-                            if let Some(sig) = &c.signature {
-                                p["thoughtSignature"] = json!(sig);
-                            }
-                            Block::Native(p)
-                        }));
-                        push(&mut contents, Role::Assistant, blocks);
-                    }
-                    super::Step::Results(rs) => push(
-                        &mut contents,
-                        Role::User,
-                        rs.into_iter()
-                            .map(|r| {
-                                let key = if r.is_error { "error" } else { "result" };
-                                let mut f = json!({"name": r.name, "response": {key: r.text}});
-                                if !r.call_id.starts_with(GENERATED_ID) {
-                                    f["id"] = json!(r.call_id);
-                                }
-                                Block::Native(json!({"functionResponse": f}))
-                            })
-                            .collect(),
-                    ),
-                }
+    // Calls are `functionCall` parts of the model's turn (with the signature Gemini gave
+    // them); results `functionResponse` parts of the user turn after it.
+    let contents = super::anthropic::alternating(
+        req,
+        |c| {
+            let mut p = json!({"functionCall": {"name": c.name, "args": c.arguments}});
+            if !c.id.starts_with(GENERATED_ID) {
+                p["functionCall"]["id"] = json!(c.id);
             }
-            continue;
-        }
-        push(&mut contents, m.role, m.blocks());
-    }
+            if let Some(sig) = &c.signature {
+                p["thoughtSignature"] = json!(sig);
+            }
+            p
+        },
+        |r| {
+            let key = if r.is_error { "error" } else { "result" };
+            let mut f = json!({"name": r.name, "response": {key: r.text}});
+            if !r.call_id.starts_with(GENERATED_ID) {
+                f["id"] = json!(r.call_id);
+            }
+            json!({"functionResponse": f})
+        },
+    );
     let contents: Vec<Value> = contents
         .into_iter()
         .map(|(role, blocks)| {
