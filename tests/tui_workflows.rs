@@ -1109,6 +1109,19 @@ fn a_long_paste_is_offered_as_untrusted_text() {
     assert_eq!(b.draft(), doc);
 }
 
+/// Answers the `ReviewCalls` among `eff` with `reviews`, which opens the approval dialog;
+/// returns the batch.
+fn open_approval(a: &mut App, eff: &[Effect], reviews: Vec<(String, String)>) -> u64 {
+    let Some(Effect::ReviewCalls { batch, calls }) =
+        eff.iter().find(|e| matches!(e, Effect::ReviewCalls { .. }))
+    else {
+        panic!("no review asked for: {eff:?}")
+    };
+    assert!(!calls.is_empty());
+    app::update(a, Msg::Reviewed(*batch, reviews));
+    *batch
+}
+
 /// The id of the stream a set of effects starts.
 fn started(eff: &[Effect]) -> u64 {
     eff.iter()
@@ -1172,22 +1185,13 @@ fn tool_calls_wait_in_a_dialog_run_when_allowed_and_show_under_the_answer() {
     );
     // Saved (the calls are in the conversation), and the reviews are read.
     assert!(eff.iter().any(|e| matches!(e, Effect::Save(_))), "{eff:?}");
-    let Some(Effect::ReviewCalls { batch, calls }) =
-        eff.iter().find(|e| matches!(e, Effect::ReviewCalls { .. }))
-    else {
-        panic!("{eff:?}")
-    };
-    assert_eq!(calls.len(), 2);
-    let batch = *batch;
-    app::update(
+    let batch = open_approval(
         &mut a,
-        Msg::Reviewed(
-            batch,
-            vec![
-                ("c1".into(), "path: .".into()),
-                ("c2".into(), "$ rm -rf build\n(in /work)".into()),
-            ],
-        ),
+        &eff,
+        vec![
+            ("c1".into(), "path: .".into()),
+            ("c2".into(), "$ rm -rf build\n(in /work)".into()),
+        ],
     );
     let s = screen(&a, 80, 24);
     insta::assert_snapshot!("tool_approval_dialog", s);
@@ -1264,12 +1268,7 @@ fn esc_while_tools_wait_cancels_the_turn_and_keeps_it() {
             },
         ),
     );
-    let Some(Effect::ReviewCalls { batch, .. }) =
-        eff.iter().find(|e| matches!(e, Effect::ReviewCalls { .. }))
-    else {
-        panic!("{eff:?}")
-    };
-    app::update(&mut a, Msg::Reviewed(*batch, vec![]));
+    open_approval(&mut a, &eff, vec![]);
     let eff = app::update(&mut a, key(KeyCode::Char('y')));
     assert!(
         matches!(eff.as_slice(), [Effect::RunTools { .. }]),

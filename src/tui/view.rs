@@ -164,6 +164,27 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The warning a flagged piece of untrusted content gets, indented by `indent`.
+fn injection_line(
+    app: &App,
+    f: &crate::guard::Flag,
+    width: usize,
+    indent: &str,
+) -> Vec<Line<'static>> {
+    markdown::wrap(
+        &[Span::styled(
+            format!(
+                "{indent}⚠ possible prompt injection in {}; sent labelled as data",
+                sanitize(&f.detail)
+            ),
+            app.theme.warning,
+        )],
+        width,
+        &[],
+        &[Span::raw(format!("{indent}  "))],
+    )
+}
+
 /// The steps of an answer that used tools, in order: what the model said between calls, and
 /// each call on one line with how it was approved and what it returned (F4 shows the output).
 fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
@@ -235,18 +256,7 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                 ));
                 let source = format!("output of tool {}:", c.name);
                 for f in m.flags.iter().filter(|f| f.detail.starts_with(&source)) {
-                    out.extend(markdown::wrap(
-                        &[Span::styled(
-                            format!(
-                                "    ⚠ possible prompt injection in {}; sent labelled as data",
-                                sanitize(&f.detail)
-                            ),
-                            t.warning,
-                        )],
-                        width,
-                        &[],
-                        &[Span::raw("      ")],
-                    ));
+                    out.extend(injection_line(app, f, width, "    "));
                 }
                 if let Some(r) = result.filter(|_| app.show_attachments) {
                     const SHOWN: usize = 20;
@@ -377,18 +387,7 @@ fn message_lines(
             out.push(Line::styled("▌ you", t.user));
             out.extend(part_lines(app, m, width));
             for f in &m.flags {
-                out.extend(markdown::wrap(
-                    &[Span::styled(
-                        format!(
-                            "  ⚠ possible prompt injection in {}; sent labelled as data",
-                            sanitize(&f.detail)
-                        ),
-                        t.warning,
-                    )],
-                    width,
-                    &[],
-                    &indent,
-                ));
+                out.extend(injection_line(app, f, width, "  "));
             }
             for para in sanitize(&m.content).split('\n') {
                 out.extend(markdown::wrap(
