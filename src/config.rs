@@ -117,6 +117,17 @@ pub struct McpFile {
     pub timeout_secs: Option<f64>,
 }
 
+/// `[rag]`: how collections are split and how much of them a question gets.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RagFile {
+    pub chunk_chars: Option<u64>,
+    pub overlap_lines: Option<u64>,
+    pub max_file_bytes: Option<u64>,
+    pub top_k: Option<u64>,
+    pub context_tokens: Option<u64>,
+}
+
 /// `[attachments]`: limits on attached files.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +201,8 @@ pub struct FileConfig {
     pub retry: Option<RetryFile>,
     pub timeouts: Option<TimeoutsFile>,
     pub attachments: Option<AttachmentsFile>,
+    /// Retrieval (`charla rag`): passage size, limits, how much context a question gets.
+    pub rag: Option<RagFile>,
     /// Most model steps one answer may take with tools (default 10).
     pub max_steps: Option<u32>,
     /// A tool call is stopped after this many seconds (default 60; per tool `timeout_secs`).
@@ -255,6 +268,14 @@ impl FileConfig {
                 .get_or_insert_with(AttachmentsFile::default);
             mine.max_file_bytes = a.max_file_bytes.or(mine.max_file_bytes);
             mine.max_context_share = a.max_context_share.or(mine.max_context_share);
+        }
+        if let Some(r) = o.rag {
+            let mine = self.rag.get_or_insert_with(RagFile::default);
+            mine.chunk_chars = r.chunk_chars.or(mine.chunk_chars);
+            mine.overlap_lines = r.overlap_lines.or(mine.overlap_lines);
+            mine.max_file_bytes = r.max_file_bytes.or(mine.max_file_bytes);
+            mine.top_k = r.top_k.or(mine.top_k);
+            mine.context_tokens = r.context_tokens.or(mine.context_tokens);
         }
         if let Some(t) = o.timeouts {
             self.timeouts

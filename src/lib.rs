@@ -17,6 +17,7 @@ pub mod parts;
 pub mod presets;
 pub mod pricing;
 pub mod provider;
+pub mod rag;
 pub mod redact;
 pub mod sanitize;
 pub mod schema;

@@ -130,6 +130,9 @@ pub struct Context {
     #[serde(default)]
     pub query: String,
     pub passages: Vec<Passage>,
+    /// The collection they came from (`charla rag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +177,7 @@ impl Part {
                 r.text
             ),
             Part::Context(_) => format!(
-                "Retrieved passages (cite them by source):\n{}",
+                "Retrieved passages (cite them as [n]):\n{}",
                 self.untrusted_text()?
             ),
         })
@@ -205,13 +208,14 @@ impl Part {
             Part::Context(c) => Some(
                 c.passages
                     .iter()
-                    .map(|p| {
+                    .enumerate()
+                    .map(|(i, p)| {
                         let loc = p
                             .location
                             .as_deref()
                             .map(|l| format!(" ({l})"))
                             .unwrap_or_default();
-                        format!("[{}{loc}]\n{}", p.source, code_fence(&p.text))
+                        format!("[{}] {}{loc}\n{}", i + 1, p.source, code_fence(&p.text))
                     })
                     .collect::<Vec<_>>()
                     .join("\n\n"),
@@ -356,6 +360,7 @@ mod tests {
                     text: "p".into(),
                     score: None,
                 }],
+                collection: None,
             }),
         ];
         let j = serde_json::to_string(&parts).expect("json");
