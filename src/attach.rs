@@ -509,6 +509,13 @@ fn describe_with(p: &Part, kind: Kind, short: bool, tokens: Option<u64>) -> Stri
             "a part of type {:?} from a newer charla",
             v.get("type").and_then(|t| t.as_str()).unwrap_or("?")
         ),
+        Part::Context(c) => format!(
+            "{} passage{} from {} · ~{} tokens",
+            c.passages.len(),
+            if c.passages.len() == 1 { "" } else { "s" },
+            c.collection.as_deref().unwrap_or("retrieval"),
+            human_tokens(tokens)
+        ),
         Part::ToolCall(c) => format!(
             "{} {} · {}",
             c.name,
@@ -533,7 +540,6 @@ fn describe_with(p: &Part, kind: Kind, short: bool, tokens: Option<u64>) -> Stri
             }
             s
         }
-        other => other.kind().replace('_', " "),
     }
 }
 

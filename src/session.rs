@@ -57,6 +57,11 @@ pub struct RunningCap {
     pub max_tokens: Option<u32>,
 }
 
+/// What the model is told when a question carries retrieved passages.
+pub const CITE: &str = "\n\nThe retrieved passages are numbered [1], [2], …: answer from them when they hold \
+the answer, cite the ones you use as [n] after the sentence that uses them, and say so when \
+they do not hold it.";
+
 /// How a refusal under `injection = "block"` begins (the chat screen's next send confirms).
 pub const INJECTION_BLOCKED: &str = "possible prompt injection, not sent";
 
@@ -533,7 +538,14 @@ impl Session {
             for m in &mut req.messages {
                 m.fence = Some(fence.clone());
             }
-            let note = fence.note();
+            let mut note = fence.note();
+            if req.messages.iter().any(|m| {
+                m.parts
+                    .iter()
+                    .any(|p| matches!(p, crate::parts::Part::Context(_)))
+            }) {
+                note.push_str(CITE);
+            }
             req.system = Some(match req.system.take().filter(|s| !s.trim().is_empty()) {
                 Some(s) => format!("{s}\n\n{note}"),
                 None => note,

@@ -431,6 +431,19 @@ fn read_stdin() -> std::io::Result<Option<String>> {
     })
 }
 
+/// The passages of collection `name` for `question`, within the model's context budget.
+fn retrieve(
+    session: &Session,
+    name: &str,
+    question: &str,
+) -> Result<crate::parts::Context, String> {
+    let cfg = &session.cfg;
+    let c = crate::rag::Collection::open(&cfg.paths.data_dir, name)?;
+    let s = crate::rag::Settings::of(cfg);
+    let budget = crate::rag::budget(s, session.estimate("").context_window);
+    c.context(question, s, budget)
+}
+
 /// The most recent conversation for `-c`, unless a file that cannot be read is more recent:
 /// continuing an older conversation without a word would be a silent mistake.
 fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::StoreError> {
@@ -547,13 +560,35 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         session.caps.request = Some(c);
     }
     // Attachments are read and checked before anything is sent: a bad one names its path.
-    let parts = match load_attachments(&session, &args.attach) {
+    let mut parts = match load_attachments(&session, &args.attach) {
         Ok(p) => p,
         Err(e) => {
             err(e);
             return EXIT_USAGE;
         }
     };
+    // Retrieval: the collection's best passages for the question go before it.
+    let mut retrieved = None;
+    if let Some(name) = args.rag.clone().or(session.conv.rag.clone()) {
+        match retrieve(&session, &name, &prompt) {
+            Ok(ctx) => {
+                session.conv.rag = Some(name);
+                if ctx.passages.is_empty() {
+                    err(format!(
+                        "note: no passage of {} matches the question; it goes without context",
+                        ctx.collection.as_deref().unwrap_or("")
+                    ));
+                } else {
+                    retrieved = Some(ctx.clone());
+                    parts.insert(0, crate::parts::Part::Context(ctx));
+                }
+            }
+            Err(e) => {
+                err(e);
+                return EXIT_USAGE;
+            }
+        }
+    }
     if args.temperature.is_some() {
         session.temperature = args.temperature;
     }
@@ -625,6 +660,18 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             };
         }
     };
+    // The sources, said before the answer (the --json form follows the start line).
+    if let Some(ctx) = retrieved.as_ref().filter(|_| !out.json) {
+        for (i, p) in ctx.passages.iter().enumerate() {
+            out::eline(format!(
+                "[{}] {} {} · score {}",
+                i + 1,
+                p.source,
+                p.location.as_deref().unwrap_or(""),
+                p.score.map(|s| s.to_string()).unwrap_or_default()
+            ));
+        }
+    }
     if out.json {
         let mut start = json!({"type": "start", "model": session.model.to_string(), "conversation": session.conv.id});
         if !attached.is_empty() {
@@ -634,6 +681,16 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
             start["exact_input_tokens"] = json!(n);
         }
         let _ = out::json(&start);
+        if let Some(ctx) = &retrieved {
+            let passages: Vec<serde_json::Value> = ctx
+                .passages
+                .iter()
+                .map(|p| json!({"source": p.source, "location": p.location, "score": p.score}))
+                .collect();
+            let _ = out::json(
+                &json!({"type": "context", "collection": ctx.collection, "passages": passages}),
+            );
+        }
     }
     // What the injection scanner saw in the question's untrusted parts (sent labelled).
     let question = session.conv.messages.len().saturating_sub(2);

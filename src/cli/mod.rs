@@ -4,6 +4,7 @@ pub mod agent;
 pub mod ask;
 pub mod manage;
 pub mod out;
+pub mod rag;
 pub mod replay;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -109,6 +110,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Collections of local files to answer from (retrieval): add, list, search, refresh, rm
+    Rag {
+        #[command(subcommand)]
+        action: RagAction,
+    },
     /// Delete a saved conversation
     Delete { id: String },
     /// Print shell completions
@@ -119,6 +125,37 @@ pub enum Command {
 pub enum ExportFormat {
     Md,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RagAction {
+    /// Index files and directories into a collection (made if new); only what changed is read
+    Add {
+        name: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Collections: files, passages, size, updated
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The best passages for a query, with path:lines and score
+    Search {
+        name: String,
+        /// The query (joined with spaces)
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// How many passages
+        #[arg(short = 'k', long, default_value_t = 5)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read a collection's files: changed ones are indexed again, deleted ones leave it
+    Refresh { name: String },
+    /// Delete a collection's index (the files are not touched)
+    Rm { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +255,9 @@ pub struct AskArgs {
     /// Run every tool call without asking
     #[arg(long)]
     pub yes: bool,
+    /// Answer from this collection (charla rag): its best passages go with the question
+    #[arg(long, value_name = "NAME")]
+    pub rag: Option<String>,
     /// Maximum tokens to generate
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,

@@ -33,6 +33,9 @@ pub struct Conversation {
     /// The MCP servers whose tools it offers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mcp: Vec<String>,
+    /// The collection its questions are answered from (`ask --rag`, `/rag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rag: Option<String>,
     /// For a replay: the id of the conversation whose questions were re-asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
@@ -268,6 +271,7 @@ impl Conversation {
             schema: None,
             tools: vec![],
             mcp: vec![],
+            rag: None,
             replay_of: None,
             messages: vec![],
             origin: Origin::default(),
@@ -302,6 +306,7 @@ impl Conversation {
         c.schema = self.schema.clone();
         c.tools = self.tools.clone();
         c.mcp = self.mcp.clone();
+        c.rag = self.rag.clone();
         c.title = format!("{} (replay)", self.title);
         c.messages = self
             .messages

@@ -100,6 +100,22 @@ pub fn answer(req: &ChatRequest) -> String {
                 "- the image `{}`: {} {}×{} px, {} bytes",
                 i.name, i.media_type, i.width, i.height, i.size
             )),
+            crate::parts::Part::Context(c) => Some(format!(
+                "- {} passage(s) retrieved from `{}`: {}",
+                c.passages.len(),
+                c.collection.as_deref().unwrap_or("retrieval"),
+                c.passages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| format!(
+                        "[{}] `{}` {}",
+                        i + 1,
+                        p.source,
+                        p.location.as_deref().unwrap_or("")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             _ => None,
         })
         .collect();

@@ -59,6 +59,12 @@ pub enum Msg {
     McpConnected(String, Result<Vec<crate::tools::Offered>, String>),
     /// Something done in the background to tell (an "always allow" that could not be saved).
     Note(Level, String),
+    /// The passages for a question to send: (question, its parts, the context or why not).
+    Retrieved(
+        String,
+        Vec<crate::parts::Part>,
+        Result<crate::parts::Context, String>,
+    ),
 }
 
 /// What a background save wrote.
@@ -127,6 +133,13 @@ pub enum Effect {
     AlwaysAllow(String),
     /// Start this MCP server and list its tools.
     ConnectMcp(String),
+    /// Look up the passages of `collection` for a question, then send it (`Msg::Retrieved`).
+    Retrieve {
+        collection: String,
+        question: String,
+        parts: Vec<crate::parts::Part>,
+        context_window: Option<u64>,
+    },
     Quit,
 }
 
@@ -621,7 +634,59 @@ impl App {
         self.send_parts(text, parts)
     }
 
+    /// Sends a question; with a collection on (`/rag`), its passages are looked up first
+    /// (`Effect::Retrieve`, then `Msg::Retrieved` sends it).
     fn send_parts(&mut self, text: String, parts: Vec<crate::parts::Part>) -> Vec<Effect> {
+        let has_context = parts
+            .iter()
+            .any(|p| matches!(p, crate::parts::Part::Context(_)));
+        if let Some(collection) = self.session.conv.rag.clone().filter(|_| !has_context) {
+            let context_window = self.session.estimate("").context_window;
+            return vec![Effect::Retrieve {
+                collection,
+                question: text,
+                parts,
+                context_window,
+            }];
+        }
+        self.begin_turn(text, parts)
+    }
+
+    /// The passages for a question came back (or why not): it is sent with them. A failed
+    /// lookup sends nothing and gives the question back.
+    fn retrieved(
+        &mut self,
+        text: String,
+        mut parts: Vec<crate::parts::Part>,
+        context: Result<crate::parts::Context, String>,
+    ) -> Vec<Effect> {
+        match context {
+            Ok(c) if c.passages.is_empty() => {
+                self.notify(
+                    format!(
+                        "no passage of {} matches: asked without context",
+                        c.collection.as_deref().unwrap_or("")
+                    ),
+                    Level::Warn,
+                );
+                self.begin_turn(text, parts)
+            }
+            Ok(c) => {
+                parts.insert(0, crate::parts::Part::Context(c));
+                self.begin_turn(text, parts)
+            }
+            Err(e) => {
+                self.attachments.restore(parts);
+                if self.draft().is_empty() {
+                    self.set_draft(&text);
+                }
+                self.notify(e, Level::Error);
+                vec![]
+            }
+        }
+    }
+
+    fn begin_turn(&mut self, text: String, parts: Vec<crate::parts::Part>) -> Vec<Effect> {
         let (request_id, request) = match self.session.begin_with(&text, parts) {
             Ok((id, req, warning)) => {
                 if let Some(w) = warning {
@@ -952,6 +1017,38 @@ impl App {
                 }
                 eff
             }
+            "/rag" if arg.is_empty() => {
+                let on = self.session.conv.rag.as_deref().unwrap_or("off");
+                self.notify(
+                    format!("retrieval: {on} · /rag NAME answers from a collection (charla rag add NAME PATH…), /rag off stops"),
+                    Level::Info,
+                );
+                vec![]
+            }
+            "/rag" if arg == "off" => {
+                self.session.conv.rag = None;
+                self.notify("retrieval off", Level::Info);
+                vec![]
+            }
+            "/rag" => match crate::rag::Collection::open(&self.session.cfg.paths.data_dir, arg) {
+                Ok(c) => {
+                    self.notify(
+                        format!(
+                            "retrieval: {} ({} files, {} passages): its passages go with every question",
+                            c.meta.name,
+                            c.meta.files.len(),
+                            c.meta.passages()
+                        ),
+                        Level::Info,
+                    );
+                    self.session.conv.rag = Some(c.meta.name);
+                    vec![]
+                }
+                Err(e) => {
+                    self.notify(e, Level::Error);
+                    vec![]
+                }
+            },
             "/attach" => self.attach_effect(attachments::split_args(arg)),
             "/detach" => {
                 match arg {
@@ -1274,6 +1371,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.notify(e, Level::Error);
             vec![]
         }
+        Msg::Retrieved(text, parts, context) => app.retrieved(text, parts, context),
         Msg::Note(level, text) => {
             app.notify(text, level);
             vec![]

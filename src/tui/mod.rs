@@ -503,6 +503,22 @@ async fn event_loop(
                         });
                     }
                     Effect::ConnectMcp(name) => connect_mcp(toolbox, name, &tx),
+                    Effect::Retrieve {
+                        collection,
+                        question,
+                        parts,
+                        context_window,
+                    } => {
+                        let (cfg, tx) = (app.session.cfg.clone(), tx.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let s = crate::rag::Settings::of(&cfg);
+                            let r = crate::rag::Collection::open(&cfg.paths.data_dir, &collection)
+                                .and_then(|c| {
+                                    c.context(&question, s, crate::rag::budget(s, context_window))
+                                });
+                            let _ = tx.send(Msg::Retrieved(question, parts, r));
+                        });
+                    }
                     Effect::Save(conv) => {
                         let _ = saves.send(conv);
                     }

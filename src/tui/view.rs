@@ -164,6 +164,67 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The sources an answer was given: the passages retrieved for the question before it, one
+/// line each (`[1] handbook/travel.md lines 120-148 · 7.3`); F4 shows their text.
+fn source_lines(app: &App, i: usize, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    let Some(q) = i
+        .checked_sub(1)
+        .and_then(|j| app.session.conv.messages.get(j))
+    else {
+        return out;
+    };
+    for p in &q.parts {
+        let crate::parts::Part::Context(c) = p else {
+            continue;
+        };
+        out.push(Line::styled(
+            format!(
+                "  sources · {}{}",
+                sanitize(c.collection.as_deref().unwrap_or("retrieval")),
+                if app.show_attachments {
+                    ""
+                } else {
+                    " · F4 shows the passages"
+                }
+            ),
+            t.dim,
+        ));
+        for (n, s) in c.passages.iter().enumerate() {
+            out.extend(markdown::wrap(
+                &[
+                    Span::styled(format!("  [{}] ", n + 1), t.accent),
+                    Span::styled(sanitize(&s.source), t.link),
+                    Span::styled(
+                        format!(
+                            " {}{}",
+                            sanitize(s.location.as_deref().unwrap_or("")),
+                            s.score.map(|x| format!(" · {x}")).unwrap_or_default()
+                        ),
+                        t.dim,
+                    ),
+                ],
+                width,
+                &[],
+                &[Span::raw("      ")],
+            ));
+            if app.show_attachments {
+                let bar = vec![Span::styled("    │ ", t.dim)];
+                for line in s.text.lines() {
+                    out.extend(markdown::wrap(
+                        &[Span::styled(sanitize(line), t.text)],
+                        width,
+                        &bar,
+                        &bar,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The warning a flagged piece of untrusted content gets, indented by `indent`.
 fn injection_line(
     app: &App,
@@ -415,6 +476,9 @@ fn message_lines(
                 let mut spans = indent.clone();
                 spans.extend(l.spans);
                 out.push(Line::from(spans));
+            }
+            if !streaming {
+                out.extend(source_lines(app, i, width));
             }
             if !streaming {
                 if let Some(c) = &a.schema {
@@ -791,6 +855,9 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
             format!("· {period} {} of {} ", dollars(h.spent), dollars(h.limit))
         };
         parts.push(Span::styled(text, st));
+    }
+    if let Some(r) = &app.session.conv.rag {
+        parts.push(Span::styled(format!("rag {} ", sanitize(r)), t.status));
     }
     if let Some(f) = &app.session.in_flight {
         let el = app.now.saturating_duration_since(f.started).as_secs_f64();
