@@ -63,6 +63,8 @@ pub struct Preset {
     /// MCP servers whose tools its conversations offer.
     #[serde(default)]
     pub mcp: Vec<String>,
+    /// The collection its questions are answered from (`charla rag`).
+    pub rag: Option<String>,
     #[serde(skip)]
     pub source: String,
 }
@@ -93,6 +95,7 @@ pub struct Rendered {
     pub schema: Option<serde_json::Value>,
     pub tools: Vec<String>,
     pub mcp: Vec<String>,
+    pub rag: Option<String>,
 }
 
 fn parse(src: &str, source: &str) -> Result<Preset, PresetError> {
@@ -210,6 +213,7 @@ impl Preset {
                 .map_err(|e| PresetError::Malformed(self.source.clone(), format!("schema: {e}")))?,
             tools: self.tools.clone(),
             mcp: self.mcp.clone(),
+            rag: self.rag.clone(),
         })
     }
 }
@@ -235,6 +239,9 @@ impl Rendered {
             if !conv.mcp.contains(&m) {
                 conv.mcp.push(m);
             }
+        }
+        if self.rag.is_some() {
+            conv.rag = self.rag;
         }
         let examples = self.examples.into_iter().flat_map(|e| {
             [

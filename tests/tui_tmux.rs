@@ -718,3 +718,44 @@ fn esc_during_a_running_command_kills_it_and_keeps_the_turn() {
     let saved = h.saved();
     assert_eq!(saved[0]["messages"][1]["interrupted"], true);
 }
+
+#[test]
+fn rag_in_the_chat_screen_lists_the_sources_under_the_answer() {
+    let h = Home::new("echo");
+    let root = h.path().join("handbook");
+    std::fs::create_dir(&root).expect("dir");
+    std::fs::write(
+        root.join("travel.md"),
+        "# Travel\n\n## Baggage\n\nAn infant travels with one bag of 10 kg and a folding stroller.\n",
+    )
+    .expect("travel");
+    let st = Command::new(env!("CARGO_BIN_EXE_charla"))
+        .args(["rag", "add", "notes"])
+        .arg(&root)
+        .env("CHARLA_HOME", h.path())
+        .output()
+        .expect("rag add");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    for (w, ht) in [(80u16, 24u16), (200, 50)] {
+        let t = Tmux::start(&format!("rag{w}"), &h, "", "-m openai/gpt-4o-mini", w, ht);
+        t.wait_for("type a question");
+        t.text("/rag notes");
+        t.keys(&["Enter"]);
+        t.wait_for("rag notes");
+        t.text("What is the baggage allowance for an infant?");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("sources · notes");
+        assert!(s.contains("[1] handbook/travel.md lines 3-5"), "{s}");
+        assert!(
+            s.contains("1 passage from notes"),
+            "the question shows its context: {s}"
+        );
+        t.keys(&["F4"]);
+        t.wait_for("│ An infant travels");
+        t.quit();
+    }
+}

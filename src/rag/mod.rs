@@ -525,7 +525,7 @@ mod tests {
         std::fs::write(root.join("logo.png"), [0u8, 1, 2, 0, 5]).expect("w");
         std::fs::write(root.join("big.log"), "x".repeat(5000)).expect("w");
         let mut c = Collection::open_or_new(data.path(), "notes").expect("new");
-        let r = c.add(&[root.clone()], settings()).expect("add");
+        let r = c.add(std::slice::from_ref(&root), settings()).expect("add");
         assert_eq!((r.added, r.read), (2, 3), "{r:?}");
         assert_eq!(r.skipped.binary, 1);
         assert_eq!(r.skipped.too_large.len(), 1);
