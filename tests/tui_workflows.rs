@@ -1289,3 +1289,84 @@ fn esc_while_tools_wait_cancels_the_turn_and_keeps_it() {
         )
     );
 }
+
+#[test]
+fn an_answer_from_retrieval_lists_its_sources_and_opens_one() {
+    let mut a = app("openai/gpt-4o-mini");
+    let mut q = charla::conversation::Message::user("What is the baggage allowance?");
+    q.parts
+        .push(charla::parts::Part::Context(charla::parts::Context {
+            query: "What is the baggage allowance?".into(),
+            passages: vec![
+                charla::parts::Passage {
+                    source: "handbook/travel.md".into(),
+                    location: Some("lines 3-5".into()),
+                    text: "## Baggage\n\nAn infant travels with one bag of 10 kg.".into(),
+                    score: Some(2.4),
+                },
+                charla::parts::Passage {
+                    source: "handbook/fees.md".into(),
+                    location: Some("lines 1-9".into()),
+                    text: "Extra bags cost 40 EUR.".into(),
+                    score: Some(1.1),
+                },
+            ],
+            collection: Some("notes".into()),
+        }));
+    a.session.conv.messages.push(q);
+    let mut m = charla::conversation::Message::assistant("openai/gpt-4o-mini");
+    m.content = "One bag of 10 kg [1]; more cost extra [2]. Not [7].".into();
+    if let Some(x) = m.answer.as_mut() {
+        x.duration_ms = Some(900);
+    }
+    a.session.conv.messages.push(m);
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("sources · notes"), "{s}");
+    assert!(s.contains("[1] handbook/travel.md lines 3-5 · 2.4"), "{s}");
+    assert!(s.contains("[2] handbook/fees.md lines 1-9 · 1.1"), "{s}");
+    assert!(s.contains("▸ context 2 passages from notes"), "{s}");
+    command(&mut a, "/source 1");
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("source 1 of 2"), "{s}");
+    assert!(
+        s.contains("An infant travels with one bag of 10 kg."),
+        "{s}"
+    );
+    app::update(&mut a, key(KeyCode::Right));
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("Extra bags cost 40 EUR."), "{s}");
+    app::update(&mut a, key(KeyCode::Esc));
+    assert_eq!(a.overlay, Overlay::None);
+    // Alt-3: there is no third source.
+    app::update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT)),
+    );
+    assert_eq!(a.overlay, Overlay::None);
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("sources [1] to [2]"), "{s}");
+    // The citations are marked (bold) in the answer; [7] is not one of them.
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("t");
+    let mut cache = view::ViewCache::default();
+    t.draw(|f| view::render(&a, &mut cache, f)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("One bag")
+        })
+        .expect("answer row");
+    let line: String = (0..80)
+        .map(|x| buf[(x, row)].symbol().to_string())
+        .collect();
+    let at = |needle: &str| line.find(needle).expect("found") as u16;
+    let bold = |x: u16| {
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::BOLD)
+    };
+    assert!(bold(at("[1]")) && bold(at("[2]")), "{line}");
+    assert!(!bold(at("[7]")), "{line}");
+}

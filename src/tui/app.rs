@@ -406,6 +406,38 @@ impl App {
         effects
     }
 
+    /// The passages the last answer was given (the context of the question before it).
+    pub fn last_sources(&self) -> Option<&crate::parts::Context> {
+        let msgs = &self.session.conv.messages;
+        let i = msgs
+            .iter()
+            .rposition(|m| m.answer.is_some() && !m.example)?;
+        msgs.get(i.checked_sub(1)?)?
+            .parts
+            .iter()
+            .find_map(|p| match p {
+                crate::parts::Part::Context(c) => Some(c),
+                _ => None,
+            })
+    }
+
+    /// Opens source `n` (1-based) of the last answer.
+    fn open_source(&mut self, n: usize) {
+        let count = self.last_sources().map_or(0, |c| c.passages.len());
+        if n == 0 || n > count {
+            self.notify(
+                if count == 0 {
+                    "the last answer had no retrieved sources".to_string()
+                } else {
+                    format!("the last answer had sources [1] to [{count}]")
+                },
+                Level::Warn,
+            );
+            return;
+        }
+        self.overlay = Overlay::Source { n, scroll: 0 };
+    }
+
     /// What the tools popup lists: every tool that can be offered, then `mcp:SERVER` for
     /// each configured MCP server.
     pub fn tool_names(&self) -> Vec<String> {
@@ -1049,6 +1081,16 @@ impl App {
                     vec![]
                 }
             },
+            "/source" => {
+                match arg.trim_matches(['[', ']']).parse::<usize>() {
+                    Ok(n) => self.open_source(n),
+                    Err(_) => self.notify(
+                        "/source N shows passage [N] of the last answer",
+                        Level::Warn,
+                    ),
+                }
+                vec![]
+            }
             "/attach" => self.attach_effect(attachments::split_args(arg)),
             "/detach" => {
                 match arg {
@@ -1641,6 +1683,11 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::F(4) => {
             app.show_attachments = !app.show_attachments;
+            return vec![];
+        }
+        // Alt-1…9 on an empty input: the last answer's source N.
+        KeyCode::Char(c @ '1'..='9') if alt && app.draft().is_empty() => {
+            app.open_source(c as usize - '0' as usize);
             return vec![];
         }
         KeyCode::Tab if !ctrl && !alt => {

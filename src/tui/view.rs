@@ -164,21 +164,76 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The passages the question before answer `i` carried.
+fn sources_of(app: &App, i: usize) -> Option<&crate::parts::Context> {
+    let q = app.session.conv.messages.get(i.checked_sub(1)?)?;
+    q.parts.iter().find_map(|p| match p {
+        crate::parts::Part::Context(c) => Some(c),
+        _ => None,
+    })
+}
+
+/// `[n]` citations (n of the answer's sources) in `spans`, in `style` (bold), so they can be
+/// told from the text; `/source n` opens the passage.
+fn mark_citations(
+    spans: Vec<Span<'static>>,
+    count: usize,
+    style: ratatui::style::Style,
+) -> Vec<Span<'static>> {
+    // The Markdown parser hands `[1]` over in pieces: runs of one style are joined first.
+    let mut joined: Vec<Span<'static>> = Vec::with_capacity(spans.len());
+    for sp in spans {
+        match joined.last_mut() {
+            Some(last) if last.style == sp.style => {
+                last.content = format!("{}{}", last.content, sp.content).into();
+            }
+            _ => joined.push(sp),
+        }
+    }
+    let mut out = Vec::with_capacity(joined.len());
+    for sp in joined {
+        let text = sp.content.as_ref();
+        if !text.contains('[') {
+            out.push(sp);
+            continue;
+        }
+        let mut rest = text;
+        let mut pieces: Vec<Span<'static>> = Vec::new();
+        while let Some(open) = rest.find('[') {
+            let after = &rest[open + 1..];
+            let close = after.find(']');
+            let n = close.and_then(|c| after[..c].parse::<usize>().ok());
+            match (close, n) {
+                (Some(c), Some(n)) if (1..=count).contains(&n) => {
+                    if open > 0 {
+                        pieces.push(Span::styled(rest[..open].to_string(), sp.style));
+                    }
+                    pieces.push(Span::styled(
+                        rest[open..open + c + 2].to_string(),
+                        sp.style.patch(style).add_modifier(Modifier::BOLD),
+                    ));
+                    rest = &rest[open + c + 2..];
+                }
+                _ => {
+                    pieces.push(Span::styled(rest[..open + 1].to_string(), sp.style));
+                    rest = &rest[open + 1..];
+                }
+            }
+        }
+        if !rest.is_empty() {
+            pieces.push(Span::styled(rest.to_string(), sp.style));
+        }
+        out.extend(pieces);
+    }
+    out
+}
+
 /// The sources an answer was given: the passages retrieved for the question before it, one
 /// line each (`[1] handbook/travel.md lines 120-148 · 7.3`); F4 shows their text.
 fn source_lines(app: &App, i: usize, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut out = Vec::new();
-    let Some(q) = i
-        .checked_sub(1)
-        .and_then(|j| app.session.conv.messages.get(j))
-    else {
-        return out;
-    };
-    for p in &q.parts {
-        let crate::parts::Part::Context(c) = p else {
-            continue;
-        };
+    if let Some(c) = sources_of(app, i) {
         out.push(Line::styled(
             format!(
                 "  sources · {}{}",
@@ -472,9 +527,14 @@ fn message_lines(
                 m.content.clone()
             };
             let body = markdown::render(&sanitize(&shown), body_w, t);
+            let cited = sources_of(app, i).map_or(0, |c| c.passages.len());
             for l in body.lines {
                 let mut spans = indent.clone();
-                spans.extend(l.spans);
+                if cited > 0 {
+                    spans.extend(mark_citations(l.spans, cited, t.accent));
+                } else {
+                    spans.extend(l.spans);
+                }
                 out.push(Line::from(spans));
             }
             if !streaming {

@@ -45,6 +45,11 @@ pub enum Overlay {
     Tools {
         selected: usize,
     },
+    /// Passage `n` (1-based) the last answer was given, scrolled by `scroll` lines.
+    Source {
+        n: usize,
+        scroll: usize,
+    },
 }
 
 /// Case-insensitive subsequence match; higher is better (contiguous runs and early starts).
@@ -308,6 +313,45 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             }
         },
         Overlay::Approve => approve_key(app, k),
+        Overlay::Source { n, scroll } => {
+            let count = app.last_sources().map_or(0, |c| c.passages.len());
+            app.overlay = match k.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => Overlay::None,
+                KeyCode::Down | KeyCode::Char('j') => Overlay::Source {
+                    n,
+                    scroll: scroll + 1,
+                },
+                KeyCode::Up | KeyCode::Char('k') => Overlay::Source {
+                    n,
+                    scroll: scroll.saturating_sub(1),
+                },
+                KeyCode::PageDown => Overlay::Source {
+                    n,
+                    scroll: scroll + 10,
+                },
+                KeyCode::PageUp => Overlay::Source {
+                    n,
+                    scroll: scroll.saturating_sub(10),
+                },
+                // Left/Right (or the digit) move between the sources.
+                KeyCode::Right | KeyCode::Tab => Overlay::Source {
+                    n: (n % count.max(1)) + 1,
+                    scroll: 0,
+                },
+                KeyCode::Left | KeyCode::BackTab => Overlay::Source {
+                    n: if n <= 1 { count.max(1) } else { n - 1 },
+                    scroll: 0,
+                },
+                KeyCode::Char(c @ '1'..='9') if (c as usize - '0' as usize) <= count => {
+                    Overlay::Source {
+                        n: c as usize - '0' as usize,
+                        scroll: 0,
+                    }
+                }
+                _ => Overlay::Source { n, scroll },
+            };
+            vec![]
+        }
         Overlay::Tools { selected } => {
             let names = app.tool_names();
             match k.code {

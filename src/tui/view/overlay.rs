@@ -49,6 +49,48 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Approve => approve(app, area, f),
+        Overlay::Source { n, scroll } => {
+            let Some(c) = app.last_sources() else {
+                return;
+            };
+            let Some(p) = c.passages.get(n.saturating_sub(1)) else {
+                return;
+            };
+            let r = popup(area, 100, area.height.saturating_sub(4));
+            let inner = r.width.saturating_sub(2) as usize;
+            let mut lines = vec![Line::from(vec![
+                Span::styled(format!(" [{n}] "), t.accent),
+                Span::styled(sanitize(&p.source), t.link),
+                Span::styled(
+                    format!(
+                        " {}{}",
+                        sanitize(p.location.as_deref().unwrap_or("")),
+                        p.score.map(|s| format!(" · score {s}")).unwrap_or_default()
+                    ),
+                    t.dim,
+                ),
+            ])];
+            let room = (r.height as usize).saturating_sub(4);
+            let text: Vec<&str> = p.text.lines().collect();
+            let start = (*scroll).min(text.len().saturating_sub(room));
+            for l in text.iter().skip(start).take(room) {
+                lines.extend(markdown::wrap(
+                    &[Span::styled(sanitize(l), t.text)],
+                    inner,
+                    &[Span::raw(" ")],
+                    &[Span::raw(" ")],
+                ));
+            }
+            lines.truncate(room + 1);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines).block(block(format!(
+                    " source {n} of {} · ←/→ other sources · ↑/↓ scroll · Esc ",
+                    c.passages.len()
+                ))),
+                r,
+            );
+        }
         Overlay::Tools { selected } => {
             let names = app.tool_names();
             let r = popup(area, 100, names.len() as u16 + 4);
