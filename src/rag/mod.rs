@@ -22,6 +22,10 @@ use tantivy::{Index, IndexWriter, TantivyDocument, Term, doc};
 /// The format of `collection.json` and the index's schema; another one is rebuilt.
 pub const FORMAT: u32 = 1;
 
+/// Indexing threads (this is a 2-core class of machine: both; tantivy splits its 100 MB heap
+/// between them).
+const WRITER_THREADS: usize = 2;
+
 /// Settings (`[rag]` in the config).
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -267,7 +271,7 @@ impl Collection {
                 Index::create_in_dir(self.index_dir(), schema.clone()).map_err(|e| err(&name, e))?
             }
         };
-        let mut w: IndexWriter = match index.writer_with_num_threads(1, 50_000_000) {
+        let mut w: IndexWriter = match index.writer_with_num_threads(WRITER_THREADS, 100_000_000) {
             Ok(w) => w,
             Err(tantivy::TantivyError::LockFailure(..)) => {
                 return Err(format!(
