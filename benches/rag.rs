@@ -9,6 +9,9 @@
 //!    same passages.
 //! 2. Speed on generated text: indexing ~40 MB cold (MB/s); a refresh of an unchanged
 //!    10,000-file tree; query latency p50/p99 over 100,000 passages.
+//! 3. History search over 100,000 generated conversations: the first search (which builds
+//!    the index), then the median of later ones, against a full scan of the files, with the
+//!    same matches; and the search after one conversation changed.
 
 use charla::rag::{Collection, Settings, chunk};
 use std::path::{Path, PathBuf};
@@ -240,6 +243,92 @@ fn speed() {
     );
 }
 
+fn history() {
+    use charla::conversation::{Conversation, Message, Store};
+    let d = tempfile::tempdir().expect("tmp");
+    let topics = [
+        "tokio",
+        "serde",
+        "axum",
+        "ratatui",
+        "borrow",
+        "lifetimes",
+        "async",
+        "traits",
+        "macros",
+        "unsafe",
+        "cargo",
+        "clippy",
+        "rustfmt",
+        "tantivy",
+        "sqlite",
+        "postgres",
+        "redis",
+        "kafka",
+    ];
+    let n = 100_000;
+    for i in 0..n {
+        let a = topics[i % topics.len()];
+        let b = topics[(i / topics.len()) % topics.len()];
+        let id = format!("20261201-{:06}-{:04x}", i / 60, i % 65536);
+        let mut c = Conversation::new(id.clone(), "2026-12-01T00:00:00Z".into());
+        c.title = format!("{a} and {b} question {i}");
+        c.messages.push(Message::user(format!(
+            "How do {a} and {b} fit together? case{i}"
+        )));
+        let mut m = Message::assistant("demo/charla-demo");
+        m.content = format!(
+            "They fit well: {a} handles one part, {b} another. Marker{}.",
+            i % 997
+        );
+        c.messages.push(m);
+        std::fs::write(
+            d.path().join(format!("{id}.json")),
+            serde_json::to_vec(&c).expect("json"),
+        )
+        .expect("write");
+    }
+    let store = Store::new(d.path());
+    let t = Instant::now();
+    let first = store.search("tokio serde");
+    let build = t.elapsed().as_secs_f64();
+    let queries = [
+        "tokio serde",
+        "marker42",
+        "axum lifetimes",
+        "kafka",
+        "case77777",
+    ];
+    let mut times = Vec::new();
+    for i in 0..25 {
+        let t = Instant::now();
+        std::hint::black_box(store.search(queries[i % queries.len()]));
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let t = Instant::now();
+    let words: Vec<String> = charla::conversation::history::words("tokio serde").collect();
+    let scanned = store.scan_search(&words);
+    let scan = t.elapsed().as_secs_f64();
+    let mut a: Vec<String> = first.iter().map(|s| s.id.clone()).collect();
+    let mut b: Vec<String> = scanned.iter().map(|s| s.id.clone()).collect();
+    a.sort();
+    b.sort();
+    // One conversation edited (through the store, as charla saves): the next search.
+    let mut c = Store::load_path(&d.path().join(format!("{}.json", first[0].id))).expect("load");
+    c.messages[1].content.push_str(" now with zebra");
+    store.save(&mut c).expect("save");
+    let t = Instant::now();
+    let z = store.search("zebra");
+    let after = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "history: {n} conversations; first search (builds the index) {build:.1} s; then median {:.1} ms          (25 searches); full scan {scan:.2} s; same matches: {} ({} each); after one save {after:.0} ms, found {}",
+        pct(times, 0.5),
+        a == b,
+        a.len(),
+        z.len()
+    );
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let st = std::process::Command::new("bash")
@@ -249,4 +338,5 @@ fn main() {
     assert!(st.success(), "scripts/fetch-rag-corpus.sh failed");
     quality(&root.join("target/rag-corpus/sphinx-doc"));
     speed();
+    history();
 }

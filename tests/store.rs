@@ -225,3 +225,66 @@ fn stale_temp_files_are_cleaned() {
     assert_eq!(list.len(), 1);
     assert!(!stale.exists(), "stale temp removed");
 }
+
+/// The history index finds what a full scan finds, ranked, and catches up with edits,
+/// deletions, new files and damage on the next search.
+#[test]
+fn history_search_matches_the_full_scan_and_follows_the_files() {
+    use charla::conversation::{Conversation, Message, Store};
+    let d = tempfile::tempdir().expect("tmp");
+    let store = Store::new(d.path());
+    let topics = [
+        "tokio runtime",
+        "serde derive",
+        "tokio channels and serde",
+        "borrow checker",
+    ];
+    for (i, t) in topics.iter().enumerate() {
+        let mut c = Conversation::new(
+            format!("20261201-00000{i}-aaaa"),
+            "2026-12-01T00:00:00Z".into(),
+        );
+        c.title = format!("about {t}");
+        c.messages
+            .push(Message::user(format!("Tell me about {t}.")));
+        let mut a = Message::assistant("demo/charla-demo");
+        a.content = format!("Here is what {t} means. Kenobi-{i}.");
+        c.messages.push(a);
+        store.save(&mut c).expect("save");
+    }
+    let ids = |v: Vec<charla::conversation::Summary>| {
+        let mut ids: Vec<String> = v.into_iter().map(|s| s.id).collect();
+        ids.sort();
+        ids
+    };
+    for q in [
+        "tokio",
+        "TOKIO serde",
+        "kenobi",
+        "kenobi 2",
+        "means",
+        "nothing-here",
+        "tok",
+    ] {
+        let words: Vec<String> = charla::conversation::history::words(q).collect();
+        assert_eq!(ids(store.search(q)), ids(store.scan_search(&words)), "{q}");
+    }
+    assert_eq!(store.search("tokio").len(), 2);
+    assert!(d.path().join(".index").is_dir(), "the index was made");
+    // Edited, deleted and new conversations show on the next search.
+    let mut c = Store::load_path(&d.path().join("20261201-000003-aaaa.json")).expect("load");
+    c.messages[1].content.push_str(" Also tokio.");
+    store.save(&mut c).expect("save");
+    assert_eq!(store.search("tokio").len(), 3);
+    let gone = Store::load_path(&d.path().join("20261201-000000-aaaa.json")).expect("load");
+    store.delete(&gone).expect("delete");
+    assert_eq!(store.search("tokio").len(), 2);
+    // A damaged index is rebuilt; the results do not change.
+    std::fs::write(d.path().join(".index/tantivy/meta.json"), "{bad").expect("damage");
+    std::fs::write(d.path().join(".index/state.json"), "{bad").expect("damage");
+    assert_eq!(store.search("tokio").len(), 2);
+    // Ranked (BM25): of the two that say "serde" as often, the shorter comes first.
+    let r = store.search("serde");
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].id, "20261201-000001-aaaa", "{r:?}");
+}

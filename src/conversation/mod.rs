@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod export;
+pub mod history;
 pub mod model;
 pub mod store;
 

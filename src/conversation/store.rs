@@ -304,46 +304,9 @@ impl Store {
         let mut out = Vec::new();
         let mut broken = Vec::new();
         for path in self.files() {
-            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-            match read_lite(&path) {
-                Ok(c) => {
-                    let mut models: Vec<String> = Vec::new();
-                    let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
-                    for m in c
-                        .messages
-                        .iter()
-                        .filter(|m| m.role == Role::Assistant && !m.example)
-                    {
-                        turns += 1;
-                        match m.cost_usd {
-                            Some(x) => cost += x,
-                            None => unpriced += 1,
-                        }
-                        if let Some(model) = &m.model
-                            && !models.contains(model)
-                        {
-                            models.push(model.clone());
-                        }
-                    }
-                    out.push(Summary {
-                        id: c.id,
-                        title: c.title,
-                        created: c.created,
-                        updated: c.updated,
-                        models,
-                        turns,
-                        cost_usd: cost,
-                        unpriced_turns: unpriced,
-                        path,
-                        modified,
-                        newer_version: (c.version > VERSION).then_some(c.version),
-                    });
-                }
-                Err(error) => broken.push(Broken {
-                    path,
-                    error,
-                    modified,
-                }),
+            match summary_of(&path) {
+                Ok(s) => out.push(s),
+                Err(b) => broken.push(b),
             }
         }
         out.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.id.cmp(&a.id)));
@@ -411,27 +374,85 @@ impl Store {
         std::fs::remove_file(p).map_err(io(p))
     }
 
-    /// Conversations whose title or any message contains every word (case-insensitive).
-    pub fn search(&self, words: &str) -> Vec<Summary> {
-        let words: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
-        let (list, _) = self.list();
+    /// Conversations whose title or messages hold every word of `query` (letters and digits,
+    /// case-insensitive), best first: from the history index (`history.rs`), which catches up
+    /// with the files first; if the index cannot be used, every file is read, with the same
+    /// matches.
+    pub fn search(&self, query: &str) -> Vec<Summary> {
+        let words: Vec<String> = super::history::words(query).collect();
         if words.is_empty() {
-            return list;
+            return self.list().0;
         }
+        match super::history::History::for_store(self).search(&words) {
+            Ok(found) => found,
+            Err(_) => self.scan_search(&words),
+        }
+    }
+
+    /// [`Store::search`] by reading every file (the fallback, and the reference the index is
+    /// tested against), most recently updated first.
+    pub fn scan_search(&self, words: &[String]) -> Vec<Summary> {
+        let (list, _) = self.list();
         list.into_iter()
             .filter(|s| {
                 let Ok(c) = Self::load_path(&s.path) else {
                     return false;
                 };
-                let mut hay = c.title.to_lowercase();
+                let mut hay = c.title.clone();
                 for m in &c.messages {
                     hay.push('\n');
-                    hay.push_str(&m.all_text().to_lowercase());
+                    hay.push_str(&m.all_text());
                 }
-                words.iter().all(|w| hay.contains(w))
+                super::history::matches(words, &hay)
             })
             .collect()
     }
+
+    /// The directory of the conversation files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The listing's row of the conversation file at `path` (the cheap parse), or why not.
+pub(crate) fn summary_of(path: &Path) -> Result<Summary, Broken> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let c = read_lite(path).map_err(|error| Broken {
+        path: path.to_path_buf(),
+        error,
+        modified,
+    })?;
+    let mut models: Vec<String> = Vec::new();
+    let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
+    for m in c
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Assistant && !m.example)
+    {
+        turns += 1;
+        match m.cost_usd {
+            Some(x) => cost += x,
+            None => unpriced += 1,
+        }
+        if let Some(model) = &m.model
+            && !models.contains(model)
+        {
+            models.push(model.clone());
+        }
+    }
+    Ok(Summary {
+        id: c.id,
+        title: c.title,
+        created: c.created,
+        updated: c.updated,
+        models,
+        turns,
+        cost_usd: cost,
+        unpriced_turns: unpriced,
+        path: path.to_path_buf(),
+        modified,
+        newer_version: (c.version > VERSION).then_some(c.version),
+    })
 }
 
 /// A conversation file read with the listing's cheap parse (contents skipped), its id checked.
@@ -518,7 +539,7 @@ fn merge_foreign(conv: &mut Conversation, disk: &[Message]) -> usize {
 }
 
 /// The conversations directory's advisory lock (`.lock`), held for a read-merge-write.
-struct DirLock {
+pub(crate) struct DirLock {
     file: std::fs::File,
 }
 
@@ -533,7 +554,7 @@ impl DirLock {
             .map_err(io(&p))
     }
 
-    fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
+    pub(crate) fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
         let file = Self::open(dir)?;
         file.lock().map_err(io(&dir.join(".lock")))?;
         Ok(DirLock { file })

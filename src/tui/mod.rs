@@ -21,6 +21,7 @@ use crossterm::event::{
 use futures::StreamExt;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -298,6 +299,7 @@ async fn event_loop(
     let mut cache = view::ViewCache::default();
     let mut cancel: Option<CancellationToken> = None;
     let mut tools_cancel: Option<CancellationToken> = None;
+    let searches = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut last_total = 0usize;
@@ -537,15 +539,20 @@ async fn event_loop(
                     Effect::ListConversations(words) => {
                         let store = store.clone();
                         let tx = tx.clone();
+                        // Searches run as the user types: only the latest one's rows are shown.
+                        let me = searches.fetch_add(1, Ordering::SeqCst) + 1;
+                        let latest = searches.clone();
                         tokio::task::spawn_blocking(move || {
-                            let (all, broken) = store.list();
                             let list = if words.trim().is_empty() {
+                                let (all, broken) = store.list();
+                                let _ = tx.send(Msg::Unreadable(broken));
                                 all
                             } else {
                                 store.search(&words)
                             };
-                            let _ = tx.send(Msg::Unreadable(broken));
-                            let _ = tx.send(Msg::Conversations(list));
+                            if latest.load(Ordering::SeqCst) == me {
+                                let _ = tx.send(Msg::Conversations(list));
+                            }
                         });
                     }
                     Effect::OpenConversation(id) => {
