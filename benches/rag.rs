@@ -321,7 +321,7 @@ fn history() {
     let z = store.search("zebra");
     let after = t.elapsed().as_secs_f64() * 1000.0;
     println!(
-        "history: {n} conversations; first search (builds the index) {build:.1} s; then median {:.1} ms          (25 searches); full scan {scan:.2} s; same matches: {} ({} each); after one save {after:.0} ms, found {}",
+        "history: {n} conversations; first search (builds the index) {build:.1} s; then median {:.1} ms (25 searches); full scan {scan:.2} s; same matches: {} ({} each); after one save {after:.0} ms, found {}",
         pct(times, 0.5),
         a == b,
         a.len(),

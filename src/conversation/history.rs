@@ -130,14 +130,29 @@ impl History {
 
     /// Brings the index up to the directory: files written, renamed or removed since are
     /// indexed again or dropped. Returns the index.
+    fn stamp_path(&self) -> PathBuf {
+        self.dir.join("stamp")
+    }
+
     fn sync(&self) -> Result<Index, String> {
+        let dir_mtime = std::fs::metadata(&self.conversations)
+            .map(|m| mtime_ns(&m))
+            .unwrap_or(0);
+        // Nothing written, renamed or deleted since the last catching-up: two small reads.
+        let stamp = std::fs::read_to_string(self.stamp_path())
+            .ok()
+            .and_then(|s| s.trim().parse::<u128>().ok());
+        if stamp == Some(dir_mtime)
+            && dir_mtime != 0
+            && let Ok(i) = Index::open_in_dir(self.dir.join("tantivy"))
+            && i.schema() == schema().0
+        {
+            return Ok(i);
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
         // One catching-up at a time (threads and processes): a search waits for another's.
         let _lock = super::store::DirLock::acquire(&self.dir).map_err(|e| e.to_string())?;
         let (index, mut state) = self.open()?;
-        let dir_mtime = std::fs::metadata(&self.conversations)
-            .map(|m| mtime_ns(&m))
-            .unwrap_or(0);
         if state.dir_mtime_ns == dir_mtime && dir_mtime != 0 {
             return Ok(index);
         }
@@ -201,6 +216,10 @@ impl History {
         std::fs::write(&tmp, serde_json::to_vec(&state).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, self.state_path()).map_err(|e| e.to_string())?;
+        // Written last: a stamp that matches always has its state and index beside it.
+        let tmp = self.dir.join(format!("stamp.tmp{}", std::process::id()));
+        std::fs::write(&tmp, dir_mtime.to_string()).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, self.stamp_path()).map_err(|e| e.to_string())?;
         Ok(index)
     }
 
