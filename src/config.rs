@@ -203,6 +203,8 @@ pub struct FileConfig {
     pub attachments: Option<AttachmentsFile>,
     /// Retrieval (`charla rag`): passage size, limits, how much context a question gets.
     pub rag: Option<RagFile>,
+    /// `provider/model` whose embeddings make retrieval hybrid (BM25 fused with vectors).
+    pub embedding_model: Option<String>,
     /// Most model steps one answer may take with tools (default 10).
     pub max_steps: Option<u32>,
     /// A tool call is stopped after this many seconds (default 60; per tool `timeout_secs`).
@@ -251,7 +253,8 @@ impl FileConfig {
             tool_timeout_secs,
             tool_output_bytes,
             tool_roots,
-            default_tools
+            default_tools,
+            embedding_model
         );
         self.tools.extend(o.tools);
         self.mcp.extend(o.mcp);

@@ -63,7 +63,7 @@ fn main() {
             Some(Command::Replay { id, json }) => cli::replay::run(cfg, &id, model, json).await,
             Some(Command::Presets { json }) => cli::manage::presets_cmd(&cfg, json),
             Some(Command::Delete { id }) => cli::manage::delete(&cfg, &id),
-            Some(Command::Rag { action }) => cli::rag::run(&cfg, action),
+            Some(Command::Rag { action }) => cli::rag::run(&cfg, action).await,
             Some(Command::Tools { mcp, json }) => {
                 cli::agent::tools_cmd(cfg.clone(), &mcp, json).await
             }

@@ -217,3 +217,88 @@ fn bad_input_is_said_and_changes_nothing() {
     let o = run(&h, &["rag", "search", "notes", "stroller"]);
     assert!(o.stdout.contains("travel.md"), "{}", o.stdout);
 }
+
+#[test]
+fn with_an_embedding_model_search_is_hybrid_and_finds_other_words() {
+    let h = Home::new("echo");
+    tree(&h);
+    // Without vectors, "luggage" and "baby" are not in the handbook's words.
+    run(&h, &["rag", "add", "notes", "handbook"]);
+    let q = ["rag", "search", "notes", "--json", "luggage", "baby"];
+    let o = run(&h, &q);
+    assert!(!o.stdout.contains("travel.md"), "BM25 alone: {}", o.stdout);
+    h.prepend_config("embedding_model = \"openai/text-embedding-3-small\"");
+    let o = run(&h, &["rag", "refresh", "notes"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("vectors from openai/text-embedding-3-small: 5 passages embedded, 0 kept"),
+        "{}",
+        o.stdout
+    );
+    let embeds = support::server()
+        .requests_for("echo")
+        .into_iter()
+        .filter(|r| r.path.ends_with("/embeddings"))
+        .count();
+    assert!(embeds >= 1);
+    // An unchanged refresh embeds nothing again.
+    let o = run(&h, &["rag", "refresh", "notes"]);
+    assert!(
+        o.stdout.contains("0 passages embedded, 5 kept"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&h, &q);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let first: serde_json::Value =
+        serde_json::from_str(o.stdout.lines().next().expect("a hit")).expect("json");
+    assert_eq!(first["path"], "handbook/travel.md", "{}", o.stdout);
+    assert_eq!(first["fused"], true);
+    // ask: the question is embedded too, its cost said.
+    let o = run(
+        &h,
+        &["ask", "--rag", "notes", "How much luggage may a baby take?"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("the question was embedded with openai/text-embedding-3-small"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("handbook/travel.md"), "{}", o.stderr);
+}
+
+#[tokio::test]
+async fn embeddings_on_openai_gemini_and_ollama_wire_formats() {
+    use charla::provider::{Kind, embed::embed, stream::Endpoint};
+    let u = support::server().url("echo");
+    for (kind, base) in [
+        (Kind::Openai, format!("{u}/v1")),
+        (Kind::Gemini, format!("{u}/v1beta")),
+        (Kind::Ollama, u.clone()),
+    ] {
+        let ep = Endpoint::new("e", kind, base);
+        let texts = vec!["an infant's bag".to_string(), "salaries".to_string()];
+        let got = embed(&ep, "m", &texts)
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(got.vectors.len(), 2, "{kind:?}");
+        assert_eq!(
+            got.vectors[0],
+            support::fake_server::fake_embedding(&texts[0]),
+            "{kind:?}"
+        );
+        if kind != Kind::Gemini {
+            assert_eq!(got.input_tokens, 4, "{kind:?}: the provider's count");
+        }
+    }
+    let ep = Endpoint::new("a", Kind::Anthropic, u);
+    let e = embed(&ep, "m", &["x".into()]).await;
+    assert!(
+        e.as_ref()
+            .is_err_and(|e| e.message.contains("no embeddings API")),
+        "{e:?}"
+    );
+}

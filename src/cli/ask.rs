@@ -432,7 +432,7 @@ fn read_stdin() -> std::io::Result<Option<String>> {
 }
 
 /// The passages of collection `name` for `question`, within the model's context budget.
-fn retrieve(
+async fn retrieve(
     session: &Session,
     name: &str,
     question: &str,
@@ -441,7 +441,18 @@ fn retrieve(
     let c = crate::rag::Collection::open(&cfg.paths.data_dir, name)?;
     let s = crate::rag::Settings::of(cfg);
     let budget = crate::rag::budget(s, session.estimate("").context_window);
-    c.context(question, s, budget)
+    let (ctx, embedded) = c.retrieve(cfg, question, s, budget).await?;
+    if let Some(r) = embedded {
+        err(format!(
+            "note: the question was embedded with {} ({} tokens, {}) and its passages fused with keyword search",
+            r.model,
+            r.input_tokens,
+            r.cost_usd
+                .map(crate::util::dollars)
+                .unwrap_or_else(|| "price unknown".into())
+        ));
+    }
+    Ok(ctx)
 }
 
 /// The most recent conversation for `-c`, unless a file that cannot be read is more recent:
@@ -570,7 +581,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
     // Retrieval: the collection's best passages for the question go before it.
     let mut retrieved = None;
     if let Some(name) = args.rag.clone().or(session.conv.rag.clone()) {
-        match retrieve(&session, &name, &prompt) {
+        match retrieve(&session, &name, &prompt).await {
             Ok(ctx) => {
                 session.conv.rag = Some(name);
                 if ctx.passages.is_empty() {

@@ -6,7 +6,7 @@ use crate::rag::{Collection, Report, Settings};
 use crate::util::thousands;
 use serde_json::json;
 
-pub fn run(cfg: &Config, action: RagAction) -> i32 {
+pub async fn run(cfg: &Config, action: RagAction) -> i32 {
     let data = &cfg.paths.data_dir;
     let s = Settings::of(cfg);
     match action {
@@ -16,7 +16,10 @@ pub fn run(cfg: &Config, action: RagAction) -> i32 {
                 Err(e) => return fail(e),
             };
             match c.add(&paths, s) {
-                Ok(r) => report(&c, &r),
+                Ok(r) => {
+                    report(&c, &r);
+                    embed(cfg, &c, s).await
+                }
                 Err(e) => fail(e),
             }
         }
@@ -26,7 +29,10 @@ pub fn run(cfg: &Config, action: RagAction) -> i32 {
                 Err(e) => return fail(e),
             };
             match c.refresh(s) {
-                Ok(r) => report(&c, &r),
+                Ok(r) => {
+                    report(&c, &r);
+                    embed(cfg, &c, s).await
+                }
                 Err(e) => fail(e),
             }
         }
@@ -76,6 +82,9 @@ pub fn run(cfg: &Config, action: RagAction) -> i32 {
                 Err(e) => return fail(e),
             };
             let q = query.join(" ");
+            if cfg.file.embedding_model.is_some() {
+                return hybrid_search(cfg, &c, &q, Settings { top_k: top, ..s }, as_json).await;
+            }
             match c.search(&q, top) {
                 Ok(hits) => {
                     if hits.is_empty() && !as_json {
@@ -176,4 +185,62 @@ fn report(c: &Collection, r: &Report) -> i32 {
         ));
     }
     EXIT_OK
+}
+
+/// With an `embedding_model`: the passages' vectors, made for what changed.
+async fn embed(cfg: &Config, c: &Collection, s: Settings) -> i32 {
+    match c.embed(cfg, s).await {
+        Ok(None) => EXIT_OK,
+        Ok(Some(r)) => {
+            out::line(format!(
+                "{}: vectors from {}: {} passages embedded, {} kept; {} tokens, {}",
+                c.meta.name,
+                r.model,
+                r.embedded,
+                r.reused,
+                thousands(r.input_tokens),
+                r.cost_usd
+                    .map(crate::util::dollars)
+                    .unwrap_or_else(|| "price unknown".into())
+            ));
+            EXIT_OK
+        }
+        Err(e) => {
+            out::err(format!(
+                "{e}; the keyword index is complete, `charla rag refresh {}` makes the vectors later",
+                c.meta.name
+            ));
+            super::EXIT_PROVIDER
+        }
+    }
+}
+
+/// `rag search` with vectors: BM25 fused with the nearest passages.
+async fn hybrid_search(cfg: &Config, c: &Collection, q: &str, s: Settings, as_json: bool) -> i32 {
+    match c.retrieve(cfg, q, s, u64::MAX).await {
+        Ok((ctx, _)) => {
+            for (i, p) in ctx.passages.iter().enumerate() {
+                let lines = p.location.as_deref().unwrap_or("");
+                if as_json {
+                    let _ = out::json(&json!({
+                        "rank": i + 1, "path": p.source, "location": lines,
+                        "score": p.score, "text": p.text, "fused": true
+                    }));
+                } else {
+                    out::line(format!(
+                        "[{}] {} {lines}  fused {}",
+                        i + 1,
+                        p.source,
+                        p.score.map(|s| s.to_string()).unwrap_or_default()
+                    ));
+                    for l in p.text.lines().take(4) {
+                        let l: String = l.chars().take(110).collect();
+                        out::line(format!("    {l}"));
+                    }
+                }
+            }
+            EXIT_OK
+        }
+        Err(e) => fail(e),
+    }
 }

@@ -4,6 +4,7 @@
 pub mod anthropic;
 pub mod count;
 pub mod demo;
+pub mod embed;
 pub mod error;
 pub mod gemini;
 pub mod list;

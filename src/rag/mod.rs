@@ -10,6 +10,7 @@
 //! once (the second is refused, and nothing is lost).
 
 pub mod chunk;
+pub mod vectors;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -451,6 +452,11 @@ impl Collection {
         budget: u64,
     ) -> Result<crate::parts::Context, String> {
         let hits = self.search(query, s.top_k)?;
+        Ok(self.pack(query, hits, budget))
+    }
+
+    /// Ranked hits packed into a context part within `budget` tokens (the best always goes).
+    fn pack(&self, query: &str, hits: Vec<Hit>, budget: u64) -> crate::parts::Context {
         let mut used = 0u64;
         let mut passages = Vec::new();
         for h in hits {
@@ -466,11 +472,11 @@ impl Collection {
                 score: Some((f64::from(h.score) * 100.0).round() / 100.0),
             });
         }
-        Ok(crate::parts::Context {
+        crate::parts::Context {
             query: query.to_string(),
             passages,
             collection: Some(self.meta.name.clone()),
-        })
+        }
     }
 
     /// A path as shown and cited: relative to its root's parent (`handbook/travel.md`).
@@ -488,6 +494,189 @@ impl Collection {
     pub fn remove(data_dir: &Path, name: &str) -> Result<(), String> {
         let c = Self::open(data_dir, name)?;
         std::fs::remove_dir_all(&c.dir).map_err(|e| format!("{}: {e}", c.dir.display()))
+    }
+}
+
+/// What making the vectors of a collection did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmbedReport {
+    pub model: String,
+    /// Passages embedded now, and those whose vector was kept (their text did not change).
+    pub embedded: usize,
+    pub reused: usize,
+    pub input_tokens: u64,
+    /// What the embeddings cost (None: the model's price is unknown).
+    pub cost_usd: Option<f64>,
+}
+
+/// The embedding model the config names, with its endpoint.
+fn embedder(
+    cfg: &crate::config::Config,
+) -> Result<Option<(crate::config::ModelRef, crate::provider::stream::Endpoint)>, String> {
+    let Some(m) = cfg.file.embedding_model.as_deref() else {
+        return Ok(None);
+    };
+    let r = cfg
+        .resolve_model(m)
+        .map_err(|e| format!("embedding_model: {e}"))?;
+    let ep = cfg
+        .endpoint(&r.provider)
+        .map_err(|e| format!("embedding_model {m}: {e}"))?;
+    Ok(Some((r, ep)))
+}
+
+fn price(cfg: &crate::config::Config, m: &crate::config::ModelRef, tokens: u64) -> Option<f64> {
+    let u = crate::provider::Usage {
+        input_tokens: tokens,
+        ..Default::default()
+    };
+    crate::pricing::turn_cost(
+        cfg,
+        m,
+        &u,
+        std::time::SystemTime::now(),
+        crate::pricing::Outcome::Accepted,
+    )
+}
+
+impl Collection {
+    fn vectors_path(&self) -> PathBuf {
+        self.dir.join("vectors.bin")
+    }
+
+    /// With an `embedding_model`, gives every passage a vector: those whose text did not
+    /// change keep theirs; the rest are embedded in batches. None without a model.
+    pub async fn embed(
+        &self,
+        cfg: &crate::config::Config,
+        s: Settings,
+    ) -> Result<Option<EmbedReport>, String> {
+        let Some((model, ep)) = embedder(cfg)? else {
+            return Ok(None);
+        };
+        let mut old = vectors::Vectors::load(&self.vectors_path());
+        if old.model != model.to_string() {
+            old = vectors::Vectors::default();
+        }
+        let known = old.by_sha();
+        let mut entries: Vec<vectors::Entry> = Vec::new();
+        let mut missing: Vec<usize> = Vec::new();
+        for path in self.meta.files.keys() {
+            let Ok(bytes) = std::fs::read(path) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            for p in chunk::split(path, &text, s.chunk_chars, s.overlap_lines) {
+                let sha256 = crate::conversation::blobs::sha256_hex(p.text.as_bytes());
+                let vector = known.get(sha256.as_str()).map(|v| (*v).clone());
+                if vector.is_none() {
+                    missing.push(entries.len());
+                }
+                entries.push(vectors::Entry {
+                    path: path.clone(),
+                    start: p.start as u64,
+                    end: p.end as u64,
+                    sha256,
+                    text: p.text,
+                    vector: vector.unwrap_or_default(),
+                });
+            }
+        }
+        let mut report = EmbedReport {
+            model: model.to_string(),
+            reused: entries.len() - missing.len(),
+            ..Default::default()
+        };
+        for batch in missing.chunks(64) {
+            let texts: Vec<String> = batch.iter().map(|i| entries[*i].text.clone()).collect();
+            let got = crate::provider::embed::embed(&ep, &model.model, &texts)
+                .await
+                .map_err(|e| format!("embedding with {model}: {e}"))?;
+            report.input_tokens += if got.input_tokens > 0 {
+                got.input_tokens
+            } else {
+                texts.iter().map(|t| crate::tokens::approx(t)).sum()
+            };
+            for (i, v) in batch.iter().zip(got.vectors) {
+                entries[*i].vector = v;
+            }
+            report.embedded += batch.len();
+        }
+        report.cost_usd = price(cfg, &model, report.input_tokens);
+        vectors::Vectors {
+            model: model.to_string(),
+            entries,
+        }
+        .save(&self.vectors_path())?;
+        Ok(Some(report))
+    }
+
+    /// The passages for `query`: BM25, fused by reciprocal rank with the nearest vectors when
+    /// the collection has vectors of the configured `embedding_model` (the query is embedded:
+    /// its tokens and cost come back too). BM25 alone otherwise, never an error for it.
+    pub async fn retrieve(
+        &self,
+        cfg: &crate::config::Config,
+        query: &str,
+        s: Settings,
+        budget: u64,
+    ) -> Result<(crate::parts::Context, Option<EmbedReport>), String> {
+        let vecs = match embedder(cfg)? {
+            Some((m, ep)) => {
+                let v = vectors::Vectors::load(&self.vectors_path());
+                (v.model == m.to_string() && !v.entries.is_empty()).then_some((m, ep, v))
+            }
+            None => None,
+        };
+        let Some((model, ep, vecs)) = vecs else {
+            return Ok((self.context(query, s, budget)?, None));
+        };
+        let lexical = self.search(query, 30).unwrap_or_default();
+        let q = crate::provider::embed::embed(&ep, &model.model, &[query.to_string()])
+            .await
+            .map_err(|e| format!("embedding the question with {model}: {e}"))?;
+        let qv = q.vectors.into_iter().next().unwrap_or_default();
+        let near = vecs.nearest(&qv, 30);
+        let key = |p: &str, start: u64| format!("{p}:{start}");
+        let mut texts: std::collections::HashMap<String, Hit> = std::collections::HashMap::new();
+        for h in &lexical {
+            texts.insert(key(&h.path, h.start), h.clone());
+        }
+        for (e, score) in &near {
+            texts.entry(key(&e.path, e.start)).or_insert(Hit {
+                path: e.path.clone(),
+                start: e.start,
+                end: e.end,
+                score: *score,
+                text: e.text.clone(),
+            });
+        }
+        let fused = vectors::fuse(&[
+            lexical.iter().map(|h| key(&h.path, h.start)).collect(),
+            near.iter().map(|(e, _)| key(&e.path, e.start)).collect(),
+        ]);
+        let hits: Vec<Hit> = fused
+            .into_iter()
+            .take(s.top_k)
+            .filter_map(|(k, score)| {
+                let mut h = texts.remove(&k)?;
+                h.score = (score * 1000.0) as f32;
+                Some(h)
+            })
+            .collect();
+        let tokens = if q.input_tokens > 0 {
+            q.input_tokens
+        } else {
+            crate::tokens::approx(query)
+        };
+        let report = EmbedReport {
+            model: model.to_string(),
+            embedded: 1,
+            reused: 0,
+            input_tokens: tokens,
+            cost_usd: price(cfg, &model, tokens),
+        };
+        Ok((self.pack(query, hits, budget), Some(report)))
     }
 }
 

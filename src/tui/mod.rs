@@ -512,12 +512,26 @@ async fn event_loop(
                         context_window,
                     } => {
                         let (cfg, tx) = (app.session.cfg.clone(), tx.clone());
-                        tokio::task::spawn_blocking(move || {
+                        tokio::spawn(async move {
                             let s = crate::rag::Settings::of(&cfg);
-                            let r = crate::rag::Collection::open(&cfg.paths.data_dir, &collection)
-                                .and_then(|c| {
-                                    c.context(&question, s, crate::rag::budget(s, context_window))
-                                });
+                            let (c2, data) = (collection.clone(), cfg.paths.data_dir.clone());
+                            let opened = tokio::task::spawn_blocking(move || {
+                                crate::rag::Collection::open(&data, &c2)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()));
+                            let r = match opened {
+                                Ok(c) => c
+                                    .retrieve(
+                                        &cfg,
+                                        &question,
+                                        s,
+                                        crate::rag::budget(s, context_window),
+                                    )
+                                    .await
+                                    .map(|(ctx, _)| ctx),
+                                Err(e) => Err(e),
+                            };
                             let _ = tx.send(Msg::Retrieved(question, parts, r));
                         });
                     }

@@ -44,6 +44,8 @@
 //!   `input_json_delta`, Gemini `functionCall` parts with a `thoughtSignature`, Ollama
 //!   `tool_calls` objects. Scenarios: see [`scenario`]; `cut` ends the stream mid-arguments and
 //!   `badargs` sends arguments that are not JSON.
+//! - embeddings endpoints (`/embeddings`, `/api/embed`, `:batchEmbedContents`): hashed-word
+//!   vectors with synonyms folded ([`fake_embedding`]), usage counted in words
 //! - `keyecho`: the API key the request carried is echoed: in the error message (with
 //!   `status=`), in the model list, and in the answer text (with `echo`), as hostile or careless
 //!   servers do ("Incorrect API key provided: sk-…")
@@ -532,6 +534,27 @@ fn generated(fmt: Format, model: &str, pieces: &[String], input: usize) -> Vec<V
     ev
 }
 
+/// The fake embedding of a text: 32 dimensions of hashed words, synonyms folded together.
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; 32];
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
+        let w = w.to_lowercase();
+        let w = match w.as_str() {
+            "baby" | "infant" | "infants" | "child" | "kid" | "toddler" => "child",
+            "luggage" | "baggage" | "bag" | "bags" | "suitcase" => "bag",
+            other => other,
+        };
+        let h = w.bytes().fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        });
+        v[(h % 32) as usize] += 1.0;
+    }
+    v
+}
+
 /// The calls of each step of a `tool=` scenario: (tool name, arguments).
 pub fn scenario(name: &str) -> Vec<Vec<(String, serde_json::Value)>> {
     use serde_json::json;
@@ -901,6 +924,48 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
             serde_json::json!({"input_tokens": n})
         };
         return json_response(&mut sock, &body.to_string()).await;
+    }
+    // Embeddings (OpenAI `/embeddings`, Ollama `/api/embed`, Gemini `:batchEmbedContents`):
+    // vectors of hashed words in which synonyms meet, so that a question in other words still
+    // finds its passage.
+    let slashed = format!("/{rest}");
+    if slashed.ends_with("/embeddings")
+        || slashed.ends_with("/api/embed")
+        || rest.contains(":batchEmbedContents")
+    {
+        let body = req.json();
+        let texts: Vec<String> = if rest.contains(":batchEmbedContents") {
+            body["requests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    r["content"]["parts"][0]["text"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect()
+        } else {
+            body["input"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| t.as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        let vectors: Vec<Vec<f32>> = texts.iter().map(|t| fake_embedding(t)).collect();
+        let tokens: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+        let out = if rest.contains(":batchEmbedContents") {
+            serde_json::json!({"embeddings": vectors.iter().map(|v| serde_json::json!({"values": v})).collect::<Vec<_>>()})
+        } else if slashed.ends_with("/api/embed") {
+            serde_json::json!({"model": body["model"], "embeddings": vectors, "prompt_eval_count": tokens})
+        } else {
+            serde_json::json!({"object": "list", "model": body["model"],
+                "data": vectors.iter().enumerate().map(|(i, v)| serde_json::json!({"object": "embedding", "index": i, "embedding": v})).collect::<Vec<_>>(),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        };
+        return json_response(&mut sock, &out.to_string()).await;
     }
     if rest.ends_with("prices.json") {
         let body = if opts.truncate {
