@@ -756,6 +756,12 @@ fn rag_in_the_chat_screen_lists_the_sources_under_the_answer() {
         );
         t.keys(&["F4"]);
         t.wait_for("│ An infant travels");
+        // Follow [1] to its passage.
+        t.text("/source 1");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("source 1 of 1");
+        assert!(s.contains("An infant travels with one bag of 10 kg"), "{s}");
+        t.keys(&["Escape"]);
         t.quit();
     }
 }
