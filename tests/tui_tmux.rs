@@ -584,8 +584,13 @@ fn an_injection_label_is_seen_on_screen() {
     t.wait_for("⚠ injection?");
     t.text("when are they open?");
     t.keys(&["Enter"]);
-    let s = t.wait_for("⚠ possible prompt injection in file page.md");
-    assert!(s.contains("gpt-4o-mini · in "), "answered: {s}");
+    t.wait_for("⚠ possible prompt injection in file page.md");
+    // The label stays once the answer is in.
+    let s = t.wait_for("gpt-4o-mini · in ");
+    assert!(
+        s.contains("⚠ possible prompt injection in file page.md"),
+        "{s}"
+    );
     t.quit();
 }
 
@@ -617,10 +622,11 @@ fn tools_are_approved_in_a_dialog_denied_rm_never_runs_and_esc_kills_a_command()
         let s = t.wait_for("The model wants to run read_file");
         assert!(s.contains("⚙ list_dir . · once"), "{s}");
         t.keys(&["s"]);
-        let s = t.wait_for("3 steps");
+        // The footer may wrap at 80 columns between "3" and "steps".
+        let s = t.wait_for("steps");
         assert!(s.contains("⚙ read_file README.md · session"), "{s}");
         assert!(s.contains("from the README."), "{s}");
-        assert!(s.contains("3 steps"), "{s}");
+        assert!(s.replace("\n  ", " ").contains("3 steps"), "{s}");
         // F4 shows what the tools returned.
         t.keys(&["F4"]);
         t.wait_for("│ README.md");
