@@ -1370,3 +1370,27 @@ fn an_answer_from_retrieval_lists_its_sources_and_opens_one() {
     assert!(bold(at("[1]")) && bold(at("[2]")), "{line}");
     assert!(!bold(at("[7]")), "{line}");
 }
+
+#[test]
+fn a_save_that_lands_while_the_browser_is_open_lists_again() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = app::update(&mut a, ctrl('o'));
+    assert!(
+        eff.iter()
+            .any(|e| matches!(e, Effect::ListConversations(_))),
+        "{eff:?}"
+    );
+    let done = app::SaveDone {
+        asked_id: a.session.conv.id.clone(),
+        asked_len: a.session.conv.messages.len(),
+        written: Box::new(a.session.conv.clone()),
+        merged: 0,
+    };
+    let eff = app::update(&mut a, Msg::Saved(Ok(done.clone())));
+    assert!(
+        matches!(eff.as_slice(), [Effect::ListConversations(f)] if f.is_empty()),
+        "the conversation just written shows: {eff:?}"
+    );
+    app::update(&mut a, key(KeyCode::Esc));
+    assert!(app::update(&mut a, Msg::Saved(Ok(done))).is_empty());
+}

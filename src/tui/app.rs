@@ -1474,7 +1474,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Saved(Ok(done)) => {
             app.saved(done);
-            vec![]
+            // The browser, if it is open, lists what was just written too.
+            match &app.overlay {
+                Overlay::Browser { filter, .. } => vec![Effect::ListConversations(filter.clone())],
+                _ => vec![],
+            }
         }
         Msg::Saved(Err(e)) => {
             app.notify(format!("could not save: {e}"), Level::Error);
