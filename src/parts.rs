@@ -103,7 +103,7 @@ pub struct ToolResult {
     /// How long the tool ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// The output was longer than `[agent] max_result_bytes`: its full size in bytes (`text`
+    /// The output was longer than `tool_output_bytes`: its full size in bytes (`text`
     /// holds the start of it, which is also what the model was sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated_from: Option<u64>,
