@@ -771,3 +771,53 @@ fn rag_in_the_chat_screen_lists_the_sources_under_the_answer() {
         t.quit();
     }
 }
+
+#[test]
+fn quitting_while_a_command_runs_leaves_nothing_behind() {
+    let h = Home::with_extra("tool=sleep", "");
+    h.prepend_config("default_tools = [\"run_command\"]");
+    let t = Tmux::start_in(
+        "quitsleep",
+        &h,
+        "",
+        "-m openai/gpt-4o-mini",
+        (100, 30),
+        Some(h.path()),
+    );
+    t.wait_for("type a question");
+    t.text("wait");
+    t.keys(&["Enter"]);
+    t.wait_for("The model wants to run run_command");
+    t.keys(&["y"]);
+    t.wait_for("running…");
+    let pid_file = h.path().join("sleeper.pid");
+    let start = Instant::now();
+    let pid: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    t.text("/quit");
+    t.keys(&["Enter"]);
+    let start = Instant::now();
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the command outlived charla"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let start = Instant::now();
+    while h.saved().is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1, "one file, not two");
+    assert_eq!(saved[0]["messages"][1]["interrupted"], true);
+}

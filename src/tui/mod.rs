@@ -399,7 +399,29 @@ async fn event_loop(
             urgent |= !more_text || first_text;
             for eff in app::update(app, m) {
                 match eff {
-                    Effect::Quit => return 0,
+                    Effect::Quit => {
+                        // A tool still running is stopped (its process group killed) before
+                        // charla exits: nothing it started is left behind.
+                        if let Some(c) = tools_cancel.take() {
+                            c.cancel();
+                            let wait = tokio::time::sleep(Duration::from_secs(2));
+                            tokio::pin!(wait);
+                            loop {
+                                tokio::select! {
+                                    m = rx.recv() => match m {
+                                        Some(Msg::ToolsDone(..)) | None => break,
+                                        // What a save wrote is taken in (the last save needs it).
+                                        Some(m @ Msg::Saved(_)) => {
+                                            app::update(app, m);
+                                        }
+                                        Some(_) => {}
+                                    },
+                                    _ = &mut wait => break,
+                                }
+                            }
+                        }
+                        return 0;
+                    }
                     Effect::StartStream {
                         request_id,
                         provider,
