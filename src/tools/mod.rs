@@ -348,6 +348,8 @@ pub fn short_args(call: &ToolCall) -> String {
     let s = |k: &str| call.arguments.get(k).and_then(Value::as_str);
     let text = if let Some(c) = s("command").filter(|_| call.name == "run_command") {
         c.to_string()
+    } else if let Some(p) = s("path").filter(|_| call.name.ends_with("_file")) {
+        p.to_string()
     } else if let Some(o) = call.arguments.as_object()
         && o.len() == 1
         && let Some(v) = o.values().next().and_then(Value::as_str)
