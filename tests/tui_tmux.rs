@@ -680,46 +680,11 @@ fn tools_are_approved_in_a_dialog_denied_rm_never_runs_and_esc_kills_a_command()
 #[test]
 fn esc_during_a_running_command_kills_it_and_keeps_the_turn() {
     let h = Home::with_extra("tool=sleep", "");
-    h.prepend_config("default_tools = [\"run_command\"]");
-    let t = Tmux::start_in(
-        "sleep",
-        &h,
-        "",
-        "-m gemini/gemini-2.5-flash",
-        (100, 30),
-        Some(h.path()),
-    );
-    t.wait_for("type a question");
-    t.text("wait");
-    t.keys(&["Enter"]);
-    t.wait_for("The model wants to run run_command");
-    t.keys(&["y"]);
-    t.wait_for("running…");
-    let pid_file = h.path().join("sleeper.pid");
-    let start = Instant::now();
-    let pid: i32 = loop {
-        if let Some(p) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            break p;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    assert!(unsafe { libc::kill(pid, 0) } == 0);
+    let (t, pid) = running_sleeper("sleep", &h, "gemini/gemini-2.5-flash");
     t.keys(&["Escape"]);
     let s = t.wait_for("cancelled");
     assert!(s.contains("⚙ run_command"), "{s}");
-    let start = Instant::now();
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "the command still runs"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    gone(pid, "the command still runs");
     t.quit();
     let saved = h.saved();
     assert_eq!(saved[0]["messages"][1]["interrupted"], true);
@@ -775,12 +740,28 @@ fn rag_in_the_chat_screen_lists_the_sources_under_the_answer() {
 #[test]
 fn quitting_while_a_command_runs_leaves_nothing_behind() {
     let h = Home::with_extra("tool=sleep", "");
+    let (t, pid) = running_sleeper("quitsleep", &h, "openai/gpt-4o-mini");
+    t.text("/quit");
+    t.keys(&["Enter"]);
+    gone(pid, "the command outlived charla");
+    let start = Instant::now();
+    while h.saved().is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1, "one file, not two");
+    assert_eq!(saved[0]["messages"][1]["interrupted"], true);
+}
+
+/// The `tool=sleep` scenario in a chat screen: the model's `sleep 60` command approved and
+/// running; returns the screen and the command's shell pid.
+fn running_sleeper(tag: &str, h: &Home, model: &str) -> (Tmux, i32) {
     h.prepend_config("default_tools = [\"run_command\"]");
     let t = Tmux::start_in(
-        "quitsleep",
-        &h,
+        tag,
+        h,
         "",
-        "-m openai/gpt-4o-mini",
+        &format!("-m {model}"),
         (100, 30),
         Some(h.path()),
     );
@@ -802,22 +783,17 @@ fn quitting_while_a_command_runs_leaves_nothing_behind() {
         assert!(start.elapsed() < Duration::from_secs(10), "never started");
         std::thread::sleep(Duration::from_millis(50));
     };
-    t.text("/quit");
-    t.keys(&["Enter"]);
+    // SAFETY: signal 0 only checks that the process exists.
+    assert!(unsafe { libc::kill(pid, 0) } == 0);
+    (t, pid)
+}
+
+/// Waits until process `pid` is gone.
+fn gone(pid: i32, what: &str) {
     let start = Instant::now();
     // SAFETY: signal 0 only checks that the process exists.
     while unsafe { libc::kill(pid, 0) } == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "the command outlived charla"
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let start = Instant::now();
-    while h.saved().is_empty() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let saved = h.saved();
-    assert_eq!(saved.len(), 1, "one file, not two");
-    assert_eq!(saved[0]["messages"][1]["interrupted"], true);
 }

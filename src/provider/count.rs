@@ -48,28 +48,7 @@ pub async fn count(ep: &Endpoint, req: &ChatRequest) -> Result<u64, ProviderErro
             ));
         }
     };
-    let client = ep.client()?;
-    let b = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .timeout(ep.timeouts.first_token);
-    let resp = ep
-        .auth(b)
-        .send()
-        .await
-        .map_err(super::stream::network_error)?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(super::stream::network_error)?;
-    if !(200..300).contains(&status) {
-        return Err(ProviderError::from_http(status, &text, None));
-    }
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::MalformedStream,
-            format!("the token count is not JSON ({e})"),
-        )
-    })?;
+    let v = super::stream::post_json(ep, url, &body, "the token count").await?;
     v.get(field).and_then(Value::as_u64).ok_or_else(|| {
         ProviderError::new(
             ErrorKind::MalformedStream,

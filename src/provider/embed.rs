@@ -59,23 +59,7 @@ pub async fn embed(
             ));
         }
     };
-    let client = ep.client()?;
-    let b = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .timeout(ep.timeouts.first_token);
-    let resp = ep
-        .auth(b)
-        .send()
-        .await
-        .map_err(super::stream::network_error)?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(super::stream::network_error)?;
-    if !(200..300).contains(&status) {
-        return Err(ProviderError::from_http(status, &text, None));
-    }
-    let v: Value = serde_json::from_str(&text).map_err(|e| malformed(format!("not JSON ({e})")))?;
+    let v = super::stream::post_json(ep, url, &body, "the embeddings answer").await?;
     let (vectors, tokens): (Option<Vec<Vec<f32>>>, u64) = match ep.kind {
         Kind::Openai => {
             let mut data: Vec<&Value> = v["data"]

@@ -186,6 +186,35 @@ fn shared_client(
     Ok(c)
 }
 
+/// POSTs `body` to `url` with `ep`'s auth and headers, and returns the JSON answer (the
+/// counting and embeddings endpoints). An HTTP error is the provider's own error; a body that
+/// is not JSON is named as `what`.
+pub(crate) async fn post_json(
+    ep: &Endpoint,
+    url: String,
+    body: &serde_json::Value,
+    what: &str,
+) -> Result<serde_json::Value, ProviderError> {
+    let b = ep
+        .client()?
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .timeout(ep.timeouts.first_token);
+    let resp = ep.auth(b).send().await.map_err(network_error)?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(network_error)?;
+    if !(200..300).contains(&status) {
+        return Err(ProviderError::from_http(status, &text, None));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::MalformedStream,
+            format!("{what} is not JSON ({e})"),
+        )
+    })
+}
+
 /// A shared HTTPS client for other HTTP work (MCP servers over streamable HTTP).
 pub fn http_client(connect: Duration) -> Result<reqwest::Client, String> {
     shared_client(connect, None, false)
