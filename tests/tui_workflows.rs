@@ -1394,3 +1394,24 @@ fn a_save_that_lands_while_the_browser_is_open_lists_again() {
     app::update(&mut a, key(KeyCode::Esc));
     assert!(app::update(&mut a, Msg::Saved(Ok(done))).is_empty());
 }
+
+#[test]
+fn rag_on_is_checked_off_the_ui_task_and_undone_when_the_collection_is_missing() {
+    let mut a = app("openai/gpt-4o-mini");
+    let eff = command(&mut a, "/rag nope");
+    assert!(
+        matches!(eff.as_slice(), [Effect::CheckCollection(n)] if n == "nope"),
+        "{eff:?}"
+    );
+    assert_eq!(a.session.conv.rag.as_deref(), Some("nope"));
+    app::update(
+        &mut a,
+        Msg::CollectionChecked("nope".into(), Err("no collection named nope".into())),
+    );
+    assert_eq!(a.session.conv.rag, None);
+    assert!(screen(&a, 80, 24).contains("no collection named nope"));
+    command(&mut a, "/rag notes");
+    app::update(&mut a, Msg::CollectionChecked("notes".into(), Ok((3, 12))));
+    assert_eq!(a.session.conv.rag.as_deref(), Some("notes"));
+    assert!(screen(&a, 200, 24).contains("notes (3 files, 12 passages)"));
+}

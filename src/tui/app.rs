@@ -59,6 +59,8 @@ pub enum Msg {
     McpConnected(String, Result<Vec<crate::tools::Offered>, String>),
     /// Something done in the background to tell (an "always allow" that could not be saved).
     Note(Level, String),
+    /// What collection `.0` holds, (files, passages), or why it cannot be opened.
+    CollectionChecked(String, Result<(usize, usize), String>),
     /// The passages for a question to send: (question, its parts, the context or why not).
     Retrieved(
         String,
@@ -133,6 +135,8 @@ pub enum Effect {
     AlwaysAllow(String),
     /// Start this MCP server and list its tools.
     ConnectMcp(String),
+    /// Open collection `.0` to say what it holds (`Msg::CollectionChecked`).
+    CheckCollection(String),
     /// Look up the passages of `collection` for a question, then send it (`Msg::Retrieved`).
     Retrieve {
         collection: String,
@@ -1062,25 +1066,12 @@ impl App {
                 self.notify("retrieval off", Level::Info);
                 vec![]
             }
-            "/rag" => match crate::rag::Collection::open(&self.session.cfg.paths.data_dir, arg) {
-                Ok(c) => {
-                    self.notify(
-                        format!(
-                            "retrieval: {} ({} files, {} passages): its passages go with every question",
-                            c.meta.name,
-                            c.meta.files.len(),
-                            c.meta.passages()
-                        ),
-                        Level::Info,
-                    );
-                    self.session.conv.rag = Some(c.meta.name);
-                    vec![]
-                }
-                Err(e) => {
-                    self.notify(e, Level::Error);
-                    vec![]
-                }
-            },
+            // On at once; the collection is opened off the UI task, and turned off again if
+            // it cannot be.
+            "/rag" => {
+                self.session.conv.rag = Some(arg.to_string());
+                vec![Effect::CheckCollection(arg.to_string())]
+            }
             "/source" => {
                 match arg.trim_matches(['[', ']']).parse::<usize>() {
                     Ok(n) => self.open_source(n),
@@ -1414,6 +1405,22 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Retrieved(text, parts, context) => app.retrieved(text, parts, context),
+        Msg::CollectionChecked(name, Ok((files, passages))) => {
+            app.notify(
+                format!(
+                    "retrieval: {name} ({files} files, {passages} passages): its passages go with every question"
+                ),
+                Level::Info,
+            );
+            vec![]
+        }
+        Msg::CollectionChecked(name, Err(e)) => {
+            if app.session.conv.rag.as_deref() == Some(name.as_str()) {
+                app.session.conv.rag = None;
+            }
+            app.notify(e, Level::Error);
+            vec![]
+        }
         Msg::Note(level, text) => {
             app.notify(text, level);
             vec![]

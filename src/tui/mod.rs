@@ -527,6 +527,14 @@ async fn event_loop(
                         });
                     }
                     Effect::ConnectMcp(name) => connect_mcp(toolbox, name, &tx),
+                    Effect::CheckCollection(name) => {
+                        let (data, tx) = (app.session.cfg.paths.data_dir.clone(), tx.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let r = crate::rag::Collection::open(&data, &name)
+                                .map(|c| (c.meta.files.len(), c.meta.passages()));
+                            let _ = tx.send(Msg::CollectionChecked(name, r));
+                        });
+                    }
                     Effect::Retrieve {
                         collection,
                         question,
