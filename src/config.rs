@@ -591,9 +591,8 @@ pub fn save_always(paths: &Paths, tool: &str) -> Result<(), String> {
     );
     std::fs::create_dir_all(&paths.config_dir)
         .map_err(|e| format!("{}: {e}", paths.config_dir.display()))?;
-    let tmp = path.with_extension(format!("toml.tmp{}", std::process::id()));
-    std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::util::write_atomic(&path, body.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Config {

@@ -427,24 +427,7 @@ pub fn store_data(data_dir: &Path, bytes: &[u8], source: &str) -> Result<PathBuf
     let dir = file.parent().unwrap_or(data_dir).to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let write = |path: &Path, data: &[u8]| -> Result<(), String> {
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("prices"),
-            crate::util::random_hex()
-        ));
-        let r = (|| -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        r.map_err(|e| format!("{}: {e}", path.display()))
+        crate::util::write_atomic(path, data).map_err(|e| format!("{}: {e}", path.display()))
     };
     write(&file, bytes)?;
     let meta = serde_json::json!({"source": source, "fetched": crate::util::now_rfc3339(), "bytes": bytes.len()});

@@ -48,18 +48,11 @@ pub async fn run_turn(
             Step::Ended(end) => return end,
             Step::Tools => {}
         }
+        // The session waits for tools only when it offered some, and a front end that offers
+        // tools gives a toolbox: none here would be charla's bug, ended as a cancel.
         let Some(tb) = out.tools.as_ref() else {
-            // Not offered tools, yet called some: answered with an error each.
-            let calls = session.pending_calls().to_vec();
-            let results = calls
-                .iter()
-                .map(|c| crate::parts::ToolResult::error(c, "no tools are enabled here"))
-                .collect();
-            match session.resume(calls, results) {
-                Ok((i, r)) => (id, req) = (i, r),
-                Err(_) => return ended_by(session),
-            }
-            continue;
+            session.cancel();
+            return TurnEnd::Cancelled;
         };
         let (calls, results) = super::agent::decide_and_run(session, tb, out.json, cancel).await;
         if cancel.is_cancelled() {

@@ -77,13 +77,6 @@ fn schema() -> (Schema, Fields) {
     (sb.build(), f)
 }
 
-fn mtime_ns(m: &std::fs::Metadata) -> u128 {
-    m.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos())
-}
-
 pub struct History {
     dir: PathBuf,
     conversations: PathBuf,
@@ -136,7 +129,7 @@ impl History {
 
     fn sync(&self) -> Result<Index, String> {
         let dir_mtime = std::fs::metadata(&self.conversations)
-            .map(|m| mtime_ns(&m))
+            .map(|m| crate::util::mtime_ns(&m))
             .unwrap_or(0);
         // Nothing written, renamed or deleted since the last catching-up: two small reads.
         let stamp = std::fs::read_to_string(self.stamp_path())
@@ -170,7 +163,7 @@ impl History {
             let Ok(md) = e.metadata() else {
                 continue;
             };
-            let now = (mtime_ns(&md), md.len());
+            let now = (crate::util::mtime_ns(&md), md.len());
             if state.files.get(&name) == Some(&now) {
                 seen.insert(name, now);
                 continue;
@@ -210,16 +203,11 @@ impl History {
         w.commit().map_err(|e| e.to_string())?;
         state.files = seen;
         state.dir_mtime_ns = dir_mtime;
-        let tmp = self
-            .dir
-            .join(format!("state.json.tmp{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(&state).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, self.state_path()).map_err(|e| e.to_string())?;
+        let state_json = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+        crate::util::write_atomic(&self.state_path(), &state_json).map_err(|e| e.to_string())?;
         // Written last: a stamp that matches always has its state and index beside it.
-        let tmp = self.dir.join(format!("stamp.tmp{}", std::process::id()));
-        std::fs::write(&tmp, dir_mtime.to_string()).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, self.stamp_path()).map_err(|e| e.to_string())?;
+        crate::util::write_atomic(&self.stamp_path(), dir_mtime.to_string().as_bytes())
+            .map_err(|e| e.to_string())?;
         Ok(index)
     }
 

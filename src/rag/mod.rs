@@ -309,11 +309,7 @@ impl Collection {
                     skipped.too_large.push(key);
                     continue;
                 }
-                let mtime_ns = md
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
+                let mtime_ns = crate::util::mtime_ns(&md);
                 let old = self.meta.files.get(&key);
                 if let Some(o) = old
                     && o.size == md.len()
@@ -331,7 +327,7 @@ impl Collection {
                         continue;
                     }
                 };
-                if bytes.iter().take(8192).any(|b| *b == 0) {
+                if crate::util::looks_binary(&bytes) {
                     skipped.binary += 1;
                     continue;
                 }
@@ -390,12 +386,8 @@ impl Collection {
     /// Writes `collection.json` atomically.
     fn save(&self) -> Result<(), String> {
         let path = self.meta_path();
-        let tmp = self
-            .dir
-            .join(format!("collection.json.tmp{}", std::process::id()));
         let body = serde_json::to_vec_pretty(&self.meta).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+        crate::util::write_atomic(&path, &body).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The `k` best passages for `query` (BM25). A query with nothing to search for (only

@@ -111,9 +111,7 @@ impl Vectors {
                 out.extend_from_slice(&f.to_le_bytes());
             }
         }
-        let tmp = path.with_extension(format!("bin.tmp{}", std::process::id()));
-        std::fs::write(&tmp, out).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        crate::util::write_atomic(path, &out).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Vectors already made, by passage sha256.

@@ -255,7 +255,7 @@ pub fn run_sync(name: &str, args: &Value, roots: &Roots, max_bytes: usize) -> Ou
 
 fn read_text(p: &Path, shown: &str) -> Result<String, String> {
     let bytes = std::fs::read(p).map_err(|e| format!("{shown}: {e}"))?;
-    if bytes.iter().take(8192).any(|b| *b == 0) {
+    if crate::util::looks_binary(&bytes) {
         return Err(format!("{shown} is a binary file"));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -357,7 +357,7 @@ fn search_files(args: &Value, roots: &Roots) -> Result<String, String> {
         let Ok(bytes) = std::fs::read(entry.path()) else {
             continue;
         };
-        if bytes.iter().take(8192).any(|b| *b == 0) {
+        if crate::util::looks_binary(&bytes) {
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);
