@@ -197,7 +197,7 @@ pub async fn decide_and_run(
             out::eline(format!(
                 "[tool] {} → {}{}",
                 crate::sanitize::sanitize(&r.name),
-                summary(r),
+                crate::tools::summary(r),
                 r.duration_ms
                     .map(|d| format!(", {d} ms"))
                     .unwrap_or_default()
@@ -205,41 +205,6 @@ pub async fn decide_and_run(
         }
     }
     (decided, results)
-}
-
-/// A result in a few words: its size, or its error.
-pub fn summary(r: &ToolResult) -> String {
-    let first: String = r
-        .text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(80)
-        .collect();
-    let first = crate::sanitize::sanitize(&first);
-    match (r.is_error, r.exit_code) {
-        (true, Some(c)) => format!("exit {c}: {first}"),
-        (true, None) => format!("error: {first}"),
-        (false, _) => format!(
-            "{} lines, {}",
-            r.text.lines().count(),
-            crate::attach::human_bytes(r.text.len() as u64)
-        ),
-    }
-}
-
-/// How calls of `o` are approved, in words.
-pub fn approval_words(o: &Offered) -> &'static str {
-    if o.auto {
-        "runs without asking (read-only)"
-    } else if o.always {
-        "always allowed"
-    } else if o.read_only {
-        "asks (read-only)"
-    } else {
-        "asks"
-    }
 }
 
 /// `charla tools`: every tool that can be enabled, and the MCP servers' tools on request.
@@ -272,7 +237,7 @@ pub async fn tools_cmd(cfg: Arc<crate::config::Config>, mcp: &[String], json_out
         if json_out {
             let _ = out::json(&json!({
                 "name": o.spec.name, "from": from, "description": o.spec.description,
-                "read_only": o.read_only, "approval": approval_words(o), "parameters": o.spec.parameters
+                "read_only": o.read_only, "approval": crate::tools::approval_words(o), "parameters": o.spec.parameters
             }));
         } else {
             let first = o.spec.description.lines().next().unwrap_or("");
@@ -281,7 +246,7 @@ pub async fn tools_cmd(cfg: Arc<crate::config::Config>, mcp: &[String], json_out
                 "{:<28} {:<16} {:<32} {}",
                 o.spec.name,
                 from,
-                approval_words(o),
+                crate::tools::approval_words(o),
                 first
             ));
         }

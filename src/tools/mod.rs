@@ -364,3 +364,38 @@ pub fn short_args(call: &ToolCall) -> String {
         None => one,
     }
 }
+
+/// A result in a few words: its size, or its error.
+pub fn summary(r: &crate::parts::ToolResult) -> String {
+    let first: String = r
+        .text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(80)
+        .collect();
+    let first = crate::sanitize::sanitize(&first);
+    match (r.is_error, r.exit_code) {
+        (true, Some(c)) => format!("exit {c}: {first}"),
+        (true, None) => format!("error: {first}"),
+        (false, _) => format!(
+            "{} lines, {}",
+            r.text.lines().count(),
+            crate::attach::human_bytes(r.text.len() as u64)
+        ),
+    }
+}
+
+/// How calls of `o` are approved, in words.
+pub fn approval_words(o: &Offered) -> &'static str {
+    if o.auto {
+        "runs without asking (read-only)"
+    } else if o.always {
+        "always allowed"
+    } else if o.read_only {
+        "asks (read-only)"
+    } else {
+        "asks"
+    }
+}

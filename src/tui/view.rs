@@ -336,7 +336,7 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                         t.warning,
                     ),
                     Some(r) => {
-                        let mut s = format!("{how} · {}", crate::cli::agent::summary(r));
+                        let mut s = format!("{how} · {}", crate::tools::summary(r));
                         if let Some(d) = r.duration_ms {
                             s.push_str(&format!(" · {d} ms"));
                         }

@@ -121,7 +121,7 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                             .or_else(|| crate::tools::builtin(&app.session.cfg, n));
                         (
                             o.as_ref()
-                                .map(|o| crate::cli::agent::approval_words(o).to_string())
+                                .map(|o| crate::tools::approval_words(o).to_string())
                                 .unwrap_or_default(),
                             o.map(|o| o.spec.description.lines().next().unwrap_or("").to_string())
                                 .unwrap_or_default(),
