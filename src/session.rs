@@ -791,7 +791,7 @@ impl Session {
         let Some(f) = self.in_flight.as_ref() else {
             return Applied::Ignored;
         };
-        let (step, _) = self.step_cost(f, false, Some(reason));
+        let (step, _) = self.step_cost(f, now, false, Some(reason));
         let idx = f.index;
         let steps_done = f.step;
         let msg = &mut self.conv.messages[idx];
@@ -844,6 +844,7 @@ impl Session {
     fn step_cost(
         &self,
         f: &InFlight,
+        now: Instant,
         failed: bool,
         reason: Option<String>,
     ) -> (crate::conversation::model::StepCost, pricing::Outcome) {
@@ -902,6 +903,7 @@ impl Session {
                 cost_usd: cost,
                 usage_estimated: estimated,
                 finish_reason: reason,
+                duration_ms: Some(now.saturating_duration_since(f.started).as_millis() as u64),
             },
             outcome,
         )
@@ -917,7 +919,8 @@ impl Session {
         self.last_error = err.clone();
         let tooled = f.awaiting_tools || f.step > 1;
         // A turn that ended while waiting for tools had its last step recorded already.
-        let last = (!f.awaiting_tools).then(|| self.step_cost(&f, err.is_some(), reason.clone()));
+        let last =
+            (!f.awaiting_tools).then(|| self.step_cost(&f, now, err.is_some(), reason.clone()));
         let checked = match (&self.conv.schema, &err) {
             (Some(s), None) => Some(crate::schema::check(
                 &self.conv.messages[f.index].content,
@@ -1401,6 +1404,10 @@ mod tests {
         assert_eq!(kinds, ["text", "tool_call", "tool_result"]);
         let a = m.answer.as_ref().expect("answer");
         assert_eq!(a.steps.len(), 2);
+        assert!(
+            a.steps.iter().all(|x| x.duration_ms.is_some()),
+            "tok/s counts the model's streaming time, not the tools'"
+        );
         assert_eq!(a.usage.input_tokens, 1_000_000);
         assert_eq!(a.usage.output_tokens, 1_000_000);
         // gpt-4o-mini: $0.15 in + $0.60 out per 1M.

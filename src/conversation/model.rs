@@ -145,6 +145,10 @@ pub struct StepCost {
     pub usage_estimated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    /// How long the model streamed this step (the answer's `duration_ms` also holds the
+    /// tools' time and the approvals').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +186,15 @@ impl Answer {
 
     /// Output tokens per second over the streaming part of the turn.
     pub fn tokens_per_sec(&self) -> Option<f64> {
-        let dur = self.duration_ms? as f64 / 1000.0;
+        // With tools, over the model's own streaming time, not the tools' or the approvals'.
+        let dur = if self.steps.is_empty() {
+            self.duration_ms? as f64 / 1000.0
+        } else {
+            self.steps
+                .iter()
+                .map(|s| s.duration_ms.map(|d| d as f64 / 1000.0))
+                .sum::<Option<f64>>()?
+        };
         let streaming = dur - self.ttft_ms.unwrap_or(0) as f64 / 1000.0;
         (streaming > 0.05 && self.usage.output_tokens > 0)
             .then(|| self.usage.output_tokens as f64 / streaming)

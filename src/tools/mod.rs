@@ -380,8 +380,9 @@ pub fn summary(r: &crate::parts::ToolResult) -> String {
         (true, Some(c)) => format!("exit {c}: {first}"),
         (true, None) => format!("error: {first}"),
         (false, _) => format!(
-            "{} lines, {}",
+            "{} line{}, {}",
             r.text.lines().count(),
+            if r.text.lines().count() == 1 { "" } else { "s" },
             crate::attach::human_bytes(r.text.len() as u64)
         ),
     }
