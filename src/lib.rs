@@ -7,6 +7,7 @@
 pub mod attach;
 pub mod catalog;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod conversation;
 #[doc(hidden)]

@@ -49,9 +49,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let model = cli.model.clone();
+    // Only `compare` takes several models.
+    if cli.model.len() > 1 && !matches!(cli.command, Some(Command::Compare(_))) {
+        cli::ask::err("-m is given once (charla compare takes several: -m A -m B)");
+        std::process::exit(EXIT_USAGE);
+    }
+    let models = cli.model.clone();
+    let model = cli.model.last().cloned();
     let code = rt.block_on(async move {
         match cli.command {
+            Some(Command::Compare(args)) => cli::compare::run(cfg, &models, args).await,
+            Some(Command::Fork { id, at, json }) => cli::manage::fork(&cfg, &id, at, model, json),
             None => charla::tui::run(cfg, model, cli.open).await,
             Some(Command::Ask(args)) => cli::ask::run(cfg, model, args).await,
             Some(Command::Models(args)) => cli::manage::models(&cfg, args).await,

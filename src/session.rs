@@ -509,6 +509,8 @@ impl Session {
         if let Some(a) = answer.answer.as_mut() {
             a.sent_at = Some(util::now_rfc3339());
         }
+        // From here the answers say which model the conversation continues on.
+        self.conv.model = None;
         self.conv.messages.push(answer);
         self.start_step(None)
     }

@@ -62,6 +62,31 @@ impl Caps {
         }
     }
 
+    /// These caps for one of `n` answers written at once to `conv` (a comparison): each may
+    /// take an n-th of what every cap has left, so that together they hold to it.
+    pub fn shared(&self, conv: &Conversation, today: &str, n: usize) -> Caps {
+        let n = n.max(1) as f64;
+        let month = &today[..today.len().min(7)];
+        let part = |limit: f64, spent: f64| spent + (limit - spent).max(0.0) / n;
+        let period = |c: Option<Cap>, prefix: &str| {
+            c.map(|c| {
+                let spent = c.spent_elsewhere + spent_in(conv, prefix);
+                Cap {
+                    limit: part(c.limit, spent),
+                    spent_elsewhere: c.spent_elsewhere,
+                }
+            })
+        };
+        Caps {
+            conversation: self
+                .conversation
+                .map(|l| part(l, conv.totals().cost_usd)),
+            request: self.request.map(|l| l / n),
+            day: period(self.day, today),
+            month: period(self.month, month),
+        }
+    }
+
     /// The tightest cap for the next request of `conv`, `today` being `YYYY-MM-DD` (UTC).
     pub fn headroom(&self, conv: &Conversation, today: &str) -> Option<Headroom> {
         let mut all: Vec<Headroom> = Vec::new();
@@ -121,9 +146,11 @@ fn answer_time<'a>(sent_at: Option<&'a str>, conv_updated: &'a str) -> &'a str {
 
 /// What `conv`'s answers sent in the period `prefix` (`YYYY-MM-DD` or `YYYY-MM`) cost.
 pub fn spent_in(conv: &Conversation, prefix: &str) -> f64 {
-    conv.answers()
-        .filter(|a| answer_time(a.sent_at.as_deref(), &conv.updated).starts_with(prefix))
-        .filter_map(|a| a.cost_usd)
+    // Alternatives were paid for too (a retry, a comparison's other answers).
+    conv.paid()
+        .into_iter()
+        .filter(|(sent_at, _)| answer_time(sent_at.as_deref(), &conv.updated).starts_with(prefix))
+        .filter_map(|(_, c)| c)
         .sum()
 }
 

@@ -331,7 +331,7 @@ pub fn apply_preset(
 }
 
 /// Reads `-a` paths into parts for the session's model; the first problem is the error.
-fn load_attachments(
+pub(crate) fn load_attachments(
     session: &Session,
     paths: &[String],
 ) -> Result<Vec<crate::parts::Part>, String> {
@@ -404,7 +404,7 @@ pub fn attachment_json(p: &crate::parts::Part, kind: crate::provider::Kind) -> s
     }
 }
 
-fn read_stdin() -> std::io::Result<Option<String>> {
+pub(crate) fn read_stdin() -> std::io::Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
@@ -535,7 +535,7 @@ pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) 
         conv.system_prompt = Some(s.clone());
     }
     // Model: -m > preset's > the conversation's last > default.
-    let last_model = conv.answers().last().map(|a| a.model.clone());
+    let last_model = conv.continue_model();
     let chosen = global_model.or(preset_model).or(last_model);
     let model: ModelRef = match chosen {
         Some(m) => match cfg.resolve_model(&m) {

@@ -194,7 +194,7 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
             let _ = out::json(
                 &json!({"id": s.id, "title": s.title, "created": s.created, "updated": s.updated, "models": s.models,
                        "turns": s.turns, "cost_usd": s.cost_usd, "unpriced_turns": s.unpriced_turns,
-                       "read_only": s.newer_version.is_some()}),
+                       "read_only": s.newer_version.is_some(), "forked_from": s.forked_from}),
             );
         } else {
             let cost = if s.unpriced_turns > 0 {
@@ -202,10 +202,13 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
             } else {
                 dollars(s.cost_usd)
             };
-            let ro = match s.newer_version {
+            let mut ro = match s.newer_version {
                 Some(v) => format!("  (read-only: version {v}, from a newer charla)"),
                 None => String::new(),
             };
+            if let Some(f) = &s.forked_from {
+                ro.push_str(&format!("  (fork of {} at turn {})", sanitize(&f.id), f.turns));
+            }
             out::line(format!(
                 "{}  {}  {:>3} turns  {:>10}  {}  [{}]{ro}",
                 s.id,
@@ -292,7 +295,31 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
             for g in &a.guards {
                 let _ = o.line(format!("   [guard {}: {}]", g.kind, g.detail));
             }
+            for (k, alt) in a.alternatives.iter().enumerate() {
+                let _ = o.line(format!(
+                    "\n   ── alternative {}/{} · {} ──",
+                    k + 1,
+                    a.alternatives.len(),
+                    export::answer_footer(&alt.answer)
+                ));
+                if let Some(q) = &alt.question {
+                    let _ = o.line(format!("   (to the question: {})", q.trim_end()));
+                }
+                let _ = o.line(alt.content.trim_end());
+                if !alt.following.is_empty() {
+                    let _ = o.line(format!(
+                        "   (+{} later messages on this branch)",
+                        alt.following.len()
+                    ));
+                }
+            }
         }
+    }
+    if let Some(f) = &conv.forked_from {
+        let _ = o.line(format!(
+            "\nforked from {} at turn {} (message {})",
+            f.id, f.turns, f.message
+        ));
     }
     let t = conv.totals();
     let _ = o.line(format!(
@@ -307,6 +334,60 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
             String::new()
         }
     ));
+    EXIT_OK
+}
+
+/// `charla fork ID [--at N] [-m MODEL]`: a new conversation with the first N turns of `id`,
+/// linked to it; its id is printed.
+pub fn fork(cfg: &Config, id: &str, at: Option<usize>, model: Option<String>, json_out: bool) -> i32 {
+    let store = Store::new(cfg.paths.conversations_dir());
+    let conv = match store.find(id) {
+        Ok(c) => c,
+        Err(e) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+    };
+    let turns = conv.questions().len();
+    let n = at.unwrap_or(turns);
+    let Some(upto) = conv.turn_end(n) else {
+        err(format!(
+            "conversation {} has {turns} turn{}: --at takes 1 to {turns}",
+            conv.id,
+            if turns == 1 { "" } else { "s" }
+        ));
+        return EXIT_USAGE;
+    };
+    let model = match model.map(|m| cfg.resolve_model(&m)) {
+        Some(Ok(m)) => Some(m.to_string()),
+        Some(Err(e)) => {
+            err(e);
+            return EXIT_USAGE;
+        }
+        None => None,
+    };
+    let mut fork = conv.fork(upto, model);
+    if let Err(e) = store.save(&mut fork) {
+        err(format!("could not save the fork: {e}"));
+        return EXIT_LOCAL;
+    }
+    if json_out {
+        let _ = out::json(
+            &json!({"id": fork.id, "forked_from": fork.forked_from, "model": fork.continue_model(), "messages": fork.messages.len()}),
+        );
+    } else {
+        out::line(&fork.id);
+        out::eline(format!(
+            "forked {} at turn {n} of {turns}{}: charla --open {} or charla ask --conversation {} …",
+            conv.id,
+            fork.model
+                .as_deref()
+                .map(|m| format!(", continuing on {m}"))
+                .unwrap_or_default(),
+            fork.id,
+            fork.id
+        ));
+    }
     EXIT_OK
 }
 

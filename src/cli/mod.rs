@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod ask;
+pub mod compare;
 pub mod manage;
 pub mod out;
 pub mod rag;
@@ -35,8 +36,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Model as provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-haiku-4-5, demo/charla-demo
-    #[arg(short, long, global = true, value_name = "PROVIDER/MODEL")]
-    pub model: Option<String>,
+    /// (`compare` takes it several times)
+    #[arg(short, long, global = true, value_name = "PROVIDER/MODEL", action = clap::ArgAction::Append)]
+    pub model: Vec<String>,
     /// Open a saved conversation in the TUI (id, unique prefix, or `last`)
     #[arg(long, value_name = "ID")]
     pub open: Option<String>,
@@ -87,6 +89,20 @@ pub enum Command {
     Replay {
         id: String,
         /// One JSON object per line instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask several models one question at once and compare their answers, speed and cost
+    Compare(compare::CompareArgs),
+    /// Start a new conversation from the first N turns of a saved one (linked to it), on
+    /// another model with -m
+    Fork {
+        /// Conversation id, unique prefix, or `last`
+        id: String,
+        /// Keep the first N turns (a turn: a question and its answer); default: all
+        #[arg(long, value_name = "N")]
+        at: Option<usize>,
+        /// Print the new conversation as JSON
         #[arg(long)]
         json: bool,
     },

@@ -80,3 +80,12 @@ pub fn etext(text: &str) {
 pub fn err(msg: impl Display) {
     eline(format!("charla: {msg}"));
 }
+
+/// A status line on a terminal's stderr, redrawn in place (`\r`, erase line): the text
+/// sanitised, the control sequence ours. An empty text clears it.
+pub fn estatus(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(b"\r\x1b[2K");
+    let _ = e.write_all(sanitize_cow(text).as_bytes());
+    let _ = e.flush();
+}

@@ -191,6 +191,19 @@ pub fn to_markdown_in(conv: &Conversation, data_dir: Option<&std::path::Path>) -
             for g in &a.guards {
                 s.push_str(&format!("> **Warning ({}):** {}\n\n", g.kind, g.detail));
             }
+            for (k, alt) in a.alternatives.iter().enumerate() {
+                s.push_str(&format!(
+                    "<details><summary>Alternative {}/{}: {}</summary>\n\n",
+                    k + 1,
+                    a.alternatives.len(),
+                    answer_footer(&alt.answer)
+                ));
+                if let Some(q) = &alt.question {
+                    s.push_str(&format!("*To the question:* {}\n\n", q.trim_end()));
+                }
+                s.push_str(alt.content.trim_end());
+                s.push_str("\n\n</details>\n\n");
+            }
         }
     }
     s

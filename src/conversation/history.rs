@@ -17,7 +17,7 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term, doc};
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// tantivy's default tokenizer drops longer tokens; the full scan does too.
 const MAX_TOKEN: usize = 40;
 
@@ -56,6 +56,8 @@ struct Fields {
     unpriced: Field,
     mtime: Field,
     newer: Field,
+    /// A fork's `forked_from`, as JSON ("" when it is none).
+    forked: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -73,6 +75,7 @@ fn schema() -> (Schema, Fields) {
         unpriced: sb.add_u64_field("unpriced", STORED),
         mtime: sb.add_u64_field("mtime", STORED | INDEXED),
         newer: sb.add_u64_field("newer", STORED),
+        forked: sb.add_text_field("forked", STORED),
     };
     (sb.build(), f)
 }
@@ -193,6 +196,11 @@ impl History {
                 f.unpriced => s.unpriced_turns as u64,
                 f.mtime => now.0 as u64,
                 f.newer => u64::from(s.newer_version.unwrap_or(0)),
+                f.forked => s
+                    .forked_from
+                    .as_ref()
+                    .and_then(|x| serde_json::to_string(x).ok())
+                    .unwrap_or_default(),
             ))
             .map_err(|e| e.to_string())?;
             seen.insert(name, now);
@@ -260,6 +268,7 @@ impl History {
                 path: self.conversations.join(s(f.file)),
                 modified: Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(mtime)),
                 newer_version: Some(n(f.newer) as u32).filter(|v| *v > 0),
+                forked_from: serde_json::from_str(&s(f.forked)).ok(),
             });
         }
         Ok(out)

@@ -6,5 +6,5 @@ pub mod history;
 pub mod model;
 pub mod store;
 
-pub use model::{Alternative, Answer, Conversation, Message};
+pub use model::{Alternative, Answer, Conversation, ForkedFrom, Message};
 pub use store::{Broken, Saved, Store, StoreError, Summary};

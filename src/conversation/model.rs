@@ -39,6 +39,13 @@ pub struct Conversation {
     /// For a replay: the id of the conversation whose questions were re-asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
+    /// For a fork: the conversation and message it was forked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
+    /// The model to continue on before this conversation's next answer (a fork's `-m`);
+    /// cleared when a turn starts (answers then say which model wrote them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default)]
     pub messages: Vec<Message>,
     /// Where this conversation was read from and what it held then (not saved).
@@ -151,15 +158,34 @@ pub struct StepCost {
     pub duration_ms: Option<u64>,
 }
 
+/// Another answer to the same question: regenerated (`/retry`), answered before the question
+/// was edited (`/edit`), or another model's answer of a comparison. It keeps its whole record
+/// (`model`, `usage`, `cost_usd`, timings, `error` … flattened beside `content`; older files
+/// hold only `model` and `cost_usd`), and, when it was the conversation's path before another
+/// answer was chosen, the turns that followed it: choosing it again brings them back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alternative {
     pub content: String,
-    pub model: String,
-    #[serde(default)]
-    pub cost_usd: Option<f64>,
     /// The question it answered, when the question was edited afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
+    #[serde(flatten)]
+    pub answer: Answer,
+    /// The turns that followed this answer while it was the chosen one (a branch).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub following: Vec<Message>,
+}
+
+/// Where a forked conversation came from: the conversation and the last message it kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkedFrom {
+    pub id: String,
+    pub message: String,
+    /// How many turns (questions with their answers) the fork kept.
+    #[serde(default)]
+    pub turns: usize,
 }
 
 impl Answer {
@@ -234,13 +260,16 @@ impl Message {
     /// This answer and the ones it replaced, as the alternatives of the answer replacing it.
     /// `question` is set when the question was edited too.
     pub fn into_alternatives(self, question: Option<String>) -> Vec<Alternative> {
-        let Some(a) = self.answer else { return vec![] };
-        let mut alts = a.alternatives;
+        let Some(mut a) = self.answer else {
+            return vec![];
+        };
+        let mut alts = std::mem::take(&mut a.alternatives);
         alts.push(Alternative {
             content: self.content,
-            model: a.model,
-            cost_usd: a.cost_usd,
             question,
+            parts: self.parts,
+            answer: a,
+            following: vec![],
         });
         alts
     }
@@ -285,6 +314,8 @@ impl Conversation {
             mcp: vec![],
             rag: None,
             replay_of: None,
+            forked_from: None,
+            model: None,
             messages: vec![],
             origin: Origin::default(),
         }
@@ -363,9 +394,17 @@ impl Conversation {
 
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        // An answer still streaming (no duration yet) is not a turn yet.
-        for a in self.answers().filter(|a| a.duration_ms.is_some()) {
+        // An answer still streaming (no duration yet) is not a turn yet. A fork's inherited
+        // answers are turns of it, but were paid for in the conversation it came from.
+        let inherited = self.inherited();
+        for (i, m) in self.messages.iter().enumerate() {
+            let Some(a) = m.answer.as_ref().filter(|a| a.duration_ms.is_some()) else {
+                continue;
+            };
             t.turns += 1;
+            if i < inherited {
+                continue;
+            }
             t.usage.add(&a.usage);
             match a.cost_usd {
                 Some(c) => t.cost_usd += c,
@@ -375,7 +414,157 @@ impl Conversation {
                 t.estimated_turns += 1;
             }
         }
+        // Every answer was paid for, the ones kept as alternatives too (and their branches).
+        for_each_alternative(&self.messages[inherited..], &mut |a| {
+            t.usage.add(&a.usage);
+            match a.cost_usd {
+                Some(c) => t.cost_usd += c,
+                None if a.not_accepted || a.duration_ms.is_none() => {}
+                None => t.unpriced_turns += 1,
+            }
+        });
         t
+    }
+
+    /// How many of the first messages a fork took from its origin (0 for others): their cost
+    /// was spent, and is counted, in the origin.
+    pub fn inherited(&self) -> usize {
+        self.forked_from
+            .as_ref()
+            .and_then(|f| self.messages.iter().position(|m| m.id == f.message))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// Every answer of this conversation that was paid for, the alternatives' and their
+    /// branches' too: (when it was sent, its cost).
+    pub fn paid(&self) -> Vec<(Option<String>, Option<f64>)> {
+        let own = &self.messages[self.inherited()..];
+        let mut out: Vec<(Option<String>, Option<f64>)> = own
+            .iter()
+            .filter_map(|m| m.answer.as_ref())
+            .filter(|a| a.duration_ms.is_some())
+            .map(|a| (a.sent_at.clone(), a.cost_usd))
+            .collect();
+        for_each_alternative(own, &mut |a| {
+            out.push((a.sent_at.clone(), a.cost_usd))
+        });
+        out
+    }
+
+    /// Makes alternative `k` of the answer at `i` the conversation's path from there on: the
+    /// answer it replaces, with the turns that followed it, becomes an alternative (so nothing
+    /// is lost, and choosing it again brings them back). A different question (an edit) comes
+    /// back with it. Returns false when there is no such alternative.
+    pub fn choose_alternative(&mut self, i: usize, k: usize) -> bool {
+        let Some(m) = self.messages.get(i) else {
+            return false;
+        };
+        if m.answer.as_ref().is_none_or(|a| k >= a.alternatives.len()) {
+            return false;
+        }
+        let following: Vec<Message> = self.messages.split_off(i + 1);
+        let mut cur = self.messages.pop().expect("message i");
+        let mut alts = cur
+            .answer
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.alternatives))
+            .unwrap_or_default();
+        let chosen = alts.remove(k);
+        // The question each answer answered: the chosen one's, if it was edited since.
+        let q = i
+            .checked_sub(1)
+            .and_then(|qi| self.messages.get_mut(qi))
+            .filter(|q| q.role == Role::User);
+        let mut cur_question = None;
+        if let (Some(q), Some(theirs)) = (q, chosen.question.clone()) {
+            let ours = std::mem::replace(&mut q.content, theirs);
+            for a in alts.iter_mut().filter(|a| a.question.is_none()) {
+                a.question = Some(ours.clone());
+            }
+            cur_question = Some(ours);
+        }
+        let Alternative {
+            content,
+            parts,
+            answer: mut chosen_answer,
+            following: chosen_following,
+            ..
+        } = chosen;
+        let mut rest = cur.into_alternatives(cur_question);
+        if let Some(last) = rest.last_mut() {
+            last.following = following;
+        }
+        alts.extend(rest);
+        chosen_answer.alternatives = alts;
+        self.messages.push(Message {
+            id: crate::util::new_message_id(),
+            role: Role::Assistant,
+            content,
+            parts,
+            example: false,
+            flags: vec![],
+            answer: Some(chosen_answer),
+        });
+        self.messages.extend(chosen_following);
+        true
+    }
+
+    /// A new conversation with this one's setup and its messages up to and including message
+    /// `upto`, linked to it (`forked_from`), continuing on `model` when given.
+    pub fn fork(&self, upto: usize, model: Option<String>) -> Conversation {
+        let mut c = Conversation::new(crate::util::new_id(), crate::util::now_rfc3339());
+        c.system_prompt = self.system_prompt.clone();
+        c.preset = self.preset.clone();
+        c.schema = self.schema.clone();
+        c.tools = self.tools.clone();
+        c.mcp = self.mcp.clone();
+        c.rag = self.rag.clone();
+        c.model = model;
+        let upto = upto.min(self.messages.len().saturating_sub(1));
+        c.messages = self.messages.iter().take(upto + 1).cloned().collect();
+        let turns = c
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::User && !m.example)
+            .count();
+        c.forked_from = self.messages.get(upto).map(|m| ForkedFrom {
+            id: self.id.clone(),
+            message: m.id.clone(),
+            turns,
+        });
+        c.title = if self.title.is_empty() {
+            String::new()
+        } else {
+            format!("{} (fork)", self.title)
+        };
+        c
+    }
+
+    /// The index of the last message of the first `turns` turns (a turn: a real question and
+    /// what answered it), for `charla fork --at N`.
+    pub fn turn_end(&self, turns: usize) -> Option<usize> {
+        let qs: Vec<usize> = self
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.role == Role::User && !m.example)
+            .map(|(i, _)| i)
+            .collect();
+        if turns == 0 || turns > qs.len() {
+            return None;
+        }
+        Some(match qs.get(turns) {
+            Some(&next) => next - 1,
+            None => self.messages.len() - 1,
+        })
+    }
+
+    /// The model to continue on: a fork's chosen one until its first answer, else the model
+    /// of the last answer.
+    pub fn continue_model(&self) -> Option<String> {
+        self.model
+            .clone()
+            .or_else(|| self.answers().last().map(|a| a.model.clone()))
     }
 
     /// Distinct models that answered, in order of first use.
@@ -438,6 +627,23 @@ impl Conversation {
                 _ => None,
             })
         })
+    }
+}
+
+/// Calls `f` on every alternative's answer in `messages`, and in the branches they keep.
+fn for_each_alternative(messages: &[Message], f: &mut impl FnMut(&Answer)) {
+    for m in messages {
+        let Some(a) = &m.answer else { continue };
+        for alt in &a.alternatives {
+            f(&alt.answer);
+            for_each_alternative(&alt.following, f);
+            // A branch's own answers (not alternatives): counted too.
+            for fa in alt.following.iter().filter_map(|m| m.answer.as_ref()) {
+                if fa.duration_ms.is_some() {
+                    f(fa);
+                }
+            }
+        }
     }
 }
 

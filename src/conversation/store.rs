@@ -37,6 +37,8 @@ pub struct Summary {
     pub modified: Option<SystemTime>,
     /// A newer charla wrote it: it opens read-only.
     pub newer_version: Option<u32>,
+    /// It is a fork of another conversation.
+    pub forked_from: Option<super::ForkedFrom>,
 }
 
 /// A file that could not be read or parsed.
@@ -88,10 +90,14 @@ struct LiteConv {
     updated: String,
     #[serde(default)]
     messages: Vec<LiteMsg>,
+    #[serde(default)]
+    forked_from: Option<super::ForkedFrom>,
 }
 
 #[derive(Deserialize)]
 struct LiteMsg {
+    #[serde(default)]
+    id: String,
     role: Role,
     #[serde(default)]
     example: bool,
@@ -101,6 +107,49 @@ struct LiteMsg {
     cost_usd: Option<f64>,
     #[serde(default)]
     sent_at: Option<String>,
+    #[serde(default)]
+    alternatives: Vec<LiteAlt>,
+}
+
+/// An alternative answer, as the listing reads it: what it cost, and its branch.
+#[derive(Deserialize)]
+struct LiteAlt {
+    #[serde(default)]
+    cost_usd: Option<f64>,
+    #[serde(default)]
+    sent_at: Option<String>,
+    #[serde(default)]
+    following: Vec<LiteMsg>,
+}
+
+impl LiteConv {
+    /// How many first messages a fork took from its origin.
+    fn inherited(&self) -> usize {
+        self.forked_from
+            .as_ref()
+            .and_then(|f| self.messages.iter().position(|m| m.id == f.message))
+            .map_or(0, |i| i + 1)
+    }
+}
+
+impl LiteMsg {
+    /// What this message and the alternatives it keeps cost: (sent at, USD) each.
+    fn costs(&self, out: &mut Vec<(Option<String>, f64)>) {
+        if self.role != Role::Assistant || self.example {
+            return;
+        }
+        if let Some(x) = self.cost_usd {
+            out.push((self.sent_at.clone(), x));
+        }
+        for a in &self.alternatives {
+            if let Some(x) = a.cost_usd {
+                out.push((a.sent_at.clone(), x));
+            }
+            for m in &a.following {
+                m.costs(out);
+            }
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -323,12 +372,10 @@ impl Store {
             let Ok(c) = read_lite(&path) else {
                 continue;
             };
-            let answers = c
-                .messages
-                .into_iter()
-                .filter(|m| m.role == Role::Assistant && !m.example)
-                .filter_map(|m| m.cost_usd.map(|x| (m.sent_at, x)))
-                .collect();
+            let mut answers = Vec::new();
+            for m in &c.messages[c.inherited()..] {
+                m.costs(&mut answers);
+            }
             out.push((c.id, c.updated, answers));
         }
         out
@@ -424,21 +471,28 @@ pub(crate) fn summary_of(path: &Path) -> Result<Summary, Broken> {
     })?;
     let mut models: Vec<String> = Vec::new();
     let (mut turns, mut cost, mut unpriced) = (0, 0.0, 0);
-    for m in c
+    let inherited = c.inherited();
+    for (i, m) in c
         .messages
         .iter()
-        .filter(|m| m.role == Role::Assistant && !m.example)
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Assistant && !m.example)
     {
         turns += 1;
-        match m.cost_usd {
-            Some(x) => cost += x,
-            None => unpriced += 1,
-        }
         if let Some(model) = &m.model
             && !models.contains(model)
         {
             models.push(model.clone());
         }
+        if i < inherited {
+            continue; // a fork's: paid for in its origin
+        }
+        if m.cost_usd.is_none() {
+            unpriced += 1;
+        }
+        let mut paid = Vec::new();
+        m.costs(&mut paid);
+        cost += paid.iter().map(|(_, x)| x).sum::<f64>();
     }
     Ok(Summary {
         id: c.id,
@@ -452,6 +506,7 @@ pub(crate) fn summary_of(path: &Path) -> Result<Summary, Broken> {
         path: path.to_path_buf(),
         modified,
         newer_version: (c.version > VERSION).then_some(c.version),
+        forked_from: c.forked_from,
     })
 }
 

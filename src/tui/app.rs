@@ -1816,5 +1816,5 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
 
 /// The model of the conversation's last answer, for reopening.
 pub fn model_of(conv: &Conversation) -> Option<String> {
-    conv.answers().last().map(|a| a.model.clone())
+    conv.continue_model()
 }
