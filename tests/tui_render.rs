@@ -487,7 +487,7 @@ fn a_regenerated_answer_of_the_same_length_is_redrawn() {
                 + "\n"
         })
         .collect();
-    assert!(text.contains("(1 earlier answer kept)"), "{text}");
+    assert!(text.contains("‹ 2/2 › · 1 other answer"), "{text}");
     assert!(
         text.contains("in 9 · out 1"),
         "the footer is the new answer's:\n{text}"

@@ -199,7 +199,7 @@ fn workflows_switch_retry_browse_reopen_copy() {
 
     t.text("/retry");
     t.keys(&["Enter"]);
-    t.wait_for("(1 earlier answer kept)");
+    t.wait_for("‹ 2/2 › · 1 other answer");
 
     t.keys(&["C-n"]);
     t.wait_for("type a question");

@@ -434,7 +434,7 @@ fn retry_on_another_model() {
         .and_then(|m| m.answer.as_ref())
         .expect("a");
     assert_eq!(last.model, "anthropic/claude-haiku-4-5");
-    assert_eq!(last.alternatives[0].model, "openai/gpt-4o-mini");
+    assert_eq!(last.alternatives[0].answer.model, "openai/gpt-4o-mini");
 }
 
 #[test]

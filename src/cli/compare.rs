@@ -13,7 +13,6 @@ use crate::provider::{ErrorKind, ProviderError, StreamEvent, stream};
 use crate::session::{Applied, Session};
 use crate::util::{dollars, thousands};
 use serde_json::json;
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -168,7 +167,7 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         });
     }
     drop(tx);
-    let live = !args.json && std::io::stderr().is_terminal();
+    let live = !args.json && out::stderr_is_terminal();
     let mut status = Status::default();
     let mut printed = vec![false; cmp.panes.len()];
     let mut order: Vec<usize> = Vec::new();

@@ -89,3 +89,9 @@ pub fn estatus(text: &str) {
     let _ = e.write_all(sanitize_cow(text).as_bytes());
     let _ = e.flush();
 }
+
+/// Whether stderr is a terminal (a live status line may be drawn there).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

@@ -57,6 +57,8 @@ pub enum Msg {
     ToolsDone(u64, Vec<crate::parts::ToolResult>),
     /// An MCP server was started, with its tools (or why not).
     McpConnected(String, Result<Vec<crate::tools::Offered>, String>),
+    /// A click on message `.0` of the transcript (the loop knows where each one is drawn).
+    Select(usize),
     /// Something done in the background to tell (an "always allow" that could not be saved).
     Note(Level, String),
     /// What collection `.0` holds, (files, passages), or why it cannot be opened.
@@ -94,7 +96,10 @@ pub enum Effect {
         provider: String,
         request: ChatRequest,
     },
+    /// Cancel every stream.
     CancelStream,
+    /// Cancel one stream (a compared pane).
+    CancelRequest(u64),
     Save(Box<Conversation>),
     OpenEditor {
         text: String,
@@ -202,6 +207,21 @@ pub struct App {
     pub picker_for_replay: bool,
     /// The tool calls of the step in flight (approval, running).
     pub tool_batch: Option<super::tools::Batch>,
+    /// A comparison on screen: one pane per model (see `tui/compare.rs`).
+    pub compare: Option<super::compare::Panes>,
+    /// The models `/compare` marked: the next question goes to all of them.
+    pub compare_models: Vec<crate::config::ModelRef>,
+    /// The message selected in the transcript (Alt-Up / Alt-Down, a click).
+    pub selection: Option<Selection>,
+    /// Scroll so that this message is on screen (the loop does it after the next frame).
+    pub scroll_to: Option<usize>,
+}
+
+/// A selected message, and which of its alternatives is shown in its place (←/→).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    pub index: usize,
+    pub alternative: Option<usize>,
 }
 
 /// The input, styled once (the view draws its border and title around it every frame).
@@ -279,6 +299,10 @@ impl App {
             attachments: Attachments::default(),
             show_attachments: false,
             tool_batch: None,
+            compare: None,
+            compare_models: Vec::new(),
+            selection: None,
+            scroll_to: None,
             schema_retries_left: 0,
             editing_last: false,
             recalled: false,
@@ -723,6 +747,10 @@ impl App {
     }
 
     fn begin_turn(&mut self, text: String, parts: Vec<crate::parts::Part>) -> Vec<Effect> {
+        if !self.compare_models.is_empty() {
+            let models = self.compare_models.clone();
+            return self.begin_compare(&models, text, parts, vec![]);
+        }
         let (request_id, request) = match self.session.begin_with(&text, parts) {
             Ok((id, req, warning)) => {
                 if let Some(w) = warning {
@@ -750,7 +778,380 @@ impl App {
         }]
     }
 
-    /// The model called tools: those that may run without asking start at once; the others
+    /// Asks `text` of every model in `models` side by side; `kept` are answers it replaces.
+    fn begin_compare(
+        &mut self,
+        models: &[crate::config::ModelRef],
+        text: String,
+        parts: Vec<crate::parts::Part>,
+        kept: Vec<crate::conversation::Alternative>,
+    ) -> Vec<Effect> {
+        match super::compare::start(self, models, text.clone(), parts, kept) {
+            Ok(eff) => {
+                self.scroll = 0;
+                eff
+            }
+            Err((e, parts)) => {
+                self.attachments.restore(parts);
+                if self.draft().is_empty() {
+                    self.set_draft(&text);
+                }
+                self.notify(e, Level::Error);
+                vec![]
+            }
+        }
+    }
+
+    /// A comparison still open when the screen closes keeps its first good answer (the others
+    /// as alternatives): nothing that was paid for is lost.
+    pub fn settle_compare(&mut self) -> Vec<Effect> {
+        match self.compare.as_ref() {
+            Some(p) => {
+                let i = p.cmp.first_answered().unwrap_or(0);
+                super::compare::pick(self, i)
+            }
+            None => vec![],
+        }
+    }
+
+    /// `/compare A B [C D]`: the models the next question goes to (`/compare off` stops).
+    fn mark_compare(&mut self, arg: &str) -> Vec<Effect> {
+        if arg == "off" {
+            self.compare_models.clear();
+            self.notify("questions go to one model again", Level::Info);
+            return vec![];
+        }
+        if arg.is_empty() {
+            let now = if self.compare_models.is_empty() {
+                "off".to_string()
+            } else {
+                self.compare_models
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            self.notify(
+                format!("/compare A B [C D] sends the next question to every model (now: {now}) · /compare off"),
+                Level::Info,
+            );
+            return vec![];
+        }
+        let mut models = Vec::new();
+        for name in arg.split([' ', ',']).filter(|s| !s.is_empty()) {
+            match self.session.cfg.resolve_model(name) {
+                Ok(m) if models.contains(&m) => {}
+                Ok(m) => models.push(m),
+                Err(e) => {
+                    self.notify(e, Level::Error);
+                    return vec![];
+                }
+            }
+        }
+        if models.len() < 2 || models.len() > crate::compare::MAX_MODELS {
+            self.notify(
+                format!(
+                    "/compare takes 2 to {} models (got {})",
+                    crate::compare::MAX_MODELS,
+                    models.len()
+                ),
+                Level::Warn,
+            );
+            return vec![];
+        }
+        let names: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+        self.compare_models = models;
+        self.notify(
+            format!(
+                "the next question goes to {} · Ctrl-R re-asks the last one on them · /compare off",
+                names.join(", ")
+            ),
+            Level::Info,
+        );
+        vec![]
+    }
+
+    /// Re-asks the last question on every marked model; its answer is kept as an alternative.
+    fn recompare(&mut self) -> Vec<Effect> {
+        let msgs = &self.session.conv.messages;
+        let n = msgs.len();
+        let last_is_answer = msgs
+            .last()
+            .is_some_and(|m| m.role == crate::provider::Role::Assistant && !m.example);
+        if n < 2 || !last_is_answer || msgs[n - 2].role != crate::provider::Role::User {
+            self.notify("nothing to re-ask", Level::Warn);
+            return vec![];
+        }
+        let answer = self.session.conv.messages.pop().expect("an answer");
+        let question = self.session.conv.messages.pop().expect("a question");
+        let models = self.compare_models.clone();
+        let kept = answer.clone().into_alternatives(None);
+        let eff = self.begin_compare(
+            &models,
+            question.content.clone(),
+            question.parts.clone(),
+            kept,
+        );
+        if self.compare.is_none() {
+            // Refused: the exchange stays as it was.
+            self.set_draft("");
+            self.session.conv.messages.push(question);
+            self.session.conv.messages.push(answer);
+        }
+        eff
+    }
+
+    /// `/fork [MODEL]`: a new conversation with the history up to the selected message (the
+    /// whole conversation when none is), linked to this one; a selected question is left out
+    /// and put in the input to be asked again.
+    fn fork(&mut self, arg: &str) -> Vec<Effect> {
+        let msgs = &self.session.conv.messages;
+        if msgs.iter().all(|m| m.example) {
+            self.notify("nothing to fork yet", Level::Warn);
+            return vec![];
+        }
+        let model = if arg.is_empty() {
+            None
+        } else {
+            match self.session.cfg.resolve_model(arg) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.notify(e, Level::Error);
+                    return vec![];
+                }
+            }
+        };
+        let at = self
+            .selection
+            .map(|s| s.index)
+            .unwrap_or(msgs.len() - 1)
+            .min(msgs.len() - 1);
+        let (upto, draft) = match &msgs[at] {
+            q if q.role == crate::provider::Role::User && !q.example => {
+                (at.checked_sub(1), Some(q.content.clone()))
+            }
+            _ => (Some(at), None),
+        };
+        let origin = self.session.conv.clone();
+        let mut fork = match upto {
+            Some(u) => origin.fork(u, model.as_ref().map(|m| m.to_string())),
+            None => {
+                let mut f = origin.fork(0, model.as_ref().map(|m| m.to_string()));
+                f.messages.clear();
+                f.forked_from = None;
+                f
+            }
+        };
+        if fork.messages.is_empty() {
+            fork.forked_from = Some(crate::conversation::ForkedFrom {
+                id: origin.id.clone(),
+                message: String::new(),
+                turns: 0,
+            });
+        }
+        let turns = fork.forked_from.as_ref().map_or(0, |f| f.turns);
+        let mut eff = vec![Effect::Save(Box::new(origin.clone()))];
+        eff.extend(self.new_session(Some(fork)));
+        if let Some(m) = model {
+            self.session.set_model(m);
+        }
+        self.selection = None;
+        if let Some(d) = draft {
+            self.set_draft(&d);
+        }
+        self.notify(
+            format!(
+                "forked at turn {turns} of \"{}\" on {} · the original is unchanged (Ctrl-O lists both)",
+                origin.title, self.session.model
+            ),
+            Level::Info,
+        );
+        eff.push(Effect::Save(Box::new(self.session.conv.clone())));
+        eff
+    }
+
+    /// Alt-Up / Alt-Down: selects the message before / after the selected one (from the last).
+    fn select_step(&mut self, up: bool) {
+        let msgs = &self.session.conv.messages;
+        let visible = |i: usize| !msgs[i].example || self.show_examples;
+        let n = msgs.len();
+        if n == 0 {
+            return;
+        }
+        let next = match (self.selection.map(|s| s.index), up) {
+            (None, true) => (0..n).rev().find(|&i| visible(i)),
+            (None, false) => None,
+            (Some(i), true) => (0..i).rev().find(|&j| visible(j)).or(Some(i)),
+            (Some(i), false) => (i + 1..n).find(|&j| visible(j)),
+        };
+        self.selection = next.map(|index| Selection {
+            index,
+            alternative: None,
+        });
+        if let Some(s) = self.selection {
+            self.scroll_to = Some(s.index);
+        }
+    }
+
+    /// ←/→ on the selected answer: shows its previous / next alternative in its place.
+    fn flip(&mut self, back: bool) {
+        let Some(sel) = self.selection else { return };
+        let Some(a) = self
+            .session
+            .conv
+            .messages
+            .get(sel.index)
+            .and_then(|m| m.answer.as_ref())
+        else {
+            return;
+        };
+        let n = a.alternatives.len();
+        if n == 0 {
+            self.notify("this answer has no alternatives (/retry, /edit and /compare make them)", Level::Info);
+            return;
+        }
+        // Positions 0…n-1 are the alternatives, n is the answer itself.
+        let at = sel.alternative.unwrap_or(n);
+        let to = if back { (at + n) % (n + 1) } else { (at + 1) % (n + 1) };
+        self.selection = Some(Selection {
+            index: sel.index,
+            alternative: (to < n).then_some(to),
+        });
+        let (model, cost) = match to {
+            k if k < n => (a.alternatives[k].answer.model.clone(), a.alternatives[k].answer.cost_usd),
+            _ => (a.model.clone(), a.cost_usd),
+        };
+        self.notify(
+            format!(
+                "answer {}/{} · {model} · {}",
+                to + 1,
+                n + 1,
+                cost.map(crate::util::dollars).unwrap_or_else(|| "price unknown".into())
+            ),
+            Level::Info,
+        );
+    }
+
+    /// Enter on a flipped answer: it becomes the conversation's path from there on (the one
+    /// it replaces, with the turns that followed it, is kept as an alternative).
+    fn choose_flipped(&mut self) -> Vec<Effect> {
+        let Some(Selection {
+            index,
+            alternative: Some(k),
+        }) = self.selection
+        else {
+            return vec![];
+        };
+        if self.session.is_streaming() {
+            self.notify("an answer is still streaming · Esc cancels it", Level::Warn);
+            return vec![];
+        }
+        if let Some(why) = self.session.conv.read_only() {
+            self.notify(why, Level::Warn);
+            return vec![];
+        }
+        if !self.session.conv.choose_alternative(index, k) {
+            return vec![];
+        }
+        let model = self.session.conv.messages[index]
+            .answer
+            .as_ref()
+            .map(|a| a.model.clone())
+            .unwrap_or_default();
+        if let Ok(m) = self.session.cfg.resolve_model(&model) {
+            self.session.set_model(m);
+        }
+        self.selection = Some(Selection {
+            index,
+            alternative: None,
+        });
+        self.notify(
+            format!("continuing from {model}'s answer; the one it replaced is kept"),
+            Level::Info,
+        );
+        vec![Effect::Save(Box::new(self.session.conv.clone()))]
+    }
+
+    /// Keys while a message is selected: None when the key is not for the selection (it
+    /// then goes to the input, and the selection ends).
+    fn selection_key(&mut self, k: KeyEvent) -> Option<Vec<Effect>> {
+        let sel = self.selection?;
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
+        let plain = !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let eff = match k.code {
+            KeyCode::Up | KeyCode::Char('k') if plain || alt => {
+                self.select_step(true);
+                vec![]
+            }
+            KeyCode::Down | KeyCode::Char('j') if plain || alt => {
+                self.select_step(false);
+                vec![]
+            }
+            KeyCode::Left | KeyCode::Char('h') if plain => {
+                self.flip(true);
+                vec![]
+            }
+            KeyCode::Right | KeyCode::Char('l') if plain => {
+                self.flip(false);
+                vec![]
+            }
+            KeyCode::Enter if sel.alternative.is_some() => self.choose_flipped(),
+            KeyCode::Enter => {
+                self.selection = None;
+                vec![]
+            }
+            KeyCode::Esc => {
+                self.selection = None;
+                vec![]
+            }
+            KeyCode::Char('y') | KeyCode::Char('c') if plain => {
+                let text = match sel.alternative {
+                    Some(k) => self.session.conv.messages[sel.index]
+                        .answer
+                        .as_ref()
+                        .and_then(|a| a.alternatives.get(k))
+                        .map(|a| a.content.clone()),
+                    None => self.session.conv.messages.get(sel.index).map(|m| m.content.clone()),
+                };
+                let text = text.unwrap_or_default();
+                self.notify(format!("copied {} characters via OSC 52", text.chars().count()), Level::Info);
+                vec![Effect::Copy(osc52(&text))]
+            }
+            KeyCode::Char('f') if plain => self.fork(""),
+            KeyCode::Char('r') if plain => {
+                let last = self.session.conv.messages.len().saturating_sub(1);
+                if sel.index != last || self.session.is_streaming() {
+                    self.notify("r retries the last answer (f forks here to ask again)", Level::Warn);
+                    vec![]
+                } else {
+                    self.selection = None;
+                    self.retry()
+                }
+            }
+            KeyCode::Char('e') if plain => {
+                let msgs = &self.session.conv.messages;
+                let last_q = msgs
+                    .iter()
+                    .rposition(|m| m.role == crate::provider::Role::User && !m.example);
+                let is_last_q = Some(sel.index) == last_q
+                    || (sel.index + 1 == msgs.len() && last_q == sel.index.checked_sub(1));
+                if !is_last_q || self.session.is_streaming() {
+                    self.notify("e edits the last question (f forks here to edit an earlier one)", Level::Warn);
+                    vec![]
+                } else {
+                    self.selection = None;
+                    if let Some(p) = self.last_prompt() {
+                        self.set_draft(&p);
+                    }
+                    self.editing_last = true;
+                    vec![]
+                }
+            }
+            _ => return None,
+        };
+        Some(eff)
+    }
+
     /// wait for the approval dialog (their reviews are read first).
     fn tool_step(&mut self) -> Vec<Effect> {
         let batch = super::tools::Batch::new(&self.session);
@@ -891,7 +1292,9 @@ impl App {
         match cmd {
             "/q" | "/quit" | "/exit" => {
                 self.quit = true;
-                vec![Effect::Quit]
+                let mut eff = self.settle_compare();
+                eff.push(Effect::Quit);
+                eff
             }
             "/help" | "/?" => {
                 self.help = true;
@@ -961,6 +1364,8 @@ impl App {
                 }
             },
             "/retry" => self.retry(),
+            "/compare" => self.mark_compare(arg),
+            "/fork" => self.fork(arg),
             "/edit" => {
                 match self.last_prompt() {
                     Some(p) => {
@@ -1154,6 +1559,9 @@ impl App {
 
     /// Regenerates the last answer with the current model; the old one is kept as an alternative.
     fn retry(&mut self) -> Vec<Effect> {
+        if !self.compare_models.is_empty() {
+            return self.recompare();
+        }
         let msgs = &mut self.session.conv.messages;
         let Some(last) = msgs.last() else {
             return vec![];
@@ -1325,6 +1733,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Resize | Msg::Frame => vec![],
+        Msg::Stream(id, ev) if app.compare.as_ref().is_some_and(|p| p.cmp.pane_of(id).is_some()) => {
+            super::compare::stream(app, id, ev).unwrap_or_default()
+        }
+        Msg::Select(i) => {
+            if app.compare.is_none() && i < app.session.conv.messages.len() {
+                app.selection = Some(Selection {
+                    index: i,
+                    alternative: None,
+                });
+            }
+            vec![]
+        }
         Msg::Stream(id, ev) => match app.session.apply(id, ev) {
             Applied::CapReached => {
                 app.replay_queue.clear();
@@ -1634,6 +2054,24 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     if app.overlay != Overlay::None && !(ctrl && k.code == KeyCode::Char('c')) {
         return overlay_key(app, k);
     }
+    // The comparison's panes take the keys while they are open (Ctrl-C with nothing
+    // streaming still quits).
+    if let Some(p) = &app.compare
+        && !(ctrl && k.code == KeyCode::Char('c') && p.cmp.streaming() == 0)
+    {
+        app.ctrl_c_at = None;
+        return super::compare::key(app, k);
+    }
+    if app.selection.is_some() {
+        match app.selection_key(k) {
+            Some(eff) => return eff,
+            None => app.selection = None,
+        }
+    }
+    if alt && matches!(k.code, KeyCode::Up | KeyCode::Down) {
+        app.select_step(k.code == KeyCode::Up);
+        return vec![];
+    }
     if ctrl && k.code == KeyCode::Char('c') {
         if app.session.is_streaming() {
             let eff = app.cancel_turn();
@@ -1647,7 +2085,9 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             || app.draft().is_empty() && app.ctrl_c_at.is_some()
         {
             app.quit = true;
-            return vec![Effect::Quit];
+            let mut eff = app.settle_compare();
+            eff.push(Effect::Quit);
+            return eff;
         }
         if !app.draft().is_empty() {
             app.set_draft("");
@@ -1742,7 +2182,9 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             }
             if matches!(text.trim(), ":q" | ":quit" | ":q!" | ":wq") {
                 app.quit = true;
-                return vec![Effect::Quit];
+                let mut eff = app.settle_compare();
+                eff.push(Effect::Quit);
+                return eff;
             }
             if text.trim_start().starts_with('/') && !text.contains('\n') {
                 app.set_draft("");

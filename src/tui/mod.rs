@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod attachments;
+pub mod compare;
 pub mod markdown;
 pub mod theme;
 pub mod tools;
@@ -297,7 +298,8 @@ async fn event_loop(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
-    let mut cancel: Option<CancellationToken> = None;
+    // One token per stream in flight (a comparison runs several), by request id.
+    let mut cancel: std::collections::HashMap<u64, CancellationToken> = Default::default();
     let mut tools_cancel: Option<CancellationToken> = None;
     let searches = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut dirty = true;
@@ -327,6 +329,21 @@ async fn event_loop(
                 app.scroll += cache.total - last_total;
             }
             app.scroll = app.scroll.min(cache.max_scroll());
+            // A message selected off screen is scrolled to (drawn again at once).
+            if let Some(i) = app.scroll_to.take()
+                && let Some(to) = cache.scroll_for(i)
+            {
+                let h = cache.height;
+                let (top, bottom) = (cache.total.saturating_sub(app.scroll + h), cache.total.saturating_sub(app.scroll));
+                let (a, b) = cache.spans.get(i).copied().unwrap_or((top, bottom));
+                if a < top || b > bottom {
+                    app.scroll = to.min(cache.max_scroll());
+                    urgent = true;
+                    last_total = cache.total;
+                    last_draw = tokio::time::Instant::now() - FRAME;
+                    continue;
+                }
+            }
             app.page = cache.height;
             last_total = cache.total;
             last_draw = tokio::time::Instant::now();
@@ -372,6 +389,25 @@ async fn event_loop(
             if !matches!(m, Msg::Tick | Msg::Frame) {
                 app.now = std::time::Instant::now();
             }
+            if let Msg::Stream(
+                id,
+                crate::provider::StreamEvent::Finished { .. } | crate::provider::StreamEvent::Error(_),
+            ) = &m
+            {
+                cancel.remove(id);
+            }
+            // A click on a message selects it (the view knows where each one is drawn).
+            let m = match m {
+                Msg::Mouse(crossterm::event::MouseEvent {
+                    kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                    row,
+                    ..
+                }) => match cache.message_at(row) {
+                    Some(i) => Msg::Select(i),
+                    None => continue,
+                },
+                m => m,
+            };
             let more_text = matches!(
                 m,
                 Msg::Tick
@@ -428,7 +464,7 @@ async fn event_loop(
                         request,
                     } => {
                         let token = CancellationToken::new();
-                        cancel = Some(token.clone());
+                        cancel.insert(request_id, token.clone());
                         let tx = tx.clone();
                         let cfg = app.session.cfg.clone();
                         // Resolving the endpoint may run api_key_cmd: not on the UI task.
@@ -485,7 +521,12 @@ async fn event_loop(
                         });
                     }
                     Effect::CancelStream => {
-                        if let Some(c) = cancel.take() {
+                        for (_, c) in cancel.drain() {
+                            c.cancel();
+                        }
+                    }
+                    Effect::CancelRequest(id) => {
+                        if let Some(c) = cancel.remove(&id) {
                             c.cancel();
                         }
                     }

@@ -18,6 +18,27 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+/// What one transcript pane renders: a session's conversation (the main view's, or one
+/// compared answer's), from message `from`, scrolled `scroll` lines up from its end.
+pub struct Cx<'a> {
+    pub app: &'a App,
+    pub s: &'a crate::session::Session,
+    /// The tool calls in flight (the main view's).
+    pub batch: Option<&'a super::tools::Batch>,
+    pub from: usize,
+    pub scroll: usize,
+    /// The selected message, and the alternative of it shown (see `App::selection`).
+    pub selected: Option<(usize, Option<usize>)>,
+    /// The main view: the system prompt above, the welcome when empty.
+    pub main: bool,
+}
+
+impl Cx<'_> {
+    fn kind(&self) -> crate::provider::Kind {
+        self.s.kind().unwrap_or(crate::provider::Kind::Openai)
+    }
+}
+
 #[derive(Clone, PartialEq)]
 struct Key {
     width: usize,
@@ -26,6 +47,8 @@ struct Key {
     flags: u8,
     /// What the footer shows: a regenerated answer of the same length must not reuse lines.
     answer: Option<(Option<u64>, u64, u64, usize, bool)>,
+    /// The alternative shown instead of the answer (while it is selected).
+    alt: Option<usize>,
 }
 
 #[derive(Default)]
@@ -44,6 +67,13 @@ pub struct ViewCache {
     live: Option<Live>,
     /// The input's estimate and what it was computed for.
     estimate: Option<(EstimateKey, String, crate::session::Estimate)>,
+    /// The compared answers' panes, one cache each.
+    pub panes: Vec<ViewCache>,
+    /// Where each message is in the transcript's lines, [start, end) from the top, and which
+    /// of them is drawn on the area's first row (for clicks and scrolling to a message).
+    pub spans: Vec<(usize, usize)>,
+    pub top: usize,
+    pub area_y: u16,
 }
 
 /// (history tokens, draft bytes, model, max_tokens, prices loaded, attachments).
@@ -65,10 +95,29 @@ impl ViewCache {
     pub fn max_scroll(&self) -> usize {
         self.total.saturating_sub(self.height)
     }
+
+    /// The message drawn on screen row `y`, if one is.
+    pub fn message_at(&self, y: u16) -> Option<usize> {
+        let line = self.top + y.checked_sub(self.area_y)? as usize;
+        self.spans.iter().position(|&(a, b)| a <= line && line < b)
+    }
+
+    /// The scroll that brings message `i` on screen: its end at the bottom when it fits,
+    /// else its start at the top.
+    pub fn scroll_for(&self, i: usize) -> Option<usize> {
+        let &(a, b) = self.spans.get(i)?;
+        Some(if b - a <= self.height {
+            self.total.saturating_sub(b)
+        } else {
+            self.total.saturating_sub(a + self.height)
+        })
+    }
 }
 
 #[derive(Clone, Copy)]
 enum Height {
+    /// Before the pane's first message.
+    Hidden,
     Live,
     Exact,
     Estimate(usize),
@@ -90,13 +139,38 @@ fn key_of(m: &Message, width: usize, flags: u8) -> Key {
                 a.interrupted,
             )
         }),
+        alt: None,
     }
 }
 
+/// Alternative `k` of the answer at `i`, as a message to render in its place (it carries the
+/// answer's list of alternatives, so its footer can say which of them it is).
+fn alternative_message(
+    conv: &crate::conversation::Conversation,
+    i: usize,
+    k: usize,
+) -> Option<Message> {
+    let m = conv.messages.get(i)?;
+    let a = m.answer.as_ref()?;
+    let alt = a.alternatives.get(k)?;
+    let mut answer = alt.answer.clone();
+    answer.alternatives = a.alternatives.clone();
+    Some(Message {
+        id: m.id.clone(),
+        role: m.role,
+        content: alt.content.clone(),
+        parts: alt.parts.clone(),
+        example: false,
+        flags: vec![],
+        answer: Some(answer),
+    })
+}
+
 /// A cheap guess of a message's rendered height (before it is rendered).
-fn estimate_height(app: &App, i: usize, m: &Message, width: usize) -> usize {
+fn estimate_height(cx: &Cx, i: usize, m: &Message, width: usize) -> usize {
+    let app = cx.app;
     if m.example && !app.show_examples {
-        let first = i == 0 || !app.session.conv.messages[i - 1].example;
+        let first = i == 0 || !cx.s.conv.messages[i - 1].example;
         return if first { 2 } else { 0 };
     }
     let w = width.saturating_sub(2).max(10);
@@ -114,10 +188,11 @@ fn estimate_height(app: &App, i: usize, m: &Message, width: usize) -> usize {
 
 /// A message's parts in the transcript: a file as one labelled line (F4 expands it to its
 /// text), an image as a line with its name, type, size and token estimate.
-fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
+fn part_lines(cx: &Cx, m: &Message, width: usize) -> Vec<Line<'static>> {
+    let app = cx.app;
     use crate::parts::Part;
     let t = &app.theme;
-    let kind = app.kind();
+    let kind = cx.kind();
     let mut out = Vec::new();
     for p in &m.parts {
         let what = match p {
@@ -165,8 +240,8 @@ fn part_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
 }
 
 /// The passages the question before answer `i` carried.
-fn sources_of(app: &App, i: usize) -> Option<&crate::parts::Context> {
-    let q = app.session.conv.messages.get(i.checked_sub(1)?)?;
+fn sources_of<'a>(cx: &Cx<'a>, i: usize) -> Option<&'a crate::parts::Context> {
+    let q = cx.s.conv.messages.get(i.checked_sub(1)?)?;
     q.parts.iter().find_map(|p| match p {
         crate::parts::Part::Context(c) => Some(c),
         _ => None,
@@ -230,10 +305,11 @@ fn mark_citations(
 
 /// The sources an answer was given: the passages retrieved for the question before it, one
 /// line each (`[1] handbook/travel.md lines 120-148 · 7.3`); F4 shows their text.
-fn source_lines(app: &App, i: usize, width: usize) -> Vec<Line<'static>> {
+fn source_lines(cx: &Cx, i: usize, width: usize) -> Vec<Line<'static>> {
+    let app = cx.app;
     let t = &app.theme;
     let mut out = Vec::new();
-    if let Some(c) = sources_of(app, i) {
+    if let Some(c) = sources_of(cx, i) {
         out.push(Line::styled(
             format!(
                 "  sources · {}{}",
@@ -282,11 +358,12 @@ fn source_lines(app: &App, i: usize, width: usize) -> Vec<Line<'static>> {
 
 /// The warning a flagged piece of untrusted content gets, indented by `indent`.
 fn injection_line(
-    app: &App,
+    cx: &Cx,
     f: &crate::guard::Flag,
     width: usize,
     indent: &str,
 ) -> Vec<Line<'static>> {
+    let app = cx.app;
     markdown::wrap(
         &[Span::styled(
             format!(
@@ -303,7 +380,8 @@ fn injection_line(
 
 /// The steps of an answer that used tools, in order: what the model said between calls, and
 /// each call on one line with how it was approved and what it returned (F4 shows the output).
-fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
+fn step_lines(cx: &Cx, m: &Message, width: usize) -> Vec<Line<'static>> {
+    let app = cx.app;
     use crate::parts::Part;
     let t = &app.theme;
     let mut out = Vec::new();
@@ -346,7 +424,7 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                         (s, if r.is_error { t.warning } else { t.dim })
                     }
                     None => (
-                        app.tool_batch
+                        cx.batch
                             .as_ref()
                             .and_then(|b| b.status(&c.id))
                             .unwrap_or("no result")
@@ -372,7 +450,7 @@ fn step_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
                 ));
                 let source = format!("output of tool {}:", c.name);
                 for f in m.flags.iter().filter(|f| f.detail.starts_with(&source)) {
-                    out.extend(injection_line(app, f, width, "    "));
+                    out.extend(injection_line(cx, f, width, "    "));
                 }
                 if let Some(r) = result.filter(|_| app.show_attachments) {
                     const SHOWN: usize = 20;
@@ -408,13 +486,14 @@ const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧
 /// An answer's first lines: who wrote it, then its reasoning (shown, or a one-line summary;
 /// `words` counts it only when the summary is drawn).
 fn answer_head(
-    app: &App,
+    cx: &Cx,
     m: &Message,
     a: &crate::conversation::Answer,
     width: usize,
     streaming: bool,
     words: impl FnOnce() -> usize,
 ) -> Vec<Line<'static>> {
+    let app = cx.app;
     let t = &app.theme;
     let mut out = vec![Line::from(vec![Span::styled(
         format!("▌ {}", a.model),
@@ -451,21 +530,23 @@ fn answer_head(
 }
 
 fn message_lines(
-    app: &App,
+    cx: &Cx,
     i: usize,
     m: &Message,
     width: usize,
     streaming: bool,
 ) -> Vec<Line<'static>> {
+    let app = cx.app;
     let t = &app.theme;
     let mut out = Vec::new();
     let body_w = width.saturating_sub(2).max(10);
     let indent = vec![Span::raw("  ")];
+    let selected = cx.selected.filter(|s| s.0 == i);
     if m.example {
         if !app.show_examples {
-            let prev_is_example = i > 0 && app.session.conv.messages[i - 1].example;
+            let prev_is_example = i > 0 && cx.s.conv.messages[i - 1].example;
             if !prev_is_example {
-                let n = app.session.conv.messages[i..]
+                let n = cx.s.conv.messages[i..]
                     .iter()
                     .take_while(|m| m.example)
                     .count()
@@ -501,9 +582,9 @@ fn message_lines(
     match (&m.answer, m.role) {
         (None, _) | (_, Role::User) => {
             out.push(Line::styled("▌ you", t.user));
-            out.extend(part_lines(app, m, width));
+            out.extend(part_lines(cx, m, width));
             for f in &m.flags {
-                out.extend(injection_line(app, f, width, "  "));
+                out.extend(injection_line(cx, f, width, "  "));
             }
             for para in sanitize(&m.content).split('\n') {
                 out.extend(markdown::wrap(
@@ -516,18 +597,18 @@ fn message_lines(
         }
         (Some(a), Role::Assistant) => {
             let words = || a.reasoning.split_whitespace().count();
-            out.extend(answer_head(app, m, a, width, streaming, words));
-            out.extend(step_lines(app, m, width));
+            out.extend(answer_head(cx, m, a, width, streaming, words));
+            out.extend(step_lines(cx, m, width));
             // With on_leak = "redact", what leaked the system prompt is hidden on screen.
             let shown = if !a.guards.is_empty()
-                && app.session.cfg.file.on_leak.as_deref() == Some("redact")
+                && cx.s.cfg.file.on_leak.as_deref() == Some("redact")
             {
                 crate::guard::redact_spans(&m.content, &a.guards)
             } else {
                 m.content.clone()
             };
             let body = markdown::render(&sanitize(&shown), body_w, t);
-            let cited = sources_of(app, i).map_or(0, |c| c.passages.len());
+            let cited = sources_of(cx, i).map_or(0, |c| c.passages.len());
             for l in body.lines {
                 let mut spans = indent.clone();
                 if cited > 0 {
@@ -538,7 +619,7 @@ fn message_lines(
                 out.push(Line::from(spans));
             }
             if !streaming {
-                out.extend(source_lines(app, i, width));
+                out.extend(source_lines(cx, i, width));
             }
             if !streaming {
                 if let Some(c) = &a.schema {
@@ -589,17 +670,46 @@ fn message_lines(
                     &indent,
                 ));
                 if !a.alternatives.is_empty() {
-                    out.push(Line::styled(
-                        format!(
-                            "  ({} earlier answer{} kept)",
-                            a.alternatives.len(),
-                            if a.alternatives.len() == 1 { "" } else { "s" }
-                        ),
-                        t.dim,
+                    // ‹ k/N ›: the alternatives are 1…N-1 (oldest first), the answer is N.
+                    let n = a.alternatives.len() + 1;
+                    let k = selected.and_then(|s| s.1).map_or(n, |k| k + 1);
+                    let how = if selected.is_some() {
+                        if k == n {
+                            " · ←/→ flips".to_string()
+                        } else {
+                            " · ←/→ flips · Enter continues from this one".to_string()
+                        }
+                    } else {
+                        format!(" · {} other answer{} · Alt-↑ selects, ←/→ flips", n - 1, if n == 2 { "" } else { "s" })
+                    };
+                    out.extend(markdown::wrap(
+                        &[
+                            Span::styled(format!("  ‹ {k}/{n} ›"), t.accent),
+                            Span::styled(how, t.dim),
+                        ],
+                        width,
+                        &[],
+                        &indent,
                     ));
                 }
             }
         }
+    }
+    if selected.is_some() {
+        if let Some(first) = out.first_mut() {
+            for sp in first.spans.iter_mut() {
+                sp.style = sp.style.add_modifier(Modifier::REVERSED);
+            }
+        }
+        out.extend(markdown::wrap(
+            &[Span::styled(
+                "  ↑/↓ moves · y copies · f forks here · r retries · e edits · Esc leaves",
+                t.accent,
+            )],
+            width,
+            &[],
+            &indent,
+        ));
     }
     out.push(Line::default());
     out
@@ -608,15 +718,15 @@ fn message_lines(
 /// The streaming message `i` as (head, kept body lines in `cache.live`, tail): the same lines
 /// as `message_lines(.., streaming = true)`, with the body rendered incrementally.
 fn live_lines(
-    app: &App,
+    cx: &Cx,
     cache: &mut ViewCache,
     i: usize,
     m: &Message,
     width: usize,
 ) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let app = cx.app;
     let t = &app.theme;
-    let request_id = app
-        .session
+    let request_id = cx.s
         .in_flight
         .as_ref()
         .map(|f| f.request_id)
@@ -637,14 +747,14 @@ fn live_lines(
         .filter(|_| m.role == Role::Assistant && !m.example)
     else {
         cache.live = Some(live);
-        return (message_lines(app, i, m, width, true), Vec::new());
+        return (message_lines(cx, i, m, width, true), Vec::new());
     };
     if live.reasoning_words.0 != a.reasoning.len() && !app.show_reasoning {
         live.reasoning_words = (a.reasoning.len(), a.reasoning.split_whitespace().count());
     }
     let words = live.reasoning_words.1;
-    let mut head = answer_head(app, m, a, width, true, || words);
-    head.extend(step_lines(app, m, width));
+    let mut head = answer_head(cx, m, a, width, true, || words);
+    head.extend(step_lines(cx, m, width));
     let body_w = width.saturating_sub(2).max(10);
     let indent = |l: Line<'static>| {
         let mut spans = vec![Span::raw("  ")];
@@ -663,10 +773,11 @@ fn live_lines(
     (head, tail)
 }
 
-fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
+pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
+    let app = cx.app;
     let width = area.width as usize;
-    let conv = &app.session.conv;
-    let streaming_idx = app.session.in_flight.as_ref().map(|f| f.index);
+    let conv = &cx.s.conv;
+    let streaming_idx = cx.s.in_flight.as_ref().map(|f| f.index);
     if cache.theme != app.theme.name {
         cache.entries.clear();
         cache.theme = app.theme.name.clone();
@@ -674,7 +785,11 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     cache.entries.resize(conv.messages.len(), None);
     cache.entries.truncate(conv.messages.len());
     let mut header: Vec<Line<'static>> = Vec::new();
-    if let Some(sys) = conv.system_prompt.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(sys) = conv
+        .system_prompt
+        .as_deref()
+        .filter(|s| !s.is_empty() && cx.main)
+    {
         let t = &app.theme;
         if app.show_system {
             header.push(Line::styled("⚙ system prompt", t.accent));
@@ -710,12 +825,12 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     // conversation, or jumping to its top, renders a few screenfuls, not every message.
     let h = area.height as usize;
     // Where the viewport is, from the bottom (Home asks for "as far up as it goes").
-    let scroll = app.scroll.min(cache.total.saturating_sub(h).max(h));
+    let scroll = cx.scroll.min(cache.total.saturating_sub(h).max(h));
     let (lo, hi) = (scroll.saturating_sub(h), scroll.saturating_add(h * 2));
     let mut heights: Vec<Height> = vec![Height::Estimate(0); conv.messages.len()];
     let mut acc = 0usize;
     let (live_head, live_tail) = match streaming_idx {
-        Some(i) => live_lines(app, cache, i, &conv.messages[i], width),
+        Some(i) => live_lines(cx, cache, i, &conv.messages[i], width),
         None => {
             cache.live = None;
             (vec![], vec![])
@@ -726,13 +841,31 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         _ => 0,
     };
     let live_len = live_head.len() + live_kept_len + live_tail.len();
-    for (i, m) in conv.messages.iter().enumerate().rev() {
+    // The selected answer may be showing one of its alternatives instead.
+    let flipped = cx.selected.and_then(|(i, k)| Some((i, alternative_message(conv, i, k?)?)));
+    let shown = |i: usize| -> &Message {
+        match &flipped {
+            Some((j, m)) if *j == i => m,
+            _ => &conv.messages[i],
+        }
+    };
+    let sel_flags = |i: usize| match cx.selected {
+        Some((j, k)) if j == i => 1u8 << 5 | u8::from(k.is_some()) << 6,
+        _ => 0,
+    };
+    for i in (0..conv.messages.len()).rev() {
+        if i < cx.from {
+            heights[i] = Height::Hidden;
+            continue;
+        }
+        let m = shown(i);
         if Some(i) == streaming_idx {
             heights[i] = Height::Live;
             acc += live_len;
             continue;
         }
-        let key = key_of(m, width, flags);
+        let mut key = key_of(m, width, flags | sel_flags(i));
+        key.alt = cx.selected.filter(|s| s.0 == i).and_then(|s| s.1);
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
         let est = if fresh {
             0
@@ -740,7 +873,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             match cache.estimates.get(i) {
                 Some(&(len, w, est)) if len == m.content.len() + m.parts.len() && w == width => est,
                 _ => {
-                    let est = estimate_height(app, i, m, width);
+                    let est = estimate_height(cx, i, m, width);
                     if cache.estimates.len() <= i {
                         cache
                             .estimates
@@ -753,7 +886,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         };
         // Near the viewport: render it now (cached for the next frames).
         if !fresh && acc < hi && acc + est.max(1) > lo {
-            cache.entries[i] = Some((key, message_lines(app, i, m, width, false)));
+            cache.entries[i] = Some((key, message_lines(cx, i, m, width, false)));
         }
         let n = match &cache.entries[i] {
             Some((k, l)) if fresh || k.width == width && acc < hi && acc + est.max(1) > lo => {
@@ -770,7 +903,7 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let total = header.len() + acc;
     cache.total = total;
     cache.height = h;
-    let scroll = app.scroll.min(total.saturating_sub(h));
+    let scroll = cx.scroll.min(total.saturating_sub(h));
     let end = total - scroll;
     let start = end.saturating_sub(h);
     // Materialise only the lines in [start, end).
@@ -786,6 +919,21 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         *pos = b;
     };
     take(&header, &mut pos, &mut lines);
+    // Where every message is (the ones below the screen too, for scrolling to them).
+    cache.spans.clear();
+    let mut at = header.len();
+    for (i, hgt) in heights.iter().enumerate() {
+        let n = match *hgt {
+            Height::Hidden => 0,
+            Height::Live => live_len,
+            Height::Exact => cache.entries[i].as_ref().map_or(0, |(_, l)| l.len()),
+            Height::Estimate(n) => n,
+        };
+        cache.spans.push((at, at + n));
+        at += n;
+    }
+    cache.top = start;
+    cache.area_y = area.y;
     for (i, hgt) in heights.iter().enumerate() {
         if pos >= end {
             break;
@@ -807,17 +955,20 @@ fn transcript(app: &App, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
                     }
                 }
             }
+            Height::Hidden => {}
             Height::Estimate(n) if pos + n <= start => pos += n,
             Height::Estimate(_) => {
                 // Scrolled into a part not rendered yet: render it now (cached for next time).
-                let m = &conv.messages[i];
-                let l = message_lines(app, i, m, width, false);
+                let m = shown(i);
+                let l = message_lines(cx, i, m, width, false);
                 take(&l, &mut pos, &mut lines);
-                cache.entries[i] = Some((key_of(m, width, flags), l));
+                let mut key = key_of(m, width, flags | sel_flags(i));
+                key.alt = cx.selected.filter(|s| s.0 == i).and_then(|s| s.1);
+                cache.entries[i] = Some((key, l));
             }
         }
     }
-    if conv.messages.is_empty() {
+    if conv.messages.is_empty() && cx.main {
         // Nothing said yet: the system prompt (if any) and how to start.
         let mut w = header.clone();
         w.extend(welcome(app, width));
@@ -1146,7 +1297,21 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(area);
-    transcript(app, cache, chat, f);
+    match &app.compare {
+        Some(c) => super::compare::render(app, c, cache, chat, f),
+        None => {
+            let cx = Cx {
+                app,
+                s: &app.session,
+                batch: app.tool_batch.as_ref(),
+                from: 0,
+                scroll: app.scroll,
+                selected: app.selection.map(|s| (s.index, s.alternative)),
+                main: true,
+            };
+            transcript(&cx, cache, chat, f);
+        }
+    }
     if !chips.is_empty() {
         f.render_widget(Paragraph::new(chips), chips_area);
     }
