@@ -215,6 +215,8 @@ pub struct App {
     pub selection: Option<Selection>,
     /// Scroll so that this message is on screen (the loop does it after the next frame).
     pub scroll_to: Option<usize>,
+    /// Models marked in the picker (Tab) for a comparison.
+    pub picker_marks: Vec<String>,
 }
 
 /// A selected message, and which of its alternatives is shown in its place (←/→).
@@ -303,6 +305,7 @@ impl App {
             compare_models: Vec::new(),
             selection: None,
             scroll_to: None,
+            picker_marks: Vec::new(),
             schema_retries_left: 0,
             editing_last: false,
             recalled: false,
@@ -815,7 +818,7 @@ impl App {
     }
 
     /// `/compare A B [C D]`: the models the next question goes to (`/compare off` stops).
-    fn mark_compare(&mut self, arg: &str) -> Vec<Effect> {
+    pub(super) fn mark_compare(&mut self, arg: &str) -> Vec<Effect> {
         if arg == "off" {
             self.compare_models.clear();
             self.notify("questions go to one model again", Level::Info);
@@ -1872,7 +1875,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Conversations(list) => {
-            app.conversations = list;
+            app.conversations = forks_under_origins(list);
             if let Overlay::Browser { selected, .. } = &mut app.overlay {
                 *selected = (*selected).min(app.conversations.len().saturating_sub(1));
             }
@@ -2254,6 +2257,45 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     }
     app.input.input(k);
     vec![]
+}
+
+/// The browser's rows with each fork right under the conversation it came from (forks of
+/// forks under theirs), the order otherwise kept.
+pub fn forks_under_origins(list: Vec<Summary>) -> Vec<Summary> {
+    let ids: std::collections::HashSet<String> = list.iter().map(|s| s.id.clone()).collect();
+    let parent = |s: &Summary| {
+        s.forked_from
+            .as_ref()
+            .map(|f| f.id.clone())
+            .filter(|p| ids.contains(p) && *p != s.id)
+    };
+    let mut children: BTreeMap<String, Vec<Summary>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for s in list {
+        match parent(&s) {
+            Some(p) => children.entry(p).or_default().push(s),
+            None => roots.push(s),
+        }
+    }
+    fn push(s: Summary, children: &mut BTreeMap<String, Vec<Summary>>, out: &mut Vec<Summary>, depth: usize) {
+        let id = s.id.clone();
+        out.push(s);
+        if depth > 16 {
+            return;
+        }
+        for c in children.remove(&id).unwrap_or_default() {
+            push(c, children, out, depth + 1);
+        }
+    }
+    let mut out = Vec::new();
+    for r in roots {
+        push(r, &mut children, &mut out, 0);
+    }
+    // A cycle of forks (a hand-edited file) has no root: its rows are kept anyway.
+    for (_, rest) in children {
+        out.extend(rest);
+    }
+    out
 }
 
 /// The model of the conversation's last answer, for reopening.

@@ -31,6 +31,8 @@ pub struct Panes {
     pub scroll: Vec<usize>,
     /// Answers this comparison replaces (it re-asked the last question): kept as alternatives.
     pub kept: Vec<Alternative>,
+    /// Each pane's retries before its answer started: (how many, the last reason).
+    pub retries: Vec<(u32, String)>,
 }
 
 impl Panes {
@@ -73,6 +75,7 @@ pub(super) fn start(
         focus: 0,
         scroll: vec![0; n],
         kept,
+        retries: vec![(0, String::new()); n],
     });
     app.selection = None;
     Ok(starts
@@ -92,6 +95,12 @@ pub(super) fn stream(
     ev: crate::provider::StreamEvent,
 ) -> Option<Vec<Effect>> {
     let p = app.compare.as_mut()?;
+    if let crate::provider::StreamEvent::Retry { reason, .. } = &ev
+        && let Some(i) = p.cmp.pane_of(id)
+    {
+        p.retries[i].0 += 1;
+        p.retries[i].1 = reason.split(':').next().unwrap_or(reason).to_string();
+    }
     let (_, applied) = p.cmp.apply(id, ev)?;
     let mut eff = Vec::new();
     if applied == crate::session::Applied::CapReached {
@@ -244,14 +253,26 @@ pub fn render(app: &App, p: &Panes, cache: &mut ViewCache, area: Rect, f: &mut F
     for (i, (s, r)) in p.cmp.panes.iter().zip(areas).enumerate() {
         let focused = i == p.focus;
         let border = if focused { t.accent } else { t.border };
-        let title = Line::from(vec![Span::styled(
+        let mut title = vec![Span::styled(
             format!(" {} · {} ", i + 1, s.model),
             if focused {
                 t.accent.add_modifier(Modifier::BOLD)
             } else {
                 t.dim
             },
-        )]);
+        )];
+        // A pane that had to retry says so after its answer started (the wait is its TTFT).
+        if let Some((n, why)) = p.retries.get(i).filter(|r| r.0 > 0) {
+            title.push(Span::styled(
+                format!(
+                    " {} after {n} retr{} ",
+                    sanitize(why),
+                    if *n == 1 { "y" } else { "ies" }
+                ),
+                t.warning,
+            ));
+        }
+        let title = Line::from(title);
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(border)

@@ -1070,7 +1070,18 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
     if let Some(r) = &app.session.conv.rag {
         parts.push(Span::styled(format!("rag {} ", sanitize(r)), t.status));
     }
-    if let Some(f) = &app.session.in_flight {
+    if let Some(p) = &app.compare {
+        let (cost, unknown) = p.cost();
+        let n = p.cmp.panes.len();
+        let live = p.cmp.streaming();
+        let spin = SPINNER[(app.tick as usize) % SPINNER.len()];
+        let text = if live > 0 {
+            format!(" {spin} comparing {n} models · {live} streaming · {}{} so far · Esc cancels all ", dollars(cost), if unknown { "+?" } else { "" })
+        } else {
+            format!(" {n} answers · {}{} · 1–{n} continues with one ", dollars(cost), if unknown { "+?" } else { "" })
+        };
+        parts.push(Span::styled(text, t.status.add_modifier(Modifier::BOLD)));
+    } else if let Some(f) = &app.session.in_flight {
         let el = app.now.saturating_duration_since(f.started).as_secs_f64();
         let spin = SPINNER[(app.tick as usize) % SPINNER.len()];
         let text = if f.awaiting_tools {
@@ -1144,12 +1155,9 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
 fn help(app: &App, area: Rect, f: &mut Frame) {
     let t = &app.theme;
     let rows: &[(&str, &str)] = &[
-        ("Enter · Alt/Shift-Enter", "send · new line"),
-        ("Ctrl-E", "edit the draft in $EDITOR"),
-        ("Up (empty input)", "recall the last question"),
-        ("Up then Ctrl-E, /edit", "edit the last question and resend"),
-        ("Esc", "cancel the answer (partial kept)"),
-        ("Ctrl-C twice, /q, :q", "quit"),
+        ("Enter · Alt-Enter · Ctrl-E", "send · new line · draft in $EDITOR"),
+        ("Up · Up then Ctrl-E, /edit", "recall · edit the last question"),
+        ("Esc · Ctrl-C twice, /q", "cancel the answer (kept) · quit"),
         ("Ctrl-R, /retry [model]", "regenerate the last answer"),
         (
             "F2, /model [filter|p/name]",
@@ -1184,10 +1192,12 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "reasoning / system + examples / files",
         ),
         (
-            "/attach PATH…, paste a path",
-            "attach files, images (Tab completes)",
+            "/attach PATH…, paste · /detach N",
+            "attach files, images · remove one",
         ),
-        ("/detach N, Backspace (empty)", "remove an attachment"),
+        ("/compare A B [C D] · off", "next question to all, side by side"),
+        ("Alt-↑/↓, click", "select: ←/→ alternatives, Enter keeps"),
+        ("f · /fork [model]", "new conversation up to the selected"),
     ];
     // The key column is as wide as the widest key: a key never runs into its description.
     // Descriptions wrap at word boundaries when the screen is too narrow for them.
@@ -1372,7 +1382,17 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         (Some(c), Some(w)) if w > c => format!("≤{} with the answer ", dollars(w)),
         _ => String::new(),
     };
-    let editing = if app.editing_last {
+    let compare_hint = app.compare.as_ref().map(|p| {
+        format!(
+            "1–{} continues with that answer · Tab moves · x cancels a pane · Esc cancels all · ",
+            p.cmp.panes.len()
+        )
+    });
+    let editing = if let Some(h) = &compare_hint {
+        h.as_str()
+    } else if !app.compare_models.is_empty() {
+        "to every /compare model · "
+    } else if app.editing_last {
         "editing last question (Enter replaces, Esc stops) · "
     } else if app.recalled {
         "recalled (Enter asks again, Ctrl-E edits it) · "

@@ -124,7 +124,33 @@ pub(super) fn overlay_key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             match k.code {
                 KeyCode::Esc => {
                     app.picker_for_replay = false;
+                    app.picker_marks.clear();
                     vec![]
+                }
+                // Tab marks models for a comparison; Enter then sends the next question to them.
+                KeyCode::Tab => {
+                    if let Some(name) = app
+                        .picker_rows(&filter)
+                        .get(selected)
+                        .map(|r| format!("{}/{}", r.provider, r.model))
+                    {
+                        match app.picker_marks.iter().position(|m| *m == name) {
+                            Some(i) => {
+                                app.picker_marks.remove(i);
+                            }
+                            None => app.picker_marks.push(name),
+                        }
+                    }
+                    app.overlay = Overlay::ModelPicker {
+                        filter,
+                        selected: nav(selected, len, KeyCode::Down),
+                    };
+                    vec![]
+                }
+                KeyCode::Enter if !app.picker_marks.is_empty() => {
+                    let marks = std::mem::take(&mut app.picker_marks).join(" ");
+                    app.picker_for_replay = false;
+                    app.mark_compare(&marks)
                 }
                 KeyCode::Enter => {
                     let pick = app

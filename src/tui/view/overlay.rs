@@ -184,9 +184,16 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                     .as_deref()
                     .map(|w| format!("  {w}"))
                     .unwrap_or_default();
+                let marked = app.picker_marks.contains(&name);
                 let text = format!(
                     " {}{:<44} {:<24} ctx {:>6}{}",
-                    if current { "● " } else { "  " },
+                    if marked {
+                        "✓ "
+                    } else if current {
+                        "● "
+                    } else {
+                        "  "
+                    },
                     name,
                     prices,
                     ctx,
@@ -220,7 +227,7 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
             f.render_widget(Clear, r);
             f.render_widget(
                 Paragraph::new(lines).block(block(format!(
-                    " {} · {} · ↑↓ Enter · Esc · prices per 1M tokens ",
+                    " {} · {} · ↑↓ Enter · Tab marks to compare · Esc · prices per 1M tokens ",
                     if app.picker_for_replay {
                         "replay every question on"
                     } else {
@@ -313,7 +320,17 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                 } else {
                     dollars(c.cost_usd)
                 };
-                let title: String = sanitize(&c.title).chars().take(40).collect();
+                // A fork is drawn under its origin (the rows are in that order).
+                let fork = c.forked_from.as_ref().filter(|f| {
+                    app.conversations[..i].iter().any(|o| o.id == f.id)
+                });
+                let title: String = match fork {
+                    Some(f) => format!(" └ {} (turn {})", sanitize(&c.title), f.turns),
+                    None => sanitize(&c.title),
+                }
+                .chars()
+                .take(40)
+                .collect();
                 let text = format!(
                     " {:<40} {:<16} {:>3} turns {:>10}  {}{}",
                     title,
