@@ -194,3 +194,120 @@ impl Compare {
         base.set_model(self.panes.swap_remove(chosen).model);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::provider::Usage;
+    use std::sync::Arc;
+
+    fn base() -> Session {
+        let cfg = Arc::new(Config::builtin());
+        let m = cfg.resolve_model("openai/gpt-5-mini").expect("model");
+        Session::new(cfg, m)
+    }
+
+    fn models(s: &Session, names: &[&str]) -> Vec<ModelRef> {
+        names
+            .iter()
+            .map(|n| s.cfg.resolve_model(n).expect("model"))
+            .collect()
+    }
+
+    fn answer(c: &mut Compare, s: &Start, text: &str, out: u64) {
+        c.apply(s.request_id, StreamEvent::TextDelta(text.into()));
+        c.apply(
+            s.request_id,
+            StreamEvent::Usage(Usage {
+                input_tokens: 10,
+                output_tokens: out,
+                ..Default::default()
+            }),
+        );
+        c.apply(
+            s.request_id,
+            StreamEvent::Finished {
+                reason: "stop".into(),
+            },
+        );
+    }
+
+    #[test]
+    fn every_model_answers_and_the_others_are_kept_as_alternatives() {
+        let mut b = base();
+        let ms = models(
+            &b,
+            &[
+                "openai/gpt-5-mini",
+                "anthropic/claude-haiku-4-5",
+                "gemini/gemini-2.5-flash",
+            ],
+        );
+        let (mut c, starts) = Compare::begin(&mut b, &ms, "Explain CRDTs", vec![], None)
+            .expect("begin");
+        assert_eq!(starts.len(), 3);
+        assert!(b.conv.messages.is_empty(), "the base is untouched");
+        // Each request is its model's, with the question.
+        assert_eq!(starts[1].provider, "anthropic");
+        assert_eq!(starts[2].request.model, "gemini-2.5-flash");
+        assert!(starts.iter().all(|s| s.request.messages.len() == 1));
+        // The fast one finishes while the others stream; a stale id is nobody's.
+        answer(&mut c, &starts[2], "gemini says", 5);
+        assert_eq!(c.streaming(), 2);
+        assert!(c.apply(987_654, StreamEvent::TextDelta("x".into())).is_none());
+        answer(&mut c, &starts[0], "openai says", 7);
+        c.apply(
+            starts[1].request_id,
+            StreamEvent::Error(ProviderError::new(
+                crate::provider::ErrorKind::RateLimited,
+                "rate limited",
+            )),
+        );
+        assert!(c.done());
+        assert_eq!(c.first_answered(), Some(0));
+        let costs: f64 = (0..3)
+            .filter_map(|i| c.answer(i).and_then(|m| m.answer.as_ref()?.cost_usd))
+            .sum();
+        c.finish(&mut b, 2);
+        let msgs = &b.conv.messages;
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].content, "Explain CRDTs");
+        assert_eq!(msgs[1].content, "gemini says");
+        let a = msgs[1].answer.as_ref().expect("answer");
+        assert_eq!(a.model, "gemini/gemini-2.5-flash");
+        let alts: Vec<&str> = a
+            .alternatives
+            .iter()
+            .map(|x| x.answer.model.as_str())
+            .collect();
+        assert_eq!(alts, ["openai/gpt-5-mini", "anthropic/claude-haiku-4-5"]);
+        assert!(a.alternatives[1].answer.error.is_some());
+        assert_eq!(a.alternatives[0].answer.usage.output_tokens, 7);
+        // The conversation continues on the chosen model, and every answer's cost counts.
+        assert_eq!(b.model.to_string(), "gemini/gemini-2.5-flash");
+        assert!((b.totals().cost_usd - costs).abs() < 1e-12, "{costs}");
+        assert!(b.totals().cost_usd > a.cost_usd.unwrap_or(0.0));
+    }
+
+    #[test]
+    fn a_spend_cap_is_shared_between_the_models() {
+        let mut b = base();
+        b.caps.conversation = Some(0.09);
+        let ms = models(&b, &["openai/gpt-5-mini", "anthropic/claude-haiku-4-5", "openai/gpt-4o"]);
+        let (c, _) = Compare::begin(&mut b, &ms, "hi", vec![], None).expect("begin");
+        for p in &c.panes {
+            let cap = p.caps.conversation.expect("cap");
+            assert!((cap - 0.03).abs() < 1e-12, "each answer gets a third: {cap}");
+        }
+    }
+
+    #[test]
+    fn one_model_or_too_many_is_refused() {
+        let mut b = base();
+        let ms = models(&b, &["openai/gpt-5-mini"]);
+        assert!(Compare::begin(&mut b, &ms, "hi", vec![], None).is_err());
+        let many = vec![ms[0].clone(); MAX_MODELS + 1];
+        assert!(Compare::begin(&mut b, &many, "hi", vec![], None).is_err());
+    }
+}

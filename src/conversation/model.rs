@@ -666,3 +666,111 @@ impl Message {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(model: &str, text: &str, cost: f64) -> Message {
+        let mut m = Message::assistant(model);
+        m.content = text.into();
+        if let Some(a) = m.answer.as_mut() {
+            a.cost_usd = Some(cost);
+            a.duration_ms = Some(10);
+        }
+        m
+    }
+
+    /// q1 a1 q2 a2 q3 a3, a2 with two alternatives.
+    fn conv() -> Conversation {
+        let mut c = Conversation::new("c1".into(), "2026-12-01T00:00:00Z".into());
+        for (i, cost) in [(1, 0.1), (2, 0.2), (3, 0.3)] {
+            c.messages.push(Message::user(format!("q{i}")));
+            c.messages.push(answered("m/a", &format!("a{i}"), cost));
+        }
+        let alts = vec![
+            answered("m/x", "x2", 0.01).into_alternatives(None).remove(0),
+            answered("m/y", "y2", 0.02).into_alternatives(None).remove(0),
+        ];
+        c.messages[3].answer.as_mut().expect("a2").alternatives = alts;
+        c
+    }
+
+    fn contents(c: &Conversation) -> Vec<&str> {
+        c.messages.iter().map(|m| m.content.as_str()).collect()
+    }
+
+    #[test]
+    fn choosing_an_alternative_keeps_the_branch_it_replaces() {
+        let mut c = conv();
+        let before = c.totals().cost_usd;
+        assert!((before - 0.63).abs() < 1e-12, "alternatives count: {before}");
+        assert!(c.choose_alternative(3, 0));
+        assert_eq!(contents(&c), ["q1", "a1", "q2", "x2"]);
+        let a = c.messages[3].answer.as_ref().expect("answer");
+        assert_eq!(a.model, "m/x");
+        // y2 stays; a2 is kept with the turn that followed it.
+        assert_eq!(a.alternatives.len(), 2);
+        assert_eq!(a.alternatives[1].content, "a2");
+        assert_eq!(a.alternatives[1].following.len(), 2);
+        assert!((c.totals().cost_usd - before).abs() < 1e-12, "nothing lost, nothing counted twice");
+        // Choosing a2 again brings its turn back.
+        assert!(c.choose_alternative(3, 1));
+        assert_eq!(contents(&c), ["q1", "a1", "q2", "a2", "q3", "a3"]);
+        assert!((c.totals().cost_usd - before).abs() < 1e-12);
+        assert!(!c.choose_alternative(3, 9));
+        assert!(!c.choose_alternative(0, 0));
+    }
+
+    #[test]
+    fn an_edited_questions_answer_brings_its_question_back() {
+        let mut c = conv();
+        c.messages.truncate(4);
+        let old = answered("m/a", "answer to the old question", 0.0);
+        c.messages[3].answer.as_mut().expect("a2").alternatives =
+            old.into_alternatives(Some("old q2".into()));
+        assert!(c.choose_alternative(3, 0));
+        assert_eq!(contents(&c), ["q1", "a1", "old q2", "answer to the old question"]);
+        let alt = &c.messages[3].answer.as_ref().expect("a").alternatives[0];
+        assert_eq!(alt.content, "a2");
+        assert_eq!(alt.question.as_deref(), Some("q2"));
+    }
+
+    #[test]
+    fn a_fork_keeps_the_first_turns_and_counts_only_its_own_spend() {
+        let c = conv();
+        let end = c.turn_end(2).expect("turn 2");
+        assert_eq!(end, 3);
+        assert_eq!(c.turn_end(3), Some(5));
+        assert_eq!(c.turn_end(4), None);
+        assert_eq!(c.turn_end(0), None);
+        let mut f = c.fork(end, Some("m/z".into()));
+        assert_ne!(f.id, c.id);
+        assert_eq!(contents(&f), ["q1", "a1", "q2", "a2"]);
+        let from = f.forked_from.clone().expect("link");
+        assert_eq!((from.id.as_str(), from.turns), ("c1", 2));
+        assert_eq!(from.message, c.messages[3].id);
+        assert_eq!(f.continue_model().as_deref(), Some("m/z"));
+        // The inherited answers were paid for in the origin.
+        assert_eq!(f.inherited(), 4);
+        assert_eq!(f.totals().cost_usd, 0.0);
+        assert_eq!(f.totals().turns, 2);
+        assert!(f.paid().is_empty());
+        f.messages.push(Message::user("q3 on z"));
+        f.messages.push(answered("m/z", "z3", 0.5));
+        assert!((f.totals().cost_usd - 0.5).abs() < 1e-12);
+        assert_eq!(f.continue_model().as_deref(), Some("m/z"));
+    }
+
+    #[test]
+    fn an_alternative_of_an_older_file_reads_with_its_model_and_cost() {
+        let json = r#"{"content":"old","model":"openai/gpt-4o","cost_usd":0.5,"question":"q?"}"#;
+        let a: Alternative = serde_json::from_str(json).expect("parse");
+        assert_eq!(a.answer.model, "openai/gpt-4o");
+        assert_eq!(a.answer.cost_usd, Some(0.5));
+        assert_eq!(a.question.as_deref(), Some("q?"));
+        let back = serde_json::to_value(&a).expect("json");
+        assert_eq!(back["model"], "openai/gpt-4o");
+        assert!(back.get("following").is_none() && back.get("parts").is_none());
+    }
+}
