@@ -79,9 +79,9 @@ impl Compare {
             s.load_tokenizer = base.load_tokenizer;
             s.injection = base.injection.clone();
             s.injection_confirmed = base.injection_confirmed;
-            let (request_id, request, _) = s.begin_with(text, parts.clone()).map_err(|(e, _)| {
-                ProviderError::new(e.kind, format!("{m}: {}", e.message))
-            })?;
+            let (request_id, request, _) = s
+                .begin_with(text, parts.clone())
+                .map_err(|(e, _)| ProviderError::new(e.kind, format!("{m}: {}", e.message)))?;
             starts.push(Start {
                 pane: i,
                 request_id,
@@ -244,8 +244,8 @@ mod tests {
                 "gemini/gemini-2.5-flash",
             ],
         );
-        let (mut c, starts) = Compare::begin(&mut b, &ms, "Explain CRDTs", vec![], None)
-            .expect("begin");
+        let (mut c, starts) =
+            Compare::begin(&mut b, &ms, "Explain CRDTs", vec![], None).expect("begin");
         assert_eq!(starts.len(), 3);
         assert!(b.conv.messages.is_empty(), "the base is untouched");
         // Each request is its model's, with the question.
@@ -255,7 +255,10 @@ mod tests {
         // The fast one finishes while the others stream; a stale id is nobody's.
         answer(&mut c, &starts[2], "gemini says", 5);
         assert_eq!(c.streaming(), 2);
-        assert!(c.apply(987_654, StreamEvent::TextDelta("x".into())).is_none());
+        assert!(
+            c.apply(987_654, StreamEvent::TextDelta("x".into()))
+                .is_none()
+        );
         answer(&mut c, &starts[0], "openai says", 7);
         c.apply(
             starts[1].request_id,
@@ -294,11 +297,21 @@ mod tests {
     fn a_spend_cap_is_shared_between_the_models() {
         let mut b = base();
         b.caps.conversation = Some(0.09);
-        let ms = models(&b, &["openai/gpt-5-mini", "anthropic/claude-haiku-4-5", "openai/gpt-4o"]);
+        let ms = models(
+            &b,
+            &[
+                "openai/gpt-5-mini",
+                "anthropic/claude-haiku-4-5",
+                "openai/gpt-4o",
+            ],
+        );
         let (c, _) = Compare::begin(&mut b, &ms, "hi", vec![], None).expect("begin");
         for p in &c.panes {
             let cap = p.caps.conversation.expect("cap");
-            assert!((cap - 0.03).abs() < 1e-12, "each answer gets a third: {cap}");
+            assert!(
+                (cap - 0.03).abs() < 1e-12,
+                "each answer gets a third: {cap}"
+            );
         }
     }
 

@@ -78,9 +78,7 @@ impl Caps {
             })
         };
         Caps {
-            conversation: self
-                .conversation
-                .map(|l| part(l, conv.totals().cost_usd)),
+            conversation: self.conversation.map(|l| part(l, conv.totals().cost_usd)),
             request: self.request.map(|l| l / n),
             day: period(self.day, today),
             month: period(self.month, month),

@@ -67,7 +67,11 @@ fn three_models_answer_at_once_and_the_fast_one_is_printed_first() {
     // slow one last (run one after the other, the order would be the order given).
     assert!(at("fast/gpt-4o-mini") < at("flaky/gemini-2.5-flash"));
     assert!(at("flaky/gemini-2.5-flash") < at("slow/claude-haiku-4-5"));
-    assert!(o.stdout.contains("echo: Explain CRDTs in 5 lines"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("echo: Explain CRDTs in 5 lines"),
+        "{}",
+        o.stdout
+    );
     assert!(
         o.stderr.contains("flaky/gemini-2.5-flash: rate limited"),
         "the retry is told with its model: {}",
@@ -80,7 +84,11 @@ fn three_models_answer_at_once_and_the_fast_one_is_printed_first() {
         .skip_while(|l| !l.starts_with("model "))
         .collect();
     assert!(table[0].contains("ttft") && table[0].contains("tok/s") && table[0].contains("cost"));
-    for m in ["fast/gpt-4o-mini", "slow/claude-haiku-4-5", "flaky/gemini-2.5-flash"] {
+    for m in [
+        "fast/gpt-4o-mini",
+        "slow/claude-haiku-4-5",
+        "flaky/gemini-2.5-flash",
+    ] {
         let row = table
             .iter()
             .find(|l| l.starts_with(m))
@@ -99,14 +107,17 @@ fn three_models_answer_at_once_and_the_fast_one_is_printed_first() {
     let alts = msgs[1]["alternatives"].as_array().expect("alternatives");
     let models: Vec<&str> = alts.iter().filter_map(|a| a["model"].as_str()).collect();
     assert_eq!(models, ["slow/claude-haiku-4-5", "flaky/gemini-2.5-flash"]);
-    assert!(alts.iter().all(|a| a["usage"]["output_tokens"].as_u64() > Some(0)));
+    assert!(
+        alts.iter()
+            .all(|a| a["usage"]["output_tokens"].as_u64() > Some(0))
+    );
     let sum: f64 = std::iter::once(&msgs[1])
         .chain(alts.iter())
         .filter_map(|a| a["cost_usd"].as_f64())
         .sum();
     let list = h.run(&["list", "--json"]);
-    let row: serde_json::Value = serde_json::from_str(list.stdout.lines().next().expect("row"))
-        .expect("json");
+    let row: serde_json::Value =
+        serde_json::from_str(list.stdout.lines().next().expect("row")).expect("json");
     assert!(approx(&row["cost_usd"], sum), "{row} vs {sum}");
     o.assert_no_key();
 }
@@ -120,7 +131,11 @@ fn json_events_are_tagged_with_their_model() {
     let start = o.one("start");
     assert_eq!(start["models"].as_array().map(Vec::len), Some(3));
     let deltas = o.of_type("delta");
-    for m in ["fast/gpt-4o-mini", "slow/claude-haiku-4-5", "flaky/gemini-2.5-flash"] {
+    for m in [
+        "fast/gpt-4o-mini",
+        "slow/claude-haiku-4-5",
+        "flaky/gemini-2.5-flash",
+    ] {
         assert!(deltas.iter().any(|d| d["model"] == m), "deltas of {m}");
     }
     assert!(deltas.iter().all(|d| d["model"].is_string()));
@@ -129,7 +144,10 @@ fn json_events_are_tagged_with_their_model() {
     let results = o.of_type("result");
     assert_eq!(results.len(), 3, "{lines:?}");
     for r in &results {
-        assert!(r["ttft_ms"].is_u64() && r["output_tokens"].as_u64() > Some(0), "{r}");
+        assert!(
+            r["ttft_ms"].is_u64() && r["output_tokens"].as_u64() > Some(0),
+            "{r}"
+        );
         assert!(r["error"].is_null(), "{r}");
     }
     let summary = o.one("summary");
@@ -176,7 +194,14 @@ fn compare_needs_two_models_and_other_commands_take_one() {
     let o = h.run(&["compare", "-m", "openai/gpt-4o-mini", "hi"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("two models"), "{}", o.stderr);
-    let o = h.run(&["ask", "-m", "openai/gpt-4o-mini", "-m", "openai/gpt-4o", "hi"]);
+    let o = h.run(&[
+        "ask",
+        "-m",
+        "openai/gpt-4o-mini",
+        "-m",
+        "openai/gpt-4o",
+        "hi",
+    ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("-m is given once"), "{}", o.stderr);
 }
@@ -222,26 +247,44 @@ fn a_fork_at_turn_two_continues_on_another_model_and_both_stay_intact() {
     assert_eq!(fr["forked_from"]["turns"], 2);
 
     // Continued: the fork's next answer comes from the other model, with two turns of history.
-    let o = h.run(&["ask", "--conversation", &fork_id, "--json", "turn three again"]);
+    let o = h.run(&[
+        "ask",
+        "--conversation",
+        &fork_id,
+        "--json",
+        "turn three again",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.one("start")["model"], "anthropic/claude-haiku-4-5");
     let req = last_request("echo,tag=fork", |r| r.path.ends_with("/messages"));
     let body: serde_json::Value = serde_json::from_str(&req.body).expect("body");
     assert_eq!(body["messages"].as_array().map(Vec::len), Some(5), "{body}");
-    assert!(!req.body.contains("turn three\""), "turn 3 of the origin is not in the fork");
+    assert!(
+        !req.body.contains("turn three\""),
+        "turn 3 of the origin is not in the fork"
+    );
 
     // Both intact: the origin still has its five turns.
     let saved = h.saved();
-    let origin_now = saved.iter().find(|c| c["id"] == id.as_str()).expect("origin");
+    let origin_now = saved
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .expect("origin");
     assert_eq!(origin_now["messages"], origin["messages"]);
-    let fork = saved.iter().find(|c| c["id"] == fork_id.as_str()).expect("fork");
+    let fork = saved
+        .iter()
+        .find(|c| c["id"] == fork_id.as_str())
+        .expect("fork");
     assert_eq!(fork["messages"].as_array().map(Vec::len), Some(6));
     assert_eq!(
-        fork["forked_from"]["message"],
-        origin["messages"][3]["id"],
+        fork["forked_from"]["message"], origin["messages"][3]["id"],
         "linked to the message it was forked at"
     );
     assert!(fork.get("model").is_none(), "cleared once it answered");
     let show = h.run(&["show", &fork_id]);
-    assert!(show.stdout.contains(&format!("forked from {id} at turn 2")), "{}", show.stdout);
+    assert!(
+        show.stdout.contains(&format!("forked from {id} at turn 2")),
+        "{}",
+        show.stdout
+    );
 }

@@ -136,7 +136,9 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         }
     });
     if args.json {
-        let _ = out::json(&json!({"type": "start", "models": refs.iter().map(|m| m.to_string()).collect::<Vec<_>>(), "conversation": base.conv.id}));
+        let _ = out::json(
+            &json!({"type": "start", "models": refs.iter().map(|m| m.to_string()).collect::<Vec<_>>(), "conversation": base.conv.id}),
+        );
     }
     // One request task per model, each with its own cancel; their events come in one channel.
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, StreamEvent)>();
@@ -191,7 +193,9 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         let model = cmp.panes[i].model.to_string();
         if args.json {
             let line = match &ev {
-                StreamEvent::TextDelta(t) => Some(json!({"type": "delta", "model": model, "text": t})),
+                StreamEvent::TextDelta(t) => {
+                    Some(json!({"type": "delta", "model": model, "text": t}))
+                }
                 StreamEvent::ReasoningDelta(t) => {
                     Some(json!({"type": "reasoning", "model": model, "text": t}))
                 }
@@ -295,7 +299,9 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
             let _ = out::json(&result_json(model, a));
         }
         let total: f64 = rows.iter().filter_map(|(_, a)| a.cost_usd).sum();
-        let _ = out::json(&json!({"type": "summary", "answered": answered, "models": rows.len(), "cost_usd": total, "kept": chosen_model, "conversation": saved}));
+        let _ = out::json(
+            &json!({"type": "summary", "answered": answered, "models": rows.len(), "cost_usd": total, "kept": chosen_model, "conversation": saved}),
+        );
     } else {
         print_table(&rows);
         if let Some(id) = saved {
@@ -413,7 +419,10 @@ struct Status {
 
 impl Status {
     fn draw(&mut self, cmp: &Compare) {
-        if self.at.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+        if self
+            .at
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
             return;
         }
         self.at = Some(Instant::now());

@@ -207,7 +207,11 @@ pub fn list(cfg: &Config, search: Option<String>, json_out: bool) -> i32 {
                 None => String::new(),
             };
             if let Some(f) = &s.forked_from {
-                ro.push_str(&format!("  (fork of {} at turn {})", sanitize(&f.id), f.turns));
+                ro.push_str(&format!(
+                    "  (fork of {} at turn {})",
+                    sanitize(&f.id),
+                    f.turns
+                ));
             }
             out::line(format!(
                 "{}  {}  {:>3} turns  {:>10}  {}  [{}]{ro}",
@@ -339,7 +343,13 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> i32 {
 
 /// `charla fork ID [--at N] [-m MODEL]`: a new conversation with the first N turns of `id`,
 /// linked to it; its id is printed.
-pub fn fork(cfg: &Config, id: &str, at: Option<usize>, model: Option<String>, json_out: bool) -> i32 {
+pub fn fork(
+    cfg: &Config,
+    id: &str,
+    at: Option<usize>,
+    model: Option<String>,
+    json_out: bool,
+) -> i32 {
     let store = Store::new(cfg.paths.conversations_dir());
     let conv = match store.find(id) {
         Ok(c) => c,

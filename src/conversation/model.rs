@@ -445,9 +445,7 @@ impl Conversation {
             .filter(|a| a.duration_ms.is_some())
             .map(|a| (a.sent_at.clone(), a.cost_usd))
             .collect();
-        for_each_alternative(own, &mut |a| {
-            out.push((a.sent_at.clone(), a.cost_usd))
-        });
+        for_each_alternative(own, &mut |a| out.push((a.sent_at.clone(), a.cost_usd)));
         out
     }
 
@@ -689,8 +687,12 @@ mod tests {
             c.messages.push(answered("m/a", &format!("a{i}"), cost));
         }
         let alts = vec![
-            answered("m/x", "x2", 0.01).into_alternatives(None).remove(0),
-            answered("m/y", "y2", 0.02).into_alternatives(None).remove(0),
+            answered("m/x", "x2", 0.01)
+                .into_alternatives(None)
+                .remove(0),
+            answered("m/y", "y2", 0.02)
+                .into_alternatives(None)
+                .remove(0),
         ];
         c.messages[3].answer.as_mut().expect("a2").alternatives = alts;
         c
@@ -704,7 +706,10 @@ mod tests {
     fn choosing_an_alternative_keeps_the_branch_it_replaces() {
         let mut c = conv();
         let before = c.totals().cost_usd;
-        assert!((before - 0.63).abs() < 1e-12, "alternatives count: {before}");
+        assert!(
+            (before - 0.63).abs() < 1e-12,
+            "alternatives count: {before}"
+        );
         assert!(c.choose_alternative(3, 0));
         assert_eq!(contents(&c), ["q1", "a1", "q2", "x2"]);
         let a = c.messages[3].answer.as_ref().expect("answer");
@@ -713,7 +718,10 @@ mod tests {
         assert_eq!(a.alternatives.len(), 2);
         assert_eq!(a.alternatives[1].content, "a2");
         assert_eq!(a.alternatives[1].following.len(), 2);
-        assert!((c.totals().cost_usd - before).abs() < 1e-12, "nothing lost, nothing counted twice");
+        assert!(
+            (c.totals().cost_usd - before).abs() < 1e-12,
+            "nothing lost, nothing counted twice"
+        );
         // Choosing a2 again brings its turn back.
         assert!(c.choose_alternative(3, 1));
         assert_eq!(contents(&c), ["q1", "a1", "q2", "a2", "q3", "a3"]);
@@ -730,7 +738,10 @@ mod tests {
         c.messages[3].answer.as_mut().expect("a2").alternatives =
             old.into_alternatives(Some("old q2".into()));
         assert!(c.choose_alternative(3, 0));
-        assert_eq!(contents(&c), ["q1", "a1", "old q2", "answer to the old question"]);
+        assert_eq!(
+            contents(&c),
+            ["q1", "a1", "old q2", "answer to the old question"]
+        );
         let alt = &c.messages[3].answer.as_ref().expect("a").alternatives[0];
         assert_eq!(alt.content, "a2");
         assert_eq!(alt.question.as_deref(), Some("q2"));

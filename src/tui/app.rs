@@ -1010,18 +1010,28 @@ impl App {
         };
         let n = a.alternatives.len();
         if n == 0 {
-            self.notify("this answer has no alternatives (/retry, /edit and /compare make them)", Level::Info);
+            self.notify(
+                "this answer has no alternatives (/retry, /edit and /compare make them)",
+                Level::Info,
+            );
             return;
         }
         // Positions 0…n-1 are the alternatives, n is the answer itself.
         let at = sel.alternative.unwrap_or(n);
-        let to = if back { (at + n) % (n + 1) } else { (at + 1) % (n + 1) };
+        let to = if back {
+            (at + n) % (n + 1)
+        } else {
+            (at + 1) % (n + 1)
+        };
         self.selection = Some(Selection {
             index: sel.index,
             alternative: (to < n).then_some(to),
         });
         let (model, cost) = match to {
-            k if k < n => (a.alternatives[k].answer.model.clone(), a.alternatives[k].answer.cost_usd),
+            k if k < n => (
+                a.alternatives[k].answer.model.clone(),
+                a.alternatives[k].answer.cost_usd,
+            ),
             _ => (a.model.clone(), a.cost_usd),
         };
         self.notify(
@@ -1029,7 +1039,8 @@ impl App {
                 "answer {}/{} · {model} · {}",
                 to + 1,
                 n + 1,
-                cost.map(crate::util::dollars).unwrap_or_else(|| "price unknown".into())
+                cost.map(crate::util::dollars)
+                    .unwrap_or_else(|| "price unknown".into())
             ),
             Level::Info,
         );
@@ -1080,7 +1091,9 @@ impl App {
     fn selection_key(&mut self, k: KeyEvent) -> Option<Vec<Effect>> {
         let sel = self.selection?;
         let alt = k.modifiers.contains(KeyModifiers::ALT);
-        let plain = !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let plain = !k
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         let eff = match k.code {
             KeyCode::Up | KeyCode::Char('k') if plain || alt => {
                 self.select_step(true);
@@ -1114,17 +1127,28 @@ impl App {
                         .as_ref()
                         .and_then(|a| a.alternatives.get(k))
                         .map(|a| a.content.clone()),
-                    None => self.session.conv.messages.get(sel.index).map(|m| m.content.clone()),
+                    None => self
+                        .session
+                        .conv
+                        .messages
+                        .get(sel.index)
+                        .map(|m| m.content.clone()),
                 };
                 let text = text.unwrap_or_default();
-                self.notify(format!("copied {} characters via OSC 52", text.chars().count()), Level::Info);
+                self.notify(
+                    format!("copied {} characters via OSC 52", text.chars().count()),
+                    Level::Info,
+                );
                 vec![Effect::Copy(osc52(&text))]
             }
             KeyCode::Char('f') if plain => self.fork(""),
             KeyCode::Char('r') if plain => {
                 let last = self.session.conv.messages.len().saturating_sub(1);
                 if sel.index != last || self.session.is_streaming() {
-                    self.notify("r retries the last answer (f forks here to ask again)", Level::Warn);
+                    self.notify(
+                        "r retries the last answer (f forks here to ask again)",
+                        Level::Warn,
+                    );
                     vec![]
                 } else {
                     self.selection = None;
@@ -1139,7 +1163,10 @@ impl App {
                 let is_last_q = Some(sel.index) == last_q
                     || (sel.index + 1 == msgs.len() && last_q == sel.index.checked_sub(1));
                 if !is_last_q || self.session.is_streaming() {
-                    self.notify("e edits the last question (f forks here to edit an earlier one)", Level::Warn);
+                    self.notify(
+                        "e edits the last question (f forks here to edit an earlier one)",
+                        Level::Warn,
+                    );
                     vec![]
                 } else {
                     self.selection = None;
@@ -1736,7 +1763,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Resize | Msg::Frame => vec![],
-        Msg::Stream(id, ev) if app.compare.as_ref().is_some_and(|p| p.cmp.pane_of(id).is_some()) => {
+        Msg::Stream(id, ev)
+            if app
+                .compare
+                .as_ref()
+                .is_some_and(|p| p.cmp.pane_of(id).is_some()) =>
+        {
             super::compare::stream(app, id, ev).unwrap_or_default()
         }
         Msg::Select(i) => {
@@ -2277,7 +2309,12 @@ pub fn forks_under_origins(list: Vec<Summary>) -> Vec<Summary> {
             None => roots.push(s),
         }
     }
-    fn push(s: Summary, children: &mut BTreeMap<String, Vec<Summary>>, out: &mut Vec<Summary>, depth: usize) {
+    fn push(
+        s: Summary,
+        children: &mut BTreeMap<String, Vec<Summary>>,
+        out: &mut Vec<Summary>,
+        depth: usize,
+    ) {
         let id = s.id.clone();
         out.push(s);
         if depth > 16 {

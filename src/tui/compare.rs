@@ -64,8 +64,7 @@ pub(super) fn start(
     parts: Vec<crate::parts::Part>,
     kept: Vec<Alternative>,
 ) -> Result<Vec<Effect>, (String, Vec<crate::parts::Part>)> {
-    let (cmp, starts) = match Compare::begin(&mut app.session, models, &text, parts.clone(), None)
-    {
+    let (cmp, starts) = match Compare::begin(&mut app.session, models, &text, parts.clone(), None) {
         Ok(x) => x,
         Err(e) => return Err((e.message, parts)),
     };
@@ -106,7 +105,12 @@ pub(super) fn stream(
     if applied == crate::session::Applied::CapReached {
         eff.push(Effect::CancelRequest(id));
     }
-    if p.cmp.done() && matches!(applied, crate::session::Applied::TurnEnded { .. } | crate::session::Applied::CapReached) {
+    if p.cmp.done()
+        && matches!(
+            applied,
+            crate::session::Applied::TurnEnded { .. } | crate::session::Applied::CapReached
+        )
+    {
         let n = p.cmp.panes.len();
         app.notify(
             format!("all {n} answers are in: 1–{n} continues with that one (the others are kept)"),
@@ -249,7 +253,9 @@ pub fn render(app: &App, p: &Panes, cache: &mut ViewCache, area: Rect, f: &mut F
         top,
     );
     let areas = layout(rest, p.cmp.panes.len());
-    cache.panes.resize_with(p.cmp.panes.len(), ViewCache::default);
+    cache
+        .panes
+        .resize_with(p.cmp.panes.len(), ViewCache::default);
     for (i, (s, r)) in p.cmp.panes.iter().zip(areas).enumerate() {
         let focused = i == p.focus;
         let border = if focused { t.accent } else { t.border };
@@ -319,7 +325,7 @@ fn live_footer(app: &App, p: &Panes, i: usize) -> String {
                     let toks = m.content.len() as f64 / 4.0;
                     let gen_s = (el - ft.as_secs_f64()).max(0.001);
                     format!(
-                        " ~{} tok · {:.0} tok/s · TTFT {:.2}s · x cancels ",
+                        " ~{} tok · {:.0} tok/s · TTFT {:.2}s ",
                         thousands(toks as u64),
                         toks / gen_s,
                         ft.as_secs_f64()
@@ -329,10 +335,15 @@ fn live_footer(app: &App, p: &Panes, i: usize) -> String {
             }
         }
         None => match a {
+            Some(a) if a.error.as_deref() == Some("cancelled") => {
+                format!(" cancelled · {} continues with it ", i + 1)
+            }
             Some(a) if a.error.is_some() => " ended with an error ".to_string(),
             Some(a) => format!(
-                " {} · press {} to continue with it ",
-                a.cost_usd.map(dollars).unwrap_or_else(|| "price unknown".into()),
+                " {} · {} continues with it ",
+                a.cost_usd
+                    .map(dollars)
+                    .unwrap_or_else(|| "price unknown".into()),
                 i + 1
             ),
             None => String::new(),

@@ -334,7 +334,10 @@ async fn event_loop(
                 && let Some(to) = cache.scroll_for(i)
             {
                 let h = cache.height;
-                let (top, bottom) = (cache.total.saturating_sub(app.scroll + h), cache.total.saturating_sub(app.scroll));
+                let (top, bottom) = (
+                    cache.total.saturating_sub(app.scroll + h),
+                    cache.total.saturating_sub(app.scroll),
+                );
                 let (a, b) = cache.spans.get(i).copied().unwrap_or((top, bottom));
                 if a < top || b > bottom {
                     app.scroll = to.min(cache.max_scroll());
@@ -391,7 +394,8 @@ async fn event_loop(
             }
             if let Msg::Stream(
                 id,
-                crate::provider::StreamEvent::Finished { .. } | crate::provider::StreamEvent::Error(_),
+                crate::provider::StreamEvent::Finished { .. }
+                | crate::provider::StreamEvent::Error(_),
             ) = &m
             {
                 cancel.remove(id);
@@ -399,7 +403,8 @@ async fn event_loop(
             // A click on a message selects it (the view knows where each one is drawn).
             let m = match m {
                 Msg::Mouse(crossterm::event::MouseEvent {
-                    kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                    kind:
+                        crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
                     row,
                     ..
                 }) => match cache.message_at(row) {

@@ -600,13 +600,12 @@ fn message_lines(
             out.extend(answer_head(cx, m, a, width, streaming, words));
             out.extend(step_lines(cx, m, width));
             // With on_leak = "redact", what leaked the system prompt is hidden on screen.
-            let shown = if !a.guards.is_empty()
-                && cx.s.cfg.file.on_leak.as_deref() == Some("redact")
-            {
-                crate::guard::redact_spans(&m.content, &a.guards)
-            } else {
-                m.content.clone()
-            };
+            let shown =
+                if !a.guards.is_empty() && cx.s.cfg.file.on_leak.as_deref() == Some("redact") {
+                    crate::guard::redact_spans(&m.content, &a.guards)
+                } else {
+                    m.content.clone()
+                };
             let body = markdown::render(&sanitize(&shown), body_w, t);
             let cited = sources_of(cx, i).map_or(0, |c| c.passages.len());
             for l in body.lines {
@@ -680,7 +679,11 @@ fn message_lines(
                             " · ←/→ flips · Enter continues from this one".to_string()
                         }
                     } else {
-                        format!(" · {} other answer{} · Alt-↑ selects, ←/→ flips", n - 1, if n == 2 { "" } else { "s" })
+                        format!(
+                            " · {} other answer{} · Alt-↑ selects, ←/→ flips",
+                            n - 1,
+                            if n == 2 { "" } else { "s" }
+                        )
                     };
                     out.extend(markdown::wrap(
                         &[
@@ -726,11 +729,7 @@ fn live_lines(
 ) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let app = cx.app;
     let t = &app.theme;
-    let request_id = cx.s
-        .in_flight
-        .as_ref()
-        .map(|f| f.request_id)
-        .unwrap_or(0);
+    let request_id = cx.s.in_flight.as_ref().map(|f| f.request_id).unwrap_or(0);
     let mut live = match cache.live.take() {
         Some(l) if l.request_id == request_id && l.index == i => l,
         _ => Live {
@@ -842,7 +841,9 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     };
     let live_len = live_head.len() + live_kept_len + live_tail.len();
     // The selected answer may be showing one of its alternatives instead.
-    let flipped = cx.selected.and_then(|(i, k)| Some((i, alternative_message(conv, i, k?)?)));
+    let flipped = cx
+        .selected
+        .and_then(|(i, k)| Some((i, alternative_message(conv, i, k?)?)));
     let shown = |i: usize| -> &Message {
         match &flipped {
             Some((j, m)) if *j == i => m,
@@ -1076,9 +1077,17 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         let live = p.cmp.streaming();
         let spin = SPINNER[(app.tick as usize) % SPINNER.len()];
         let text = if live > 0 {
-            format!(" {spin} comparing {n} models · {live} streaming · {}{} so far · Esc cancels all ", dollars(cost), if unknown { "+?" } else { "" })
+            format!(
+                " {spin} comparing {n} models · {live} streaming · {}{} so far · Esc cancels all ",
+                dollars(cost),
+                if unknown { "+?" } else { "" }
+            )
         } else {
-            format!(" {n} answers · {}{} · 1–{n} continues with one ", dollars(cost), if unknown { "+?" } else { "" })
+            format!(
+                " {n} answers · {}{} · 1–{n} continues with one ",
+                dollars(cost),
+                if unknown { "+?" } else { "" }
+            )
         };
         parts.push(Span::styled(text, t.status.add_modifier(Modifier::BOLD)));
     } else if let Some(f) = &app.session.in_flight {
@@ -1155,8 +1164,14 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
 fn help(app: &App, area: Rect, f: &mut Frame) {
     let t = &app.theme;
     let rows: &[(&str, &str)] = &[
-        ("Enter · Alt-Enter · Ctrl-E", "send · new line · draft in $EDITOR"),
-        ("Up · Up then Ctrl-E, /edit", "recall · edit the last question"),
+        (
+            "Enter · Alt-Enter · Ctrl-E",
+            "send · new line · draft in $EDITOR",
+        ),
+        (
+            "Up · Up then Ctrl-E, /edit",
+            "recall · edit the last question",
+        ),
         ("Esc · Ctrl-C twice, /q", "cancel the answer (kept) · quit"),
         ("Ctrl-R, /retry [model]", "regenerate the last answer"),
         (
@@ -1195,7 +1210,10 @@ fn help(app: &App, area: Rect, f: &mut Frame) {
             "/attach PATH…, paste · /detach N",
             "attach files, images · remove one",
         ),
-        ("/compare A B [C D] · off", "next question to all, side by side"),
+        (
+            "/compare A B [C D] · off",
+            "next question to all, side by side",
+        ),
         ("Alt-↑/↓, click", "select: ←/→ alternatives, Enter keeps"),
         ("f · /fork [model]", "new conversation up to the selected"),
     ];
@@ -1384,7 +1402,7 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     };
     let compare_hint = app.compare.as_ref().map(|p| {
         format!(
-            "1–{} continues with that answer · Tab moves · x cancels a pane · Esc cancels all · ",
+            "1–{} continues with that answer · Tab moves · x cancels a pane · Esc cancels all ",
             p.cmp.panes.len()
         )
     });
@@ -1416,24 +1434,28 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
         }
         _ => (String::new(), app.theme.dim),
     };
-    let title = Line::from(vec![
-        Span::styled(
-            format!(
-                " {editing}message · ~{} tok · {cost}",
-                thousands(est.input_tokens)
+    let title = if let Some(h) = &compare_hint {
+        Line::styled(format!(" {h}"), app.theme.accent)
+    } else {
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    " {editing}message · ~{} tok · {cost}",
+                    thousands(est.input_tokens)
+                ),
+                app.theme.dim,
             ),
-            app.theme.dim,
-        ),
-        Span::styled(format!("{ctx} "), ctx_style),
-        Span::styled(
-            if worst.is_empty() {
-                worst
-            } else {
-                format!("· {worst}")
-            },
-            app.theme.dim,
-        ),
-    ]);
+            Span::styled(format!("{ctx} "), ctx_style),
+            Span::styled(
+                if worst.is_empty() {
+                    worst
+                } else {
+                    format!("· {worst}")
+                },
+                app.theme.dim,
+            ),
+        ])
+    };
     // The border and title drawn around the input, which is drawn as it is (no clone of it
     // per frame: a 100 KB draft cost a copy each time).
     let block = Block::default()

@@ -321,9 +321,10 @@ pub(super) fn overlay(app: &App, area: Rect, f: &mut Frame) {
                     dollars(c.cost_usd)
                 };
                 // A fork is drawn under its origin (the rows are in that order).
-                let fork = c.forked_from.as_ref().filter(|f| {
-                    app.conversations[..i].iter().any(|o| o.id == f.id)
-                });
+                let fork = c
+                    .forked_from
+                    .as_ref()
+                    .filter(|f| app.conversations[..i].iter().any(|o| o.id == f.id));
                 let title: String = match fork {
                     Some(f) => format!(" └ {} (turn {})", sanitize(&c.title), f.turns),
                     None => sanitize(&c.title),
