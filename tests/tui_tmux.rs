@@ -797,3 +797,163 @@ fn gone(pid: i32, what: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Providers `fast` (OpenAI format), `flaky` (Gemini: a 429 first, then an answer) and
+/// `slow` (Anthropic, paced) on the fake server.
+fn three_providers(tag: &str) -> Home {
+    let s = server();
+    let extra = format!(
+        "[providers.fast]\nkind = \"openai\"\nbase_url = \"{}/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n\n\
+         [providers.flaky]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n\n\
+         [providers.slow]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\napi_key_env = \"CHARLA_TEST_KEY\"\nlocal = false\n",
+        s.url(&format!("echo,tag={tag}")),
+        s.url(&format!("echo,status=429,ra-ms=80,times=1,tag={tag}")),
+        s.url(&format!("echo,words=80,chunk=48,slow=40,tag={tag}")),
+    );
+    Home::with_extra("echo", &extra)
+}
+
+#[test]
+fn compare_three_models_pick_one_follow_up_reopen_and_flip() {
+    let h = three_providers("tcmp");
+    let t = Tmux::start("cmp", &h, "", "-m fast/gpt-4o-mini", 200, 50);
+    t.wait_for("type a question");
+    t.text("/compare fast/gpt-4o-mini flaky/gemini-2.5-flash slow/claude-haiku-4-5");
+    t.keys(&["Enter"]);
+    t.wait_for("the next question goes to");
+    t.text("Explain CRDTs in 5 lines");
+    t.keys(&["Enter"]);
+    // Three panes at once: the fast one has finished while the slow one still streams.
+    let s = t.wait_for("1 continues with it");
+    let titles = s
+        .lines()
+        .find(|l| l.contains("1 · fast/gpt-4o-mini"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(
+        titles.contains("2 · flaky/gemini-2.5-flash")
+            && titles.contains("3 · slow/claude-haiku-4-5"),
+        "side by side:\n{s}"
+    );
+    assert!(
+        !s.contains("3 continues with it"),
+        "the slow one is still streaming:\n{s}"
+    );
+    // The rate-limited one retried, and says so in its pane.
+    t.wait_for("rate limited after 1 retry");
+    let s = t.wait_for("3 answers");
+    assert!(s.contains("echo: Explain CRDTs in 5 lines"), "{s}");
+    // Pick pane 2 and ask a follow-up: it goes to that model, with that answer in its history.
+    t.keys(&["2"]);
+    t.wait_for("continuing with flaky/gemini-2.5-flash");
+    t.text("/compare off");
+    t.keys(&["Enter"]);
+    t.text("and in one line?");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("echo: and in one line?");
+    assert!(s.contains("‹ 3/3 › · 2 other answers"), "{s}");
+    let req = support::last_request("echo,status=429,ra-ms=80,times=1,tag=tcmp", |r| {
+        r.body.contains("and in one line?")
+    });
+    assert!(
+        req.body.contains("echo: Explain CRDTs in 5 lines"),
+        "{}",
+        req.body
+    );
+    // The status bar's total is every answer's, the two kept as alternatives too.
+    t.keys(&["C-c"]);
+    t.keys(&["C-c"]);
+    let start = Instant::now();
+    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 1);
+    let msgs = saved[0]["messages"].as_array().expect("messages");
+    assert_eq!(msgs[1]["model"], "flaky/gemini-2.5-flash");
+    let alts = msgs[1]["alternatives"].as_array().expect("alternatives");
+    assert_eq!(alts.len(), 2);
+    let total: f64 = msgs
+        .iter()
+        .filter_map(|m| m["cost_usd"].as_f64())
+        .chain(alts.iter().filter_map(|a| a["cost_usd"].as_f64()))
+        .sum();
+    assert!(total > 0.0);
+    // Reopened: the alternatives are there and flip.
+    let t = Tmux::start("cmp2", &h, "", "--open last", 80, 24);
+    let s = t.wait_for(&format!("Σ"));
+    let shown = charla::util::dollars(total);
+    assert!(s.contains(&shown), "the total {shown} on screen:\n{s}");
+    for _ in 0..3 {
+        t.keys(&["M-Up"]);
+    }
+    t.wait_for("‹ 3/3 › · ←/→ flips");
+    t.keys(&["Right"]);
+    let s = t.wait_for("‹ 1/3 ›");
+    assert!(s.contains("fast/gpt-4o-mini"), "{s}");
+    t.keys(&["Right"]);
+    t.wait_for("slow/claude-haiku-4-5 · in");
+}
+
+#[test]
+fn fork_at_turn_two_on_another_model_from_the_chat_screen() {
+    let h = Home::new("echo,tag=tfork");
+    let first = h.run(&["ask", "--new", "-m", "openai/gpt-4o-mini", "turn one"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for n in ["two", "three", "four", "five"] {
+        assert_eq!(h.run(&["ask", "-c", &format!("turn {n}")]).code, 0);
+    }
+    let origin = h.saved()[0].clone();
+    let t = Tmux::start("fork", &h, "", "--open last", 100, 40);
+    t.wait_for("echo: turn five");
+    // From the bottom: answer 5, question 5, … answer 2 is the seventh.
+    for _ in 0..7 {
+        t.keys(&["M-Up"]);
+    }
+    t.wait_for("f forks here");
+    t.text("/fork anthropic/claude-haiku-4-5");
+    t.keys(&["Enter"]);
+    t.wait_for("forked at turn 2");
+    let s = t.screen();
+    assert!(
+        s.contains("echo: turn two") && !s.contains("echo: turn three"),
+        "{s}"
+    );
+    t.text("turn three on claude");
+    t.keys(&["Enter"]);
+    t.wait_for("anthropic/claude-haiku-4-5 · in");
+    // The browser shows the fork under its origin.
+    t.keys(&["C-o"]);
+    let s = t.wait_for("conversations · 2");
+    let o = s
+        .lines()
+        .position(|l| l.contains(" turn one "))
+        .expect("origin row");
+    let f = s
+        .lines()
+        .position(|l| l.contains("└ turn one (fork) (turn 2)"))
+        .unwrap_or_else(|| panic!("fork row:\n{s}"));
+    assert_eq!(f, o + 1, "{s}");
+    t.keys(&["Escape"]);
+    t.keys(&["C-c"]);
+    t.keys(&["C-c"]);
+    let start = Instant::now();
+    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let saved = h.saved();
+    assert_eq!(saved.len(), 2);
+    let id = origin["id"].as_str().expect("id");
+    let now = saved.iter().find(|c| c["id"] == id).expect("origin");
+    assert_eq!(now["messages"], origin["messages"], "the origin is intact");
+    let fork = saved.iter().find(|c| c["id"] != id).expect("fork");
+    assert_eq!(fork["forked_from"]["id"], id);
+    let fm = fork["messages"].as_array().expect("messages");
+    assert_eq!(fm.len(), 6);
+    assert_eq!(fm[5]["model"], "anthropic/claude-haiku-4-5");
+    let list = h.run(&["list"]);
+    assert!(
+        list.stdout.contains(&format!("(fork of {id} at turn 2)")),
+        "{}",
+        list.stdout
+    );
+}

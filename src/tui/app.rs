@@ -2097,9 +2097,12 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         app.ctrl_c_at = None;
         return super::compare::key(app, k);
     }
-    if app.selection.is_some() {
+    // The selection's keys work while the input is empty; a command typed then (`/fork
+    // MODEL`) acts on the selection too, any other typing ends it.
+    if app.selection.is_some() && app.draft().is_empty() {
         match app.selection_key(k) {
             Some(eff) => return eff,
+            None if k.code == KeyCode::Char('/') => {}
             None => app.selection = None,
         }
     }
@@ -2140,6 +2143,7 @@ fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             app.notice = None;
+            app.selection = None;
             app.recalled = false;
             if app.editing_last {
                 app.editing_last = false;

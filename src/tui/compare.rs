@@ -98,7 +98,13 @@ pub(super) fn stream(
         && let Some(i) = p.cmp.pane_of(id)
     {
         p.retries[i].0 += 1;
-        p.retries[i].1 = reason.split(':').next().unwrap_or(reason).to_string();
+        // "rate limited (HTTP 429): …" → "rate limited": the pane's title is narrow.
+        p.retries[i].1 = reason
+            .split([':', '('])
+            .next()
+            .unwrap_or(reason)
+            .trim()
+            .to_string();
     }
     let (_, applied) = p.cmp.apply(id, ev)?;
     let mut eff = Vec::new();
