@@ -620,7 +620,7 @@ impl App {
 
     /// Sends `text` (a spend cap is checked by the session: a request it cannot fit is
     /// refused with the draft kept, one it can is bounded to fit).
-    fn send_now(&mut self, text: String) -> Vec<Effect> {
+    pub(super) fn send_now(&mut self, text: String) -> Vec<Effect> {
         self.recalled = false;
         if self.editing_last {
             self.editing_last = false;
@@ -678,7 +678,7 @@ impl App {
         self.input.lines().join("\n")
     }
 
-    fn set_draft(&mut self, text: &str) {
+    pub(super) fn set_draft(&mut self, text: &str) {
         let mut t = new_input(&self.theme);
         t.insert_str(text);
         self.input = t;

@@ -5,7 +5,8 @@
 //!
 //! Keys while it is open: `1`…`N` (or Enter on the focused pane) continue with that answer,
 //! Tab / Shift-Tab move the focus, `x` cancels the focused pane, Esc cancels every pane still
-//! streaming, PageUp / PageDown scroll the focused pane.
+//! streaming, PageUp / PageDown scroll the focused pane. Other keys go to the input: a
+//! follow-up typed meanwhile is sent with Enter, on the focused answer, once all are in.
 
 use super::app::{App, Effect, Level};
 use super::view::{Cx, ViewCache, transcript};
@@ -164,6 +165,8 @@ pub(super) fn pick(app: &mut App, i: usize) -> Vec<Effect> {
 
 /// Keys while the panes are open.
 pub(super) fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    let empty = app.draft().is_empty();
+    let blank = app.draft().trim().is_empty();
     let Some(p) = app.compare.as_mut() else {
         return vec![];
     };
@@ -184,11 +187,27 @@ pub(super) fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
                 Level::Info,
             );
         }
-        KeyCode::Char(c @ '1'..='9') => {
+        KeyCode::Char(c @ '1'..='9') if empty && !ctrl => {
             let i = c as usize - '1' as usize;
             if i < n {
                 return pick(app, i);
             }
+        }
+        // With a follow-up typed (the input works while the panes stream): Enter continues
+        // with the focused answer and sends it, once every answer is in.
+        KeyCode::Enter if !blank => {
+            if p.cmp.streaming() > 0 {
+                app.notify(
+                    format!("still streaming: 1–{n} (on an empty input) continues with one now"),
+                    Level::Warn,
+                );
+                return vec![];
+            }
+            let (i, text) = (p.focus, app.draft());
+            let mut eff = pick(app, i);
+            app.set_draft("");
+            eff.extend(app.send_now(text));
+            return eff;
         }
         KeyCode::Enter => {
             let i = p.focus;
@@ -199,7 +218,7 @@ pub(super) fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Right | KeyCode::Down if k.modifiers.contains(KeyModifiers::ALT) => {
             p.focus = (p.focus + 1) % n
         }
-        KeyCode::Char('x') => {
+        KeyCode::Char('x') if empty => {
             let i = p.focus;
             let id = p.cmp.panes[i].in_flight.as_ref().map(|f| f.request_id);
             if let Some(id) = id {
@@ -217,11 +236,13 @@ pub(super) fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             let f = p.focus;
             p.scroll[f] = p.scroll[f].saturating_sub(app.page.max(2) / 2);
         }
-        KeyCode::End => {
+        KeyCode::End if empty => {
             let f = p.focus;
             p.scroll[f] = 0;
         }
-        _ => {}
+        _ => {
+            app.input.input(k);
+        }
     }
     vec![]
 }
