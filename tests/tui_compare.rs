@@ -304,3 +304,93 @@ fn the_browser_draws_a_fork_under_its_origin() {
         .expect("fork");
     assert_eq!(fork, origin + 1, "{s}");
 }
+
+#[test]
+fn a_follow_up_typed_while_the_panes_stream_goes_with_the_focused_answer() {
+    let mut a = app();
+    type_line(&mut a, &format!("/compare {MODELS}"));
+    type_line(&mut a, "q");
+    // Typed while they stream: into the input (digits too, once something is typed).
+    for c in "why 2?".chars() {
+        app::update(&mut a, key(KeyCode::Char(c)));
+    }
+    assert_eq!(a.draft(), "why 2?");
+    assert!(a.compare.is_some());
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    assert!(eff.is_empty(), "not while they stream: {eff:?}");
+    for (i, text) in ["from openai", "from anthropic", "from gemini"]
+        .iter()
+        .enumerate()
+    {
+        finish_pane(&mut a, i, text, 2);
+    }
+    app::update(&mut a, key(KeyCode::Tab));
+    let eff = app::update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::StartStream {
+        provider, request, ..
+    }) = eff.iter().find(|e| matches!(e, Effect::StartStream { .. }))
+    else {
+        panic!("{eff:?}")
+    };
+    // Anthropic's answer is kept; /compare is still on, so the follow-up is compared too,
+    // with that answer in its history.
+    let kept = &a.session.conv.messages[1];
+    assert_eq!(kept.content, "from anthropic");
+    assert_eq!(provider, "openai");
+    assert_eq!(request.messages[1].content, "from anthropic");
+    assert_eq!(request.messages[2].content, "why 2?");
+    assert_eq!(a.compare.as_ref().map(|p| p.cmp.panes.len()), Some(3));
+}
+
+#[test]
+fn the_model_picker_marks_models_to_compare_and_a_click_selects_a_message() {
+    let mut a = app();
+    app::update(&mut a, key(KeyCode::F(2)));
+    for c in "claude-haiku-4-5".chars() {
+        app::update(&mut a, key(KeyCode::Char(c)));
+    }
+    app::update(&mut a, key(KeyCode::Tab));
+    assert_eq!(a.picker_marks, ["anthropic/claude-haiku-4-5"]);
+    for _ in 0.."claude-haiku-4-5".len() {
+        app::update(&mut a, key(KeyCode::Backspace));
+    }
+    for c in "gpt-4o-mini".chars() {
+        app::update(&mut a, key(KeyCode::Char(c)));
+    }
+    app::update(&mut a, key(KeyCode::Tab));
+    let s = screen(&a, 120, 30);
+    assert!(
+        s.contains("✓ openai/gpt-4o-mini"),
+        "marked rows are ticked:\n{s}"
+    );
+    app::update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.compare_models.len(), 2, "{:?}", a.picker_marks);
+    // A click: the loop maps the row to a message from where the view drew it.
+    type_line(&mut a, "/compare off");
+    type_line(&mut a, "first");
+    let f = a.session.in_flight.clone().expect("streaming");
+    a.session
+        .apply(f.request_id, StreamEvent::TextDelta("an answer".into()));
+    a.session.apply(
+        f.request_id,
+        StreamEvent::Finished {
+            reason: "stop".into(),
+        },
+    );
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    let mut cache = view::ViewCache::default();
+    t.draw(|f| view::render(&a, &mut cache, f)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    let row = (0..24u16)
+        .find(|&y| {
+            (0..80u16)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .contains("an answer")
+        })
+        .expect("drawn");
+    let i = cache.message_at(row).expect("a message there");
+    assert_eq!(i, 1);
+    app::update(&mut a, Msg::Select(i));
+    assert_eq!(a.selection.map(|s| s.index), Some(1));
+}

@@ -880,7 +880,7 @@ fn compare_three_models_pick_one_follow_up_reopen_and_flip() {
     assert!(total > 0.0);
     // Reopened: the alternatives are there and flip.
     let t = Tmux::start("cmp2", &h, "", "--open last", 80, 24);
-    let s = t.wait_for(&format!("Σ"));
+    let s = t.wait_for("Σ");
     let shown = charla::util::dollars(total);
     assert!(s.contains(&shown), "the total {shown} on screen:\n{s}");
     for _ in 0..3 {

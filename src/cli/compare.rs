@@ -228,10 +228,10 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         let Some((_, applied)) = cmp.apply(id, ev) else {
             continue;
         };
-        if applied == Applied::CapReached {
-            if let Some((_, t)) = tokens.iter().find(|(r, _)| *r == id) {
-                t.cancel();
-            }
+        if applied == Applied::CapReached
+            && let Some((_, t)) = tokens.iter().find(|(r, _)| *r == id)
+        {
+            t.cancel();
         }
         if matches!(applied, Applied::TurnEnded { .. } | Applied::CapReached) && !printed[i] {
             printed[i] = true;
@@ -247,8 +247,8 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
     }
     status.clear(live);
     // Every pane has ended; any not printed yet (the channel closed) is printed now.
-    for i in 0..cmp.panes.len() {
-        if !printed[i] {
+    for (i, done) in printed.iter().enumerate() {
+        if !done {
             order.push(i);
             if !args.json {
                 print_answer(&cmp, i);

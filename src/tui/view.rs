@@ -1033,7 +1033,18 @@ fn welcome(app: &App, _width: usize) -> Vec<Line<'static>> {
 
 fn status(app: &App, area: Rect, f: &mut Frame) {
     let t = &app.theme;
-    let tot = app.session.totals();
+    let mut tot = app.session.totals();
+    // Answers a comparison re-asking the last question holds until one is picked still count.
+    if let Some(p) = &app.compare {
+        for k in &p.kept {
+            tot.usage.add(&k.answer.usage);
+            match k.answer.cost_usd {
+                Some(c) => tot.cost_usd += c,
+                None if k.answer.not_accepted || k.answer.duration_ms.is_none() => {}
+                None => tot.unpriced_turns += 1,
+            }
+        }
+    }
     let mut parts: Vec<Span<'static>> = vec![Span::styled(
         format!(" {} ", app.session.model),
         t.status.add_modifier(Modifier::BOLD),
