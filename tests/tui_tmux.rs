@@ -957,3 +957,29 @@ fn fork_at_turn_two_on_another_model_from_the_chat_screen() {
         list.stdout
     );
 }
+
+#[test]
+fn charla_compare_on_a_terminal_streams_live_in_columns_then_prints_the_answers() {
+    let h = three_providers("tcols");
+    let t = Tmux::start(
+        "cols",
+        &h,
+        "",
+        "compare -m fast/gpt-4o-mini -m flaky/gemini-2.5-flash -m slow/claude-haiku-4-5 'Explain CRDTs'",
+        150,
+        40,
+    );
+    t.cmd(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+    // While the slow one streams, the three are side by side, the finished ones ticked.
+    let s = t.wait_for("✓ fast/gpt-4o-mini");
+    let row = s
+        .lines()
+        .find(|l| l.contains("✓ fast/gpt-4o-mini"))
+        .expect("titles");
+    assert!(row.contains("slow/claude-haiku-4-5"), "in columns:\n{s}");
+    // Then the columns give way to the answers and the table.
+    let s = t.wait_for("saved as");
+    assert!(s.contains("━━ slow/claude-haiku-4-5 ━━"), "{s}");
+    assert!(s.lines().any(|l| l.starts_with("total")), "{s}");
+    assert!(!s.contains("┌ ✓"), "the columns are cleared:\n{s}");
+}

@@ -169,7 +169,13 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         });
     }
     drop(tx);
-    let live = !args.json && out::stderr_is_terminal();
+    // On a terminal wide enough, the answers stream live in columns; else a status line.
+    let mut columns = if args.json {
+        None
+    } else {
+        out::Columns::open(cmp.panes.len())
+    };
+    let live = !args.json && columns.is_none() && out::stderr_is_terminal();
     let mut status = Status::default();
     let mut printed = vec![false; cmp.panes.len()];
     let mut order: Vec<usize> = Vec::new();
@@ -218,6 +224,7 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
             wait,
             reason,
         } = &ev
+            && columns.is_none()
         {
             status.clear(live);
             err(format!(
@@ -233,19 +240,29 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         {
             t.cancel();
         }
-        if matches!(applied, Applied::TurnEnded { .. } | Applied::CapReached) && !printed[i] {
+        let ended = matches!(applied, Applied::TurnEnded { .. } | Applied::CapReached);
+        if ended && !printed[i] {
             printed[i] = true;
             order.push(i);
             status.clear(live);
-            if !args.json {
+            if !args.json && columns.is_none() {
                 print_answer(&cmp, i);
             }
         }
-        if live {
+        if let Some(c) = columns.as_mut() {
+            c.draw(&column_views(&cmp), ended);
+        } else if live {
             status.draw(&cmp);
         }
     }
     status.clear(live);
+    // The columns give way to the answers, printed whole in the order they ended.
+    if let Some(c) = columns.take() {
+        c.finish();
+        for &i in &order {
+            print_answer(&cmp, i);
+        }
+    }
     // Every pane has ended; any not printed yet (the channel closed) is printed now.
     for (i, done) in printed.iter().enumerate() {
         if !done {
@@ -311,6 +328,38 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
         }
     }
     code
+}
+
+/// What each live column shows: the model, its text so far, how far it is.
+fn column_views(cmp: &Compare) -> Vec<out::Column> {
+    (0..cmp.panes.len())
+        .map(|i| {
+            let s = &cmp.panes[i];
+            let m = cmp.answer(i);
+            let text = m.map(|m| m.content.clone()).unwrap_or_default();
+            let status = match (&s.in_flight, m.and_then(|m| m.answer.as_ref())) {
+                (Some(f), _) if f.retry.is_some() && f.first_token.is_none() => " retrying ".into(),
+                (Some(f), _) if f.first_token.is_some() => {
+                    format!(" ~{} tok ", thousands((text.len() / 4) as u64))
+                }
+                (Some(_), _) => " waiting ".into(),
+                (None, Some(a)) if a.error.is_some() => " failed ".into(),
+                (None, Some(a)) => format!(
+                    " {} ",
+                    a.cost_usd
+                        .map(dollars)
+                        .unwrap_or_else(|| "price unknown".into())
+                ),
+                (None, None) => String::new(),
+            };
+            out::Column {
+                title: format!(" {} ", s.model),
+                text,
+                status,
+                done: s.in_flight.is_none(),
+            }
+        })
+        .collect()
 }
 
 /// Pane `i` answered (no error, not cut).

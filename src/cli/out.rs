@@ -95,3 +95,108 @@ pub fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
 }
+
+/// Whether stdout is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+/// One column of [`Columns`]: a title, the text so far, and a status line.
+pub struct Column {
+    pub title: String,
+    pub text: String,
+    pub status: String,
+    pub done: bool,
+}
+
+/// Live columns drawn in place at the bottom of a terminal (ratatui's inline viewport on
+/// stdout), for `charla compare` on a TTY: each model's latest lines side by side. Every cell
+/// is sanitised text; [`Columns::finish`] clears the area, so what stays in the scrollback is
+/// what is printed after it.
+pub struct Columns {
+    terminal: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    drawn: Option<std::time::Instant>,
+}
+
+/// Narrowest a live column may be.
+pub const MIN_COLUMN: u16 = 30;
+
+impl Columns {
+    /// Columns for `n` models when stdout is a terminal wide enough for them (None otherwise:
+    /// the answers are printed as each ends).
+    pub fn open(n: usize) -> Option<Columns> {
+        if n == 0 || !stdout_is_terminal() {
+            return None;
+        }
+        let (w, h) = crossterm::terminal::size().ok()?;
+        if w / (n as u16) < MIN_COLUMN || h < 10 {
+            return None;
+        }
+        let height = (h / 2).clamp(8, 16);
+        let terminal = ratatui::Terminal::with_options(
+            ratatui::backend::CrosstermBackend::new(std::io::stdout()),
+            ratatui::TerminalOptions {
+                viewport: ratatui::Viewport::Inline(height),
+            },
+        )
+        .ok()?;
+        Some(Columns {
+            terminal,
+            drawn: None,
+        })
+    }
+
+    /// Draws the columns (at most ten times a second unless `now`).
+    pub fn draw(&mut self, cols: &[Column], now: bool) {
+        use ratatui::layout::{Constraint, Layout};
+        use ratatui::text::{Line, Span};
+        use ratatui::widgets::{Block, Borders, Paragraph};
+        if !now
+            && self
+                .drawn
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(100))
+        {
+            return;
+        }
+        self.drawn = Some(std::time::Instant::now());
+        let _ = self.terminal.draw(|f| {
+            let areas =
+                Layout::horizontal(vec![Constraint::Ratio(1, cols.len() as u32); cols.len()])
+                    .split(f.area());
+            for (c, area) in cols.iter().zip(areas.iter()) {
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(
+                        "{}{}",
+                        if c.done { " ✓" } else { "" },
+                        crate::sanitize::sanitize(&c.title)
+                    ))
+                    .title_bottom(crate::sanitize::sanitize(&c.status));
+                let inner = block.inner(*area);
+                let width = inner.width as usize;
+                let mut lines: Vec<Line<'static>> = Vec::new();
+                for l in crate::sanitize::sanitize(&c.text).split('\n') {
+                    lines.extend(crate::tui::markdown::wrap(
+                        &[Span::raw(l.to_string())],
+                        width,
+                        &[],
+                        &[],
+                    ));
+                }
+                let skip = lines.len().saturating_sub(inner.height as usize);
+                let shown: Vec<Line<'static>> = lines.into_iter().skip(skip).collect();
+                f.render_widget(Paragraph::new(shown).block(block), *area);
+            }
+        });
+    }
+
+    /// Clears the columns' area; printing continues where it began.
+    pub fn finish(mut self) {
+        let area = self.terminal.get_frame().area();
+        let _ = self.terminal.clear();
+        let _ = self.terminal.set_cursor_position((0, area.y));
+        let _ = self.terminal.show_cursor();
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+}
