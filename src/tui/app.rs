@@ -1315,7 +1315,7 @@ impl App {
         self.set_draft(&format!("{base}{}", attachments::escape_arg(with)));
     }
 
-    fn command(&mut self, line: &str) -> Vec<Effect> {
+    pub(super) fn command(&mut self, line: &str) -> Vec<Effect> {
         let mut parts = line.trim().splitn(2, ' ');
         let cmd = parts.next().unwrap_or("");
         let arg = parts.next().unwrap_or("").trim();
@@ -1704,6 +1704,8 @@ impl App {
             return vec![];
         }
         let mut effects = self.new_session(Some(orig.replay_copy()));
+        // A replay is one model's: questions no longer go to the /compare models.
+        self.compare_models.clear();
         self.session.set_model(model.clone());
         self.replay_queue = questions;
         self.notify(

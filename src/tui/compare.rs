@@ -206,7 +206,12 @@ pub(super) fn key(app: &mut App, k: KeyEvent) -> Vec<Effect> {
             let (i, text) = (p.focus, app.draft());
             let mut eff = pick(app, i);
             app.set_draft("");
-            eff.extend(app.send_now(text));
+            // A command typed meanwhile (`/new`, `/fork …`) runs as a command.
+            if text.trim_start().starts_with('/') && !text.contains('\n') {
+                eff.extend(app.command(&text));
+            } else {
+                eff.extend(app.send_now(text));
+            }
             return eff;
         }
         KeyCode::Enter => {

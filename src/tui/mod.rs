@@ -176,6 +176,8 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     if app.session.is_streaming() {
         app.session.cancel();
     }
+    // A comparison still open keeps its first good answer, the others as alternatives.
+    let _ = app.settle_compare();
     if app.session.conv.messages.iter().any(|m| !m.example)
         && let Err(e) = store.save(&mut app.session.conv)
     {
