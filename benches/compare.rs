@@ -8,44 +8,31 @@ mod common;
 #[path = "../tests/support/fake_server.rs"]
 mod fake_server;
 
-use common::{Tmux, bin, median_f64 as median};
+use common::{Tmux, bin, cpu_of, median_f64 as median};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// CPU seconds (utime + stime) of a running process.
-fn cpu_of(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        / tick
-}
-
-struct Run {
-    cpu_ms: f64,
-    frames: f64,
-    max_fps: f64,
-}
-
-/// charla with a provider `bench` on `opts`; `compare` marks four of its models first.
-fn run(server: &fake_server::FakeServer, opts: &str, compare: bool, tag: &str) -> Option<Run> {
-    let home = tempfile::tempdir().expect("tmp");
+/// charla in a 200×50 pane on a provider `bench` serving `opts` (stats to `home/stats.json`);
+/// `compare` marks four of its models first. Returns the tmux server and charla's pid.
+fn launch(
+    server: &fake_server::FakeServer,
+    opts: &str,
+    home: &std::path::Path,
+    tag: &str,
+    compare: bool,
+) -> Option<(Tmux, String)> {
     std::fs::write(
-        home.path().join("config.toml"),
+        home.join("config.toml"),
         format!(
             "[providers.bench]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nlocal = true\n",
             server.url(opts)
         ),
     )
     .expect("config");
-    let stats = home.path().join("stats.json");
     let cmd = format!(
         "exec env CHARLA_HOME={} CHARLA_TUI_STATS={} TERM=xterm-256color {} -m bench/m",
-        home.path().display(),
-        stats.display(),
+        home.display(),
+        home.join("stats.json").display(),
         bin()
     );
     let t = Tmux::launch(format!("charla-cmp-{}-{tag}", std::process::id()), &cmd);
@@ -68,6 +55,20 @@ fn run(server: &fake_server::FakeServer, opts: &str, compare: bool, tag: &str) -
         t.run(&["send-keys", "-t", "b", "Enter"]);
         std::thread::sleep(Duration::from_millis(200));
     }
+    Some((t, pid))
+}
+
+struct Run {
+    cpu_ms: f64,
+    frames: f64,
+    max_fps: f64,
+}
+
+/// charla with a provider `bench` on `opts`; `compare` marks four of its models first.
+fn run(server: &fake_server::FakeServer, opts: &str, compare: bool, tag: &str) -> Option<Run> {
+    let home = tempfile::tempdir().expect("tmp");
+    let stats = home.path().join("stats.json");
+    let (t, pid) = launch(server, opts, home.path(), tag, compare)?;
     let c0 = cpu_of(&pid);
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     let done = if compare {
@@ -114,32 +115,9 @@ fn medians(server: &fake_server::FakeServer, opts: &str, compare: bool) -> Optio
 /// A key typed into the input while four panes stream (1,000 chunks a second each).
 fn key_latency(server: &fake_server::FakeServer) {
     let home = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!(
-            "[providers.bench]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nlocal = true\n",
-            server.url("md=20000,slow=1")
-        ),
-    )
-    .expect("config");
-    let cmd = format!(
-        "exec env CHARLA_HOME={} TERM=xterm-256color {} -m bench/m",
-        home.path().display(),
-        bin()
-    );
-    let t = Tmux::launch(format!("charla-cmpkeys-{}", std::process::id()), &cmd);
-    if !t.wait_for("type a question", 10) {
+    let Some((t, _)) = launch(server, "md=20000,slow=1", home.path(), "keys", true) else {
         return;
-    }
-    t.run(&[
-        "send-keys",
-        "-t",
-        "b",
-        "-l",
-        "/compare bench/a bench/b bench/c bench/d",
-    ]);
-    t.run(&["send-keys", "-t", "b", "Enter"]);
-    std::thread::sleep(Duration::from_millis(200));
+    };
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     std::thread::sleep(Duration::from_millis(300));
     let letters: Vec<char> = "abcdefghijklmnopqrst".chars().collect();

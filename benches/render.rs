@@ -15,19 +15,7 @@ mod fake_server;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Tmux, bin, median_f64 as median};
-
-/// CPU seconds (utime + stime) of a running process.
-fn cpu_of(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        / tick
-}
+use common::{Tmux, bin, cpu_of, median_f64 as median};
 
 /// charla in a 200×50 pane against `url`; returns the tmux server and charla's pid.
 fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {

@@ -74,6 +74,15 @@ impl Tmux {
         self.cmd(&["set-buffer", "-b", "p", s]);
         self.cmd(&["paste-buffer", "-p", "-b", "p", "-t", "t"]);
     }
+    /// Waits (up to 5 s) for charla to exit and its session to close.
+    fn wait_gone(&self) {
+        let start = Instant::now();
+        while self.cmd(&["list-sessions"]).contains("t:")
+            && start.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-t", "t", "-p"])
     }
@@ -153,10 +162,7 @@ fn chat_switch_model_cancel_quit_and_saved() {
 
     t.keys(&["C-c"]);
     t.keys(&["C-c"]);
-    let start = Instant::now();
-    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    t.wait_gone();
     let saved = h.saved();
     assert_eq!(saved.len(), 1, "one conversation saved");
     let models: Vec<&str> = saved[0]["messages"]
@@ -237,10 +243,7 @@ fn workflows_switch_retry_browse_reopen_copy() {
 
     t.text("/q");
     t.keys(&["Enter"]);
-    let start = Instant::now();
-    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    t.wait_gone();
     let saved = h.saved();
     assert_eq!(saved.len(), 2);
     let first = saved
@@ -862,10 +865,7 @@ fn compare_three_models_pick_one_follow_up_reopen_and_flip() {
     // The status bar's total is every answer's, the two kept as alternatives too.
     t.keys(&["C-c"]);
     t.keys(&["C-c"]);
-    let start = Instant::now();
-    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    t.wait_gone();
     let saved = h.saved();
     assert_eq!(saved.len(), 1);
     let msgs = saved[0]["messages"].as_array().expect("messages");
@@ -936,10 +936,7 @@ fn fork_at_turn_two_on_another_model_from_the_chat_screen() {
     t.keys(&["Escape"]);
     t.keys(&["C-c"]);
     t.keys(&["C-c"]);
-    let start = Instant::now();
-    while t.cmd(&["list-sessions"]).contains("t:") && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    t.wait_gone();
     let saved = h.saved();
     assert_eq!(saved.len(), 2);
     let id = origin["id"].as_str().expect("id");

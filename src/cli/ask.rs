@@ -404,7 +404,7 @@ pub fn attachment_json(p: &crate::parts::Part, kind: crate::provider::Kind) -> s
     }
 }
 
-pub(crate) fn read_stdin() -> std::io::Result<Option<String>> {
+fn read_stdin() -> std::io::Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
@@ -473,26 +473,31 @@ fn last_readable(store: &Store) -> Result<Conversation, crate::conversation::Sto
     }
 }
 
-pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
-    let mut prompt = args.prompt.join(" ");
+/// The question: the words given, then stdin's text when it is a pipe. Err: why not (said).
+pub(crate) fn prompt_of(words: &[String]) -> Result<String, ()> {
+    let prompt = words.join(" ");
     match read_stdin() {
-        Ok(Some(input)) if !input.trim().is_empty() => {
-            prompt = if prompt.trim().is_empty() {
-                input
-            } else {
-                format!("{prompt}\n\n{input}")
-            };
-        }
-        Ok(_) => {}
+        Ok(Some(input)) if !input.trim().is_empty() => Ok(if prompt.trim().is_empty() {
+            input
+        } else {
+            format!("{prompt}\n\n{input}")
+        }),
+        Ok(_) => Ok(prompt),
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
             err(e);
-            return EXIT_USAGE;
+            Err(())
         }
         Err(e) => {
             err(format!("cannot read stdin: {e}"));
-            return EXIT_USAGE;
+            Err(())
         }
     }
+}
+
+pub async fn run(cfg: Arc<Config>, global_model: Option<String>, args: AskArgs) -> i32 {
+    let Ok(prompt) = prompt_of(&args.prompt) else {
+        return EXIT_USAGE;
+    };
     if prompt.trim().is_empty() && args.attach.is_empty() {
         err("nothing to ask: give a prompt (charla ask \"question\") or pipe text in");
         return EXIT_USAGE;

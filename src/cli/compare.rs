@@ -47,21 +47,9 @@ pub struct CompareArgs {
 }
 
 pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 {
-    let mut prompt = args.prompt.join(" ");
-    match super::ask::read_stdin() {
-        Ok(Some(input)) if !input.trim().is_empty() => {
-            prompt = if prompt.trim().is_empty() {
-                input
-            } else {
-                format!("{prompt}\n\n{input}")
-            };
-        }
-        Ok(_) => {}
-        Err(e) => {
-            err(e);
-            return EXIT_USAGE;
-        }
-    }
+    let Ok(prompt) = super::ask::prompt_of(&args.prompt) else {
+        return EXIT_USAGE;
+    };
     if prompt.trim().is_empty() && args.attach.is_empty() {
         err("nothing to ask: charla compare -m A -m B \"question\" (or pipe the question in)");
         return EXIT_USAGE;
