@@ -2065,6 +2065,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        // The wheel scrolls the focused pane of a comparison.
+        Msg::Mouse(m) if app.compare.is_some() => {
+            if let Some(p) = app.compare.as_mut() {
+                let f = p.focus;
+                match m.kind {
+                    MouseEventKind::ScrollUp => p.scroll[f] += 3,
+                    MouseEventKind::ScrollDown => p.scroll[f] = p.scroll[f].saturating_sub(3),
+                    _ => {}
+                }
+            }
+            vec![]
+        }
         Msg::Mouse(m) => {
             match m.kind {
                 MouseEventKind::ScrollUp => app.scroll += 3,

@@ -1082,6 +1082,12 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
     if let Some(r) = &app.session.conv.rag {
         parts.push(Span::styled(format!("rag {} ", sanitize(r)), t.status));
     }
+    if app.compare.is_none() && !app.compare_models.is_empty() {
+        parts.push(Span::styled(
+            format!("compare ×{} ", app.compare_models.len()),
+            t.status,
+        ));
+    }
     if let Some(p) = &app.compare {
         let (cost, unknown) = p.cost();
         let n = p.cmp.panes.len();
