@@ -432,6 +432,7 @@ impl App {
         self.session.caps = caps.carried(&old, &self.session.conv, &crate::util::today());
         self.session.load_tokenizer = false;
         self.scroll = 0;
+        self.selection = None;
         self.editing_last = false;
         self.replay_queue.clear();
         effects
@@ -1122,9 +1123,12 @@ impl App {
             }
             KeyCode::Char('y') | KeyCode::Char('c') if plain => {
                 let text = match sel.alternative {
-                    Some(k) => self.session.conv.messages[sel.index]
-                        .answer
-                        .as_ref()
+                    Some(k) => self
+                        .session
+                        .conv
+                        .messages
+                        .get(sel.index)
+                        .and_then(|m| m.answer.as_ref())
                         .and_then(|a| a.alternatives.get(k))
                         .map(|a| a.content.clone()),
                     None => self
