@@ -47,6 +47,7 @@ fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
     );
     std::thread::sleep(Duration::from_millis(300));
     let c0 = cpu_of(&pid);
+    let w0 = written(&pid);
     let start = Instant::now();
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     let quarter = Duration::from_millis(tokens as u64 * slow_ms / 4);
@@ -60,22 +61,34 @@ fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
     }
     let done = t.wait_for("bench/m · in ", 60);
     let total = cpu_of(&pid) - c0;
+    let bytes = written(&pid) - w0;
     let per_q: Vec<String> = marks
         .windows(2)
         .map(|w| format!("{:.2}", w[1] - w[0]))
         .collect();
     println!(
-        "paced {tokens} tokens at {} tok/s, Markdown with Rust blocks, 200x50: {:.2} s CPU, {:.3} ms/token; per quarter {} s{}",
+        "paced {tokens} tokens at {} tok/s, Markdown with Rust blocks, 200x50: {:.2} s CPU, {:.3} ms/token; per quarter {} s; {:.0} KB written to the terminal{}",
         1000 / slow_ms.max(1),
         total,
         total * 1000.0 / tokens as f64,
         per_q.join(" / "),
+        bytes as f64 / 1024.0,
         if done {
             ""
         } else {
             " (the stream had not finished)"
         }
     );
+}
+
+/// Bytes a running process has written (to the terminal, here), from /proc.
+fn written(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn key_latency(server: &fake_server::FakeServer) {

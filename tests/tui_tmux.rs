@@ -747,8 +747,14 @@ fn quitting_while_a_command_runs_leaves_nothing_behind() {
     t.text("/quit");
     t.keys(&["Enter"]);
     gone(pid, "the command outlived charla");
+    // The file exists from the tool step on; the last save (on quit) marks the turn.
     let start = Instant::now();
-    while h.saved().is_empty() && start.elapsed() < Duration::from_secs(5) {
+    while h
+        .saved()
+        .first()
+        .is_none_or(|c| c["messages"][1]["interrupted"] != true)
+        && start.elapsed() < Duration::from_secs(5)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let saved = h.saved();
@@ -979,4 +985,34 @@ fn charla_compare_on_a_terminal_streams_live_in_columns_then_prints_the_answers(
     assert!(s.contains("━━ slow/claude-haiku-4-5 ━━"), "{s}");
     assert!(s.lines().any(|l| l.starts_with("total")), "{s}");
     assert!(!s.contains("┌ ✓"), "the columns are cleared:\n{s}");
+}
+
+/// While the transcript follows a stream the terminal is scrolled instead of redrawn: what
+/// is on screen at the end (text and colours) is what a fresh drawing of the same conversation
+/// shows.
+#[test]
+fn a_streamed_screen_equals_a_fresh_drawing_of_it() {
+    let h = Home::new("md=600,slow=2");
+    let t = Tmux::start("scrolled", &h, "", "-m openai/gpt-4o-mini", 120, 40);
+    t.wait_for("type a question");
+    // Code is highlighted once the syntax set is loaded (in the background).
+    std::thread::sleep(Duration::from_millis(1500));
+    t.text("go");
+    t.keys(&["Enter"]);
+    t.wait_for("openai/gpt-4o-mini · in");
+    let streamed = t.cmd(&["capture-pane", "-e", "-t", "t", "-p"]);
+    let fresh = Tmux::start("fresh", &h, "", "--open last", 120, 40);
+    fresh.wait_for("Tip: keep the parsing");
+    std::thread::sleep(Duration::from_millis(1500));
+    fresh.keys(&["End"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let drawn = fresh.cmd(&["capture-pane", "-e", "-t", "t", "-p"]);
+    // The transcript's rows (the input and status bar below differ: a notice, the estimate).
+    let rows = |s: &str| s.lines().take(33).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        rows(&streamed),
+        rows(&drawn),
+        "streamed:\n{streamed}\nfresh:\n{drawn}"
+    );
+    assert!(streamed.contains("Tip: keep the parsing"), "{streamed}");
 }

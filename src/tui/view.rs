@@ -74,6 +74,9 @@ pub struct ViewCache {
     pub spans: Vec<(usize, usize)>,
     pub top: usize,
     pub area_y: u16,
+    /// The main transcript's area and first line at the last frame, when it follows the end
+    /// (the loop scrolls the terminal instead of rewriting every row when it moved up).
+    pub following: Option<(Rect, usize)>,
 }
 
 /// (history tokens, draft bytes, model, max_tokens, prices loaded, attachments).
@@ -935,6 +938,9 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     }
     cache.top = start;
     cache.area_y = area.y;
+    if cx.main && scroll == 0 {
+        cache.following = Some((area, start));
+    }
     for (i, hgt) in heights.iter().enumerate() {
         if pos >= end {
             break;
@@ -1328,6 +1334,7 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 
 /// Draws the whole screen.
 pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
+    cache.following = None;
     let area = f.area();
     let input_h = (app.input.lines().len() as u16 + 2).clamp(3, (area.height / 3).max(3));
     // The attachments waiting to be sent, as chips just above the input.
