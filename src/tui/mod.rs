@@ -300,8 +300,8 @@ async fn event_loop(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
-    // The last frame, kept while the transcript follows a stream (see `draw`).
-    let mut last_frame: Option<ratatui::buffer::Buffer> = None;
+    // What the screen shows (see `draw`).
+    let mut last_frame = ratatui::buffer::Buffer::default();
     // One token per stream in flight (a comparison runs several), by request id.
     let mut cancel: std::collections::HashMap<u64, CancellationToken> = Default::default();
     let mut tools_cancel: Option<CancellationToken> = None;
@@ -709,6 +709,8 @@ async fn event_loop(
                         let r = edit(&text).await;
                         events = EventStream::new();
                         *terminal = ratatui::init();
+                        // A blank screen: the next frame is written whole.
+                        last_frame = ratatui::buffer::Buffer::default();
                         enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
                         let _ = terminal.clear();
                         let _ = tx.send(Msg::Edited(target, r));
@@ -723,61 +725,63 @@ async fn event_loop(
     }
 }
 
-/// Draws a frame. While the transcript follows a stream, new lines move every line above
-/// them up a row: instead of rewriting all of them, the terminal scrolls the transcript's rows
-/// (a scroll region, DECSTBM, and line feeds at its bottom), and ratatui's idea of the screen
-/// is shifted the same way, so its diff writes only what is really new. Whatever the guess,
-/// the diff runs against what the terminal shows, so the frame is always right.
+/// Draws a frame. charla keeps the screen's last frame itself (`last`) and writes only the
+/// cells that differ from it. While the transcript follows a stream, new lines move every line
+/// above them up a row: instead of rewriting all of them, the terminal scrolls the transcript's
+/// rows (a scroll region, DECSTBM, and line feeds at its bottom) and `last` is shifted the same
+/// way, so only what is really new is written. Whatever the guess, the diff runs against what
+/// the terminal shows, so the frame is always right. (Terminal::draw would diff against its
+/// own copy, which cannot be shifted.)
 fn draw(
     terminal: &mut ratatui::DefaultTerminal,
     app: &App,
     cache: &mut view::ViewCache,
-    last: &mut Option<ratatui::buffer::Buffer>,
+    last: &mut ratatui::buffer::Buffer,
 ) -> std::io::Result<()> {
+    use ratatui::backend::Backend;
     let before = cache.following;
+    // A resize clears the screen (and ratatui's buffers): the last frame is blank then.
     terminal.autoresize()?;
+    let area = terminal.current_buffer_mut().area;
+    if last.area != area {
+        *last = ratatui::buffer::Buffer::empty(area);
+    }
     {
         let mut frame = terminal.get_frame();
         view::render(app, cache, &mut frame);
     }
-    let shift = match (before, cache.following, last.as_mut()) {
-        (Some((a, top0)), Some((b, top1)), Some(prev))
-            if a == b
-                && a.x == 0
-                && a.width == prev.area.width
-                && prev.area == terminal.current_buffer_mut().area
-                && top1 > top0
-                && top1 - top0 < a.height as usize =>
-        {
-            Some((a, (top1 - top0) as u16, prev))
-        }
-        _ => None,
-    };
-    if let Some((area, k, prev)) = shift {
-        // What the terminal will show after the scroll: the rows moved up k, blank below.
-        let w = prev.area.width as usize;
-        let (y0, y1) = (area.y as usize, (area.y + area.height) as usize);
-        let cells = &mut prev.content;
-        cells[y0 * w..y1 * w].rotate_left(k as usize * w);
-        for c in &mut cells[(y1 - k as usize) * w..y1 * w] {
+    if let (Some((a, top0)), Some((b, top1))) = (before, cache.following)
+        && a == b
+        && a.x == 0
+        && a.width == area.width
+        && top1 > top0
+        && top1 - top0 < a.height as usize
+    {
+        // What the terminal shows after the scroll: the rows moved up k, blank below.
+        let k = top1 - top0;
+        let w = area.width as usize;
+        let (y0, y1) = (a.y as usize, (a.y + a.height) as usize);
+        last.content[y0 * w..y1 * w].rotate_left(k * w);
+        for c in &mut last.content[(y1 - k) * w..y1 * w] {
             *c = ratatui::buffer::Cell::default();
         }
-        let new = std::mem::take(terminal.current_buffer_mut());
-        *terminal.current_buffer_mut() = last.take().unwrap_or_default();
-        terminal.swap_buffers();
-        *terminal.current_buffer_mut() = new;
         let seq = format!(
             "\x1b[0m\x1b[{};{}r\x1b[{};1H{}\x1b[r",
-            area.y + 1,
-            area.y + area.height,
-            area.y + area.height,
-            "\n".repeat(k as usize)
+            a.y + 1,
+            a.y + a.height,
+            a.y + a.height,
+            "\n".repeat(k)
         );
         terminal.backend_mut().write_all(seq.as_bytes())?;
     }
-    let done = terminal.apply_buffer()?;
-    // Kept only while a stream is followed (a copy of the screen per frame otherwise wasted).
-    *last = (cache.following.is_some() && app.session.is_streaming()).then(|| done.buffer.clone());
+    let now = std::mem::take(terminal.current_buffer_mut());
+    terminal.backend_mut().draw(last.diff_iter(&now))?;
+    terminal.hide_cursor()?;
+    Backend::flush(terminal.backend_mut())?;
+    // `now` is the screen; the old frame's buffer, blanked, takes the next one.
+    let mut next = std::mem::replace(last, now);
+    next.reset();
+    *terminal.current_buffer_mut() = next;
     Ok(())
 }
 
