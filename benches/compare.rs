@@ -120,28 +120,10 @@ fn key_latency(server: &fake_server::FakeServer) {
     };
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     std::thread::sleep(Duration::from_millis(300));
-    let letters: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
-    let mut lat = vec![];
-    for (i, c) in letters.iter().enumerate() {
-        let typed: String = letters[..=i].iter().collect();
-        let start = Instant::now();
-        t.run(&["send-keys", "-t", "b", "-l", &c.to_string()]);
-        while !t.screen().contains(&format!("│{typed}")) && start.elapsed() < Duration::from_secs(2)
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        lat.push(start.elapsed().as_secs_f64() * 1000.0);
-        if t.screen().contains("4 answers") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    let max = lat.iter().cloned().fold(0.0, f64::max);
+    let (med, max, n) = common::key_latency(&t, "4 answers");
     println!(
         "a key typed while 4 panes stream Markdown at 1,000 chunks/s each: on screen after {:.0} ms median, {:.0} ms max ({} keys; includes tmux's capture)",
-        median(lat.clone()),
-        max,
-        lat.len()
+        med, max, n
     );
 }
 

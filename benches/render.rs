@@ -97,28 +97,10 @@ fn key_latency(server: &fake_server::FakeServer) {
     let (t, _) = start("keys", home.path(), &server.url("md=20000,slow=1"));
     t.run(&["send-keys", "-t", "b", "go", "Enter"]);
     std::thread::sleep(Duration::from_millis(150));
-    let mut lat = vec![];
-    let letters: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
-    for (i, c) in letters.iter().enumerate() {
-        let typed: String = letters[..=i].iter().collect();
-        let start = Instant::now();
-        t.run(&["send-keys", "-t", "b", "-l", &c.to_string()]);
-        while !t.screen().contains(&format!("│{typed}")) && start.elapsed() < Duration::from_secs(2)
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        lat.push(start.elapsed().as_secs_f64() * 1000.0);
-        if t.screen().contains("bench/m · in ") {
-            break; // the stream ended: the rest would measure an idle screen
-        }
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    let max = lat.iter().cloned().fold(0.0, f64::max);
+    let (med, max, n) = common::key_latency(&t, "bench/m · in ");
     println!(
         "a key typed while Markdown streams at 1,000 chunks/s: on screen after {:.0} ms median, {:.0} ms max ({} keys; includes tmux's capture, a few ms)",
-        median(lat.clone()),
-        max,
-        lat.len()
+        med, max, n
     );
 }
 

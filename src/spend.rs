@@ -145,11 +145,13 @@ fn answer_time<'a>(sent_at: Option<&'a str>, conv_updated: &'a str) -> &'a str {
 /// What `conv`'s answers sent in the period `prefix` (`YYYY-MM-DD` or `YYYY-MM`) cost.
 pub fn spent_in(conv: &Conversation, prefix: &str) -> f64 {
     // Alternatives were paid for too (a retry, a comparison's other answers).
-    conv.paid()
-        .into_iter()
-        .filter(|(sent_at, _)| answer_time(sent_at.as_deref(), &conv.updated).starts_with(prefix))
-        .filter_map(|(_, c)| c)
-        .sum()
+    let mut sum = 0.0;
+    conv.for_each_paid(|sent_at, cost| {
+        if answer_time(sent_at, &conv.updated).starts_with(prefix) {
+            sum += cost.unwrap_or(0.0);
+        }
+    });
+    sum
 }
 
 /// What every saved conversation but `except` spent today and this month (UTC). Reads the

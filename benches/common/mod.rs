@@ -105,3 +105,28 @@ pub fn cpu_of(pid: &str) -> f64 {
         + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
         / tick
 }
+
+/// Types up to twenty letters into charla's input while something streams, each once the one
+/// before is on screen, until `done` appears: how long each took to show, in ms (tmux's
+/// capture included). Returns (median, max, keys).
+pub fn key_latency(t: &Tmux, done: &str) -> (f64, f64, usize) {
+    let letters: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
+    let mut lat = vec![];
+    for (i, c) in letters.iter().enumerate() {
+        let typed: String = letters[..=i].iter().collect();
+        let start = Instant::now();
+        t.run(&["send-keys", "-t", "b", "-l", &c.to_string()]);
+        while !t.screen().contains(&format!("│{typed}")) && start.elapsed() < Duration::from_secs(2)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        lat.push(start.elapsed().as_secs_f64() * 1000.0);
+        if t.screen().contains(done) {
+            break; // the stream ended: the rest would measure an idle screen
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let max = lat.iter().cloned().fold(0.0, f64::max);
+    let n = lat.len();
+    (median_f64(lat), max, n)
+}

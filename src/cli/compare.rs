@@ -318,34 +318,34 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
     code
 }
 
+/// How far pane `i` is: retrying, waiting, its tokens so far, or its cost when it ended.
+fn pane_status(cmp: &Compare, i: usize) -> String {
+    let s = &cmp.panes[i];
+    let m = cmp.answer(i);
+    match (&s.in_flight, m.and_then(|m| m.answer.as_ref())) {
+        (Some(f), _) if f.retry.is_some() && f.first_token.is_none() => "retrying".into(),
+        (Some(f), _) if f.first_token.is_some() => format!(
+            "~{} tok",
+            thousands((m.map_or(0, |m| m.content.len()) / 4) as u64)
+        ),
+        (Some(_), _) => "waiting".into(),
+        (None, Some(a)) if a.error.is_some() => "failed".into(),
+        (None, Some(a)) => a
+            .cost_usd
+            .map(dollars)
+            .unwrap_or_else(|| "price unknown".into()),
+        (None, None) => String::new(),
+    }
+}
+
 /// What each live column shows: the model, its text so far, how far it is.
-fn column_views(cmp: &Compare) -> Vec<out::Column> {
+fn column_views(cmp: &Compare) -> Vec<out::Column<'_>> {
     (0..cmp.panes.len())
-        .map(|i| {
-            let s = &cmp.panes[i];
-            let m = cmp.answer(i);
-            let text = m.map(|m| m.content.clone()).unwrap_or_default();
-            let status = match (&s.in_flight, m.and_then(|m| m.answer.as_ref())) {
-                (Some(f), _) if f.retry.is_some() && f.first_token.is_none() => " retrying ".into(),
-                (Some(f), _) if f.first_token.is_some() => {
-                    format!(" ~{} tok ", thousands((text.len() / 4) as u64))
-                }
-                (Some(_), _) => " waiting ".into(),
-                (None, Some(a)) if a.error.is_some() => " failed ".into(),
-                (None, Some(a)) => format!(
-                    " {} ",
-                    a.cost_usd
-                        .map(dollars)
-                        .unwrap_or_else(|| "price unknown".into())
-                ),
-                (None, None) => String::new(),
-            };
-            out::Column {
-                title: format!(" {} ", s.model),
-                text,
-                status,
-                done: s.in_flight.is_none(),
-            }
+        .map(|i| out::Column {
+            title: format!(" {} ", cmp.panes[i].model),
+            text: cmp.answer(i).map_or("", |m| m.content.as_str()),
+            status: format!(" {} ", pane_status(cmp, i)),
+            done: cmp.panes[i].in_flight.is_none(),
         })
         .collect()
 }
@@ -463,21 +463,8 @@ impl Status {
             return;
         }
         self.at = Some(Instant::now());
-        let cells: Vec<String> = cmp
-            .panes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let what = match (&s.in_flight, cmp.answer(i)) {
-                    (Some(f), Some(m)) if f.first_token.is_some() => {
-                        format!("~{} tok", m.content.len() / 4)
-                    }
-                    (Some(f), _) if f.retry.is_some() => "retrying".into(),
-                    (Some(_), _) => "waiting".into(),
-                    (None, _) => "done".into(),
-                };
-                format!("{}: {what}", s.model.model)
-            })
+        let cells: Vec<String> = (0..cmp.panes.len())
+            .map(|i| format!("{}: {}", cmp.panes[i].model.model, pane_status(cmp, i)))
             .collect();
         let width = crossterm::terminal::size().map_or(80, |(w, _)| w as usize);
         let line: String = cells

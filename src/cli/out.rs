@@ -103,9 +103,9 @@ pub fn stdout_is_terminal() -> bool {
 }
 
 /// One column of [`Columns`]: a title, the text so far, and a status line.
-pub struct Column {
+pub struct Column<'a> {
     pub title: String,
-    pub text: String,
+    pub text: &'a str,
     pub status: String,
     pub done: bool,
 }
@@ -148,7 +148,7 @@ impl Columns {
     }
 
     /// Draws the columns (at most ten times a second unless `now`).
-    pub fn draw(&mut self, cols: &[Column], now: bool) {
+    pub fn draw(&mut self, cols: &[Column<'_>], now: bool) {
         use ratatui::layout::{Constraint, Layout};
         use ratatui::text::{Line, Span};
         use ratatui::widgets::{Block, Borders, Paragraph};
@@ -175,8 +175,16 @@ impl Columns {
                     .title_bottom(crate::sanitize::sanitize(&c.status));
                 let inner = block.inner(*area);
                 let width = inner.width as usize;
+                // Only the last lines are shown: each source line is a row or more, so the
+                // last `height` of them are all that is wrapped.
+                let h = inner.height as usize;
+                let tail: Vec<&str> = c.text.rsplit('\n').take(h).collect();
                 let mut lines: Vec<Line<'static>> = Vec::new();
-                for l in crate::sanitize::sanitize(&c.text).split('\n') {
+                for l in tail
+                    .iter()
+                    .rev()
+                    .map(|l| crate::sanitize::sanitize(l.strip_suffix('\r').unwrap_or(l)))
+                {
                     lines.extend(crate::tui::markdown::wrap(
                         &[Span::raw(l.to_string())],
                         width,
@@ -184,7 +192,7 @@ impl Columns {
                         &[],
                     ));
                 }
-                let skip = lines.len().saturating_sub(inner.height as usize);
+                let skip = lines.len().saturating_sub(h);
                 let shown: Vec<Line<'static>> = lines.into_iter().skip(skip).collect();
                 f.render_widget(Paragraph::new(shown).block(block), *area);
             }

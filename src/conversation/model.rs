@@ -298,6 +298,19 @@ pub struct Totals {
     pub turns: usize,
 }
 
+impl Totals {
+    /// Counts an answer kept aside (an alternative, a compared answer not chosen yet): its
+    /// tokens and cost, not a turn. One still streaming, or never accepted, has no price to miss.
+    pub fn add_aside(&mut self, a: &Answer) {
+        self.usage.add(&a.usage);
+        match a.cost_usd {
+            Some(c) => self.cost_usd += c,
+            None if a.not_accepted || a.duration_ms.is_none() => {}
+            None => self.unpriced_turns += 1,
+        }
+    }
+}
+
 impl Conversation {
     pub fn new(id: String, now: String) -> Self {
         Conversation {
@@ -415,14 +428,7 @@ impl Conversation {
             }
         }
         // Every answer was paid for, the ones kept as alternatives too (and their branches).
-        for_each_alternative(&self.messages[inherited..], &mut |a| {
-            t.usage.add(&a.usage);
-            match a.cost_usd {
-                Some(c) => t.cost_usd += c,
-                None if a.not_accepted || a.duration_ms.is_none() => {}
-                None => t.unpriced_turns += 1,
-            }
-        });
+        for_each_alternative(&self.messages[inherited..], &mut |a| t.add_aside(a));
         t
     }
 
@@ -435,18 +441,15 @@ impl Conversation {
             .map_or(0, |i| i + 1)
     }
 
-    /// Every answer of this conversation that was paid for, the alternatives' and their
-    /// branches' too: (when it was sent, its cost).
-    pub fn paid(&self) -> Vec<(Option<String>, Option<f64>)> {
+    /// Calls `f` with (when it was sent, its cost) for every answer paid for in this
+    /// conversation: its own (the one being written too: its finished steps), the ones kept as
+    /// alternatives and their branches. A fork's inherited turns count in its origin.
+    pub fn for_each_paid(&self, mut f: impl FnMut(Option<&str>, Option<f64>)) {
         let own = &self.messages[self.inherited()..];
-        let mut out: Vec<(Option<String>, Option<f64>)> = own
-            .iter()
-            .filter_map(|m| m.answer.as_ref())
-            .filter(|a| a.duration_ms.is_some())
-            .map(|a| (a.sent_at.clone(), a.cost_usd))
-            .collect();
-        for_each_alternative(own, &mut |a| out.push((a.sent_at.clone(), a.cost_usd)));
-        out
+        for a in own.iter().filter_map(|m| m.answer.as_ref()) {
+            f(a.sent_at.as_deref(), a.cost_usd);
+        }
+        for_each_alternative(own, &mut |a| f(a.sent_at.as_deref(), a.cost_usd));
     }
 
     /// Makes alternative `k` of the answer at `i` the conversation's path from there on: the
@@ -766,7 +769,9 @@ mod tests {
         assert_eq!(f.inherited(), 4);
         assert_eq!(f.totals().cost_usd, 0.0);
         assert_eq!(f.totals().turns, 2);
-        assert!(f.paid().is_empty());
+        let mut paid = 0;
+        f.for_each_paid(|_, _| paid += 1);
+        assert_eq!(paid, 0, "nothing paid for in the fork yet");
         f.messages.push(Message::user("q3 on z"));
         f.messages.push(answered("m/z", "z3", 0.5));
         assert!((f.totals().cost_usd - 0.5).abs() < 1e-12);

@@ -37,22 +37,13 @@ pub struct Panes {
 }
 
 impl Panes {
-    /// What the panes cost so far (the finished answers').
+    /// What the panes cost so far (the finished answers'), and whether a price is unknown.
     pub fn cost(&self) -> (f64, bool) {
-        let mut total = 0.0;
-        let mut unknown = false;
-        for i in 0..self.cmp.panes.len() {
-            if let Some(a) = self.cmp.answer(i).and_then(|m| m.answer.as_ref())
-                && a.duration_ms.is_some()
-            {
-                match a.cost_usd {
-                    Some(c) => total += c,
-                    None if a.not_accepted => {}
-                    None => unknown = true,
-                }
-            }
+        let mut t = crate::conversation::model::Totals::default();
+        for a in (0..self.cmp.panes.len()).filter_map(|i| self.cmp.answer(i)?.answer.as_ref()) {
+            t.add_aside(a);
         }
-        (total, unknown)
+        (t.cost_usd, t.unpriced_turns > 0)
     }
 }
 
@@ -339,33 +330,18 @@ fn live_footer(app: &App, p: &Panes, i: usize) -> String {
     };
     let a = m.answer.as_ref();
     match &s.in_flight {
-        Some(f) => {
-            if let Some((attempt, wait, reason, at)) = &f.retry
-                && f.first_token.is_none()
-            {
-                let left =
-                    wait.as_secs_f64() - app.now.saturating_duration_since(*at).as_secs_f64();
-                let short = reason.split(':').next().unwrap_or(reason);
-                return format!(
-                    " {short}, retrying in {:.0} s (attempt {attempt}) ",
-                    left.max(0.0).ceil()
-                );
+        Some(f) => match super::view::progress(f, m, app.now) {
+            super::view::Progress::Retrying(note) => format!(" {note} "),
+            super::view::Progress::Streaming { tokens, rate } => format!(
+                " ~{} tok · {rate:.0} tok/s · TTFT {:.2}s ",
+                thousands(tokens as u64),
+                f.first_token.unwrap_or_default().as_secs_f64()
+            ),
+            super::view::Progress::Waiting => {
+                let el = app.now.saturating_duration_since(f.started).as_secs_f64();
+                format!(" waiting {el:.1}s · x cancels ")
             }
-            let el = app.now.saturating_duration_since(f.started).as_secs_f64();
-            match f.first_token {
-                Some(ft) => {
-                    let toks = m.content.len() as f64 / 4.0;
-                    let gen_s = (el - ft.as_secs_f64()).max(0.001);
-                    format!(
-                        " ~{} tok · {:.0} tok/s · TTFT {:.2}s ",
-                        thousands(toks as u64),
-                        toks / gen_s,
-                        ft.as_secs_f64()
-                    )
-                }
-                None => format!(" waiting {el:.1}s · x cancels "),
-            }
-        }
+        },
         None => match a {
             Some(a) if a.error.as_deref() == Some("cancelled") => {
                 format!(" cancelled · {} continues with it ", i + 1)

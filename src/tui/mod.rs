@@ -334,22 +334,16 @@ async fn event_loop(
             }
             app.scroll = app.scroll.min(cache.max_scroll());
             // A message selected off screen is scrolled to (drawn again at once).
-            if let Some(i) = app.scroll_to.take()
-                && let Some(to) = cache.scroll_for(i)
+            if let Some(to) = app
+                .scroll_to
+                .take()
+                .and_then(|i| cache.scroll_for(i, app.scroll))
             {
-                let h = cache.height;
-                let (top, bottom) = (
-                    cache.total.saturating_sub(app.scroll + h),
-                    cache.total.saturating_sub(app.scroll),
-                );
-                let (a, b) = cache.spans.get(i).copied().unwrap_or((top, bottom));
-                if a < top || b > bottom {
-                    app.scroll = to.min(cache.max_scroll());
-                    urgent = true;
-                    last_total = cache.total;
-                    last_draw = tokio::time::Instant::now() - FRAME;
-                    continue;
-                }
+                app.scroll = to;
+                urgent = true;
+                last_total = cache.total;
+                last_draw = tokio::time::Instant::now() - FRAME;
+                continue;
             }
             app.page = cache.height;
             last_total = cache.total;

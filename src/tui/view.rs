@@ -105,15 +105,21 @@ impl ViewCache {
         self.spans.iter().position(|&(a, b)| a <= line && line < b)
     }
 
-    /// The scroll that brings message `i` on screen: its end at the bottom when it fits,
-    /// else its start at the top.
-    pub fn scroll_for(&self, i: usize) -> Option<usize> {
+    /// The scroll that brings message `i` on screen when it is not, at `scroll`: its end at
+    /// the bottom when it fits, else its start at the top. None when it is on screen already.
+    pub fn scroll_for(&self, i: usize, scroll: usize) -> Option<usize> {
         let &(a, b) = self.spans.get(i)?;
-        Some(if b - a <= self.height {
+        let bottom = self.total.saturating_sub(scroll);
+        let top = bottom.saturating_sub(self.height);
+        if a >= top && b <= bottom {
+            return None;
+        }
+        let to = if b - a <= self.height {
             self.total.saturating_sub(b)
         } else {
             self.total.saturating_sub(a + self.height)
-        })
+        };
+        Some(to.min(self.max_scroll()))
     }
 }
 
@@ -146,8 +152,7 @@ fn key_of(m: &Message, width: usize, flags: u8) -> Key {
     }
 }
 
-/// Alternative `k` of the answer at `i`, as a message to render in its place (it carries the
-/// answer's list of alternatives, so its footer can say which of them it is).
+/// Alternative `k` of the answer at `i`, as a message to render in its place.
 fn alternative_message(
     conv: &crate::conversation::Conversation,
     i: usize,
@@ -156,8 +161,6 @@ fn alternative_message(
     let m = conv.messages.get(i)?;
     let a = m.answer.as_ref()?;
     let alt = a.alternatives.get(k)?;
-    let mut answer = alt.answer.clone();
-    answer.alternatives = a.alternatives.clone();
     Some(Message {
         id: m.id.clone(),
         role: m.role,
@@ -165,7 +168,7 @@ fn alternative_message(
         parts: alt.parts.clone(),
         example: false,
         flags: vec![],
-        answer: Some(answer),
+        answer: Some(alt.answer.clone()),
     })
 }
 
@@ -671,9 +674,16 @@ fn message_lines(
                     &[],
                     &indent,
                 ));
-                if !a.alternatives.is_empty() {
+                // Counted on the conversation's answer: a flipped alternative shows in its place.
+                let alts =
+                    cx.s.conv
+                        .messages
+                        .get(i)
+                        .and_then(|m| m.answer.as_ref())
+                        .map_or(0, |a| a.alternatives.len());
+                if alts > 0 {
                     // ‹ k/N ›: the alternatives are 1…N-1 (oldest first), the answer is N.
-                    let n = a.alternatives.len() + 1;
+                    let n = alts + 1;
                     let k = selected.and_then(|s| s.1).map_or(n, |k| k + 1);
                     let how = if selected.is_some() {
                         if k == n {
@@ -853,9 +863,12 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             _ => &conv.messages[i],
         }
     };
-    let sel_flags = |i: usize| match cx.selected {
-        Some((j, k)) if j == i => 1u8 << 5 | u8::from(k.is_some()) << 6,
-        _ => 0,
+    // A selected message (and the alternative it shows) is rendered apart from the others.
+    let key_for = |i: usize, m: &Message| {
+        let sel = cx.selected.filter(|s| s.0 == i);
+        let mut key = key_of(m, width, flags | u8::from(sel.is_some()) << 5);
+        key.alt = sel.and_then(|s| s.1);
+        key
     };
     for i in (0..conv.messages.len()).rev() {
         if i < cx.from {
@@ -868,8 +881,7 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
             acc += live_len;
             continue;
         }
-        let mut key = key_of(m, width, flags | sel_flags(i));
-        key.alt = cx.selected.filter(|s| s.0 == i).and_then(|s| s.1);
+        let key = key_for(i, m);
         let fresh = cache.entries[i].as_ref().is_some_and(|(k, _)| *k == key);
         let est = if fresh {
             0
@@ -969,9 +981,7 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
                 let m = shown(i);
                 let l = message_lines(cx, i, m, width, false);
                 take(&l, &mut pos, &mut lines);
-                let mut key = key_of(m, width, flags | sel_flags(i));
-                key.alt = cx.selected.filter(|s| s.0 == i).and_then(|s| s.1);
-                cache.entries[i] = Some((key, l));
+                cache.entries[i] = Some((key_for(i, m), l));
             }
         }
     }
@@ -1043,12 +1053,7 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
     // Answers a comparison re-asking the last question holds until one is picked still count.
     if let Some(p) = &app.compare {
         for k in &p.kept {
-            tot.usage.add(&k.answer.usage);
-            match k.answer.cost_usd {
-                Some(c) => tot.cost_usd += c,
-                None if k.answer.not_accepted || k.answer.duration_ms.is_none() => {}
-                None => tot.unpriced_turns += 1,
-            }
+            tot.add_aside(&k.answer);
         }
     }
     let mut parts: Vec<Span<'static>> = vec![Span::styled(
@@ -1126,23 +1131,14 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
                 ),
                 _ => format!(" {spin} tools "),
             }
-        } else if let Some((attempt, wait, reason, at)) = &f.retry {
-            let left = wait.as_secs_f64() - app.now.saturating_duration_since(*at).as_secs_f64();
-            let short: String = reason.split(':').next().unwrap_or(reason).to_string();
-            format!(
-                " {spin} {short}, retrying in {:.0} s (attempt {attempt}) ",
-                left.max(0.0).ceil()
-            )
-        } else if let Some(ft) = f.first_token {
-            let msg = &app.session.conv.messages[f.index];
-            let toks = (msg.content.len()
-                + msg.answer.as_ref().map(|a| a.reasoning.len()).unwrap_or(0))
-                as f64
-                / 4.0;
-            let generating = (el - ft.as_secs_f64()).max(0.001);
-            format!(" {spin} {:.0} tok/s · {el:.1}s ", toks / generating)
         } else {
-            format!(" {spin} waiting {el:.1}s · Esc cancels ")
+            match progress(f, &app.session.conv.messages[f.index], app.now) {
+                Progress::Retrying(note) => format!(" {spin} {note} "),
+                Progress::Streaming { rate, .. } => {
+                    format!(" {spin} {rate:.0} tok/s · {el:.1}s ")
+                }
+                Progress::Waiting => format!(" {spin} waiting {el:.1}s · Esc cancels "),
+            }
         };
         parts.push(Span::styled(text, t.status.add_modifier(Modifier::BOLD)));
     } else if let Some(a) = app.session.last_answer() {
@@ -1182,6 +1178,47 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         parts.push(r);
     }
     f.render_widget(Paragraph::new(Line::from(parts)).style(t.status), area);
+}
+
+/// What a turn in flight is doing, for a status line (the main view's, a compared pane's).
+pub(super) enum Progress {
+    /// "rate limited, retrying in 3 s (attempt 2)"
+    Retrying(String),
+    /// Tokens so far (estimated from the text and reasoning, 4 bytes a token), per second.
+    Streaming {
+        tokens: f64,
+        rate: f64,
+    },
+    Waiting,
+}
+
+pub(super) fn progress(
+    f: &crate::session::InFlight,
+    m: &Message,
+    now: std::time::Instant,
+) -> Progress {
+    if let Some((attempt, wait, reason, at)) = &f.retry {
+        let left = wait.as_secs_f64() - now.saturating_duration_since(*at).as_secs_f64();
+        // "rate limited (HTTP 429): Rate limit reached for …" → its first part.
+        let short = reason.split(':').next().unwrap_or(reason);
+        return Progress::Retrying(format!(
+            "{short}, retrying in {:.0} s (attempt {attempt})",
+            left.max(0.0).ceil()
+        ));
+    }
+    match f.first_token {
+        Some(ft) => {
+            let bytes = m.content.len() + m.answer.as_ref().map_or(0, |a| a.reasoning.len());
+            let tokens = bytes as f64 / 4.0;
+            let el = now.saturating_duration_since(f.started).as_secs_f64();
+            let generating = (el - ft.as_secs_f64()).max(0.001);
+            Progress::Streaming {
+                tokens,
+                rate: tokens / generating,
+            }
+        }
+        None => Progress::Waiting,
+    }
 }
 
 fn help(app: &App, area: Rect, f: &mut Frame) {
@@ -1430,9 +1467,7 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
             p.cmp.panes.len()
         )
     });
-    let editing = if let Some(h) = &compare_hint {
-        h.as_str()
-    } else if !app.compare_models.is_empty() {
+    let editing = if !app.compare_models.is_empty() {
         "to every /compare model · "
     } else if app.editing_last {
         "editing last question (Enter replaces, Esc stops) · "
