@@ -242,6 +242,33 @@ mod tests {
     }
 
     #[test]
+    fn a_period_counts_alternatives_and_the_answer_being_written() {
+        let mut c = conv_with(
+            &[(Some("2026-12-01T08:00:00Z"), 0.25)],
+            "2026-12-01T09:00:00Z",
+        );
+        // A retried answer kept as an alternative was paid for too.
+        let old = c.messages.pop().expect("answer");
+        let mut new = Message::assistant("openai/gpt-4o");
+        if let Some(a) = new.answer.as_mut() {
+            a.cost_usd = Some(0.5);
+            a.duration_ms = Some(1);
+            a.sent_at = Some("2026-12-01T08:30:00Z".into());
+            a.alternatives = old.into_alternatives(None);
+        }
+        c.messages.push(new);
+        // An answer still being written (tool steps finished, no duration yet) counts its steps.
+        c.messages.push(Message::user("q2"));
+        let mut writing = Message::assistant("openai/gpt-4o");
+        if let Some(a) = writing.answer.as_mut() {
+            a.cost_usd = Some(0.125);
+            a.sent_at = Some("2026-12-01T08:45:00Z".into());
+        }
+        c.messages.push(writing);
+        assert_eq!(spent_in(&c, "2026-12-01"), 0.875);
+    }
+
+    #[test]
     fn the_tightest_cap_wins_and_periods_count_by_sent_time() {
         let c = conv_with(
             &[
