@@ -40,7 +40,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
     /// Spend cap for the whole comparison, in dollars (each model gets its share)
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = super::dollars_arg)]
     pub max_cost: Option<f64>,
     #[arg(long, value_name = "T")]
     pub temperature: Option<f32>,
@@ -91,10 +91,6 @@ pub async fn run(cfg: Arc<Config>, models: &[String], args: CompareArgs) -> i32 
     base.caps = crate::spend::caps_from_config(&cfg, &base.conv);
     base.temperature = args.temperature.or(base.temperature);
     if let Some(c) = args.max_cost {
-        if !(c.is_finite() && c >= 0.0) {
-            err(format!("--max-cost takes dollars, e.g. 0.05 (not {c})"));
-            return EXIT_USAGE;
-        }
         base.caps.request = Some(c);
     }
     let parts = match super::ask::load_attachments(&base, &args.attach) {

@@ -279,8 +279,16 @@ pub struct AskArgs {
     pub max_tokens: Option<u32>,
     /// Spend at most this many dollars on this request: the answer is bounded to fit, and
     /// stopped if its running cost reaches it (exit code 4)
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = dollars_arg)]
     pub max_cost: Option<f64>,
     #[arg(long, value_name = "T")]
     pub temperature: Option<f32>,
+}
+
+/// A `--max-cost`: dollars, finite and not negative (a usage error otherwise, exit 2).
+pub fn dollars_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(c) if c.is_finite() && c >= 0.0 => Ok(c),
+        _ => Err(format!("--max-cost takes dollars, e.g. 0.05 (not {s})")),
+    }
 }
