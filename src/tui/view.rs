@@ -1389,6 +1389,8 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     match &app.compare {
         Some(c) => super::compare::render(app, c, cache, chat, f),
         None => {
+            // The last comparison's pane caches go with it.
+            cache.panes.clear();
             let cx = Cx {
                 app,
                 s: &app.session,
