@@ -7,6 +7,11 @@
 //!    grow with the answer).
 //! 2. Key latency: a key typed while a fast stream draws, until it is on screen.
 //! 3. Home on a 5,000-message conversation (TestBackend): time of that frame and memory added.
+//! 4. Frames of a streaming answer, in process: the chat screen's own `Screen::draw` (render, diff,
+//!    escape sequences) into a byte sink at 200×50, four Markdown tokens per frame as at
+//!    50 tok/s, median time per frame by quarter of a 2,000-token answer.
+//!    `cargo bench --bench render -- frames` runs only this one (quick, and steady under
+//!    `valgrind --tool=callgrind` for instruction counts).
 
 mod common;
 #[path = "../tests/support/fake_server.rs"]
@@ -161,9 +166,92 @@ fn home_key() {
     );
 }
 
+/// Frames of a 2,000-token Markdown answer streamed four tokens per frame, drawn by the chat
+/// screen's own `draw` into a byte sink at 200×50.
+fn frames() {
+    use charla::provider::StreamEvent;
+    use charla::tui::{app, app::App, theme::Theme, view};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    charla::tui::markdown::warm();
+    let cfg = std::sync::Arc::new(charla::config::Config::builtin());
+    let m = cfg.resolve_model("demo/charla-demo").expect("m");
+    let s = charla::session::Session::new(cfg, m);
+    let mut a = App::new(s, Theme::fallback(false), String::new());
+    for c in "go".chars() {
+        app::update(
+            &mut a,
+            app::Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+    let eff = app::update(
+        &mut a,
+        app::Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let Some(app::Effect::StartStream { request_id: id, .. }) = eff.first().cloned() else {
+        panic!("no stream: {eff:?}")
+    };
+    app::update(&mut a, app::Msg::Stream(id, StreamEvent::Started));
+    /// Counts what would go to the terminal.
+    struct Sink(std::rc::Rc<std::cell::Cell<usize>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.set(self.0.get() + b.len());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let written = std::rc::Rc::new(std::cell::Cell::new(0));
+    let backend = ratatui::backend::CrosstermBackend::new(Sink(written.clone()));
+    let mut term = ratatui::Terminal::with_options(
+        backend,
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 200, 50)),
+        },
+    )
+    .expect("terminal");
+    let mut cache = view::ViewCache::default();
+    let mut screen = charla::tui::screen::Screen::new();
+    let pieces: Vec<&str> = fake_server::MD_SAMPLE
+        .split_inclusive([' ', '\n'])
+        .cycle()
+        .take(2000)
+        .collect();
+    let mut times = vec![];
+    for chunk in pieces.chunks(4) {
+        for p in chunk {
+            app::update(
+                &mut a,
+                app::Msg::Stream(id, StreamEvent::TextDelta((*p).to_string())),
+            );
+        }
+        let t = Instant::now();
+        screen.draw(&mut term, &a, &mut cache).expect("draw");
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let n = times.len();
+    let q: Vec<String> = times
+        .chunks(n / 4)
+        .take(4)
+        .map(|c| format!("{:.0}", median(c.to_vec())))
+        .collect();
+    println!(
+        "frames of a streaming 2,000-token Markdown answer at 200x50, 4 tokens each: {:.0} µs median per frame (per quarter {} µs), {:.0} bytes per frame",
+        median(times),
+        q.join(" / "),
+        written.get() as f64 / n as f64
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "frames") {
+        frames();
+        return;
+    }
     let server = fake_server::FakeServer::start();
     println!("binary: {}", bin());
+    frames();
     home_key();
     if Command::new("tmux").arg("-V").output().is_err() {
         println!("tmux not installed: the paced and key-latency cases are skipped");

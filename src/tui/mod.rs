@@ -6,6 +6,7 @@ pub mod app;
 pub mod attachments;
 pub mod compare;
 pub mod markdown;
+pub mod screen;
 pub mod theme;
 pub mod tools;
 pub mod view;
@@ -300,8 +301,8 @@ async fn event_loop(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
-    // What the screen shows (see `draw`).
-    let mut last_frame = ratatui::buffer::Buffer::default();
+    // What the terminal shows.
+    let mut screen = screen::Screen::new();
     // One token per stream in flight (a comparison runs several), by request id.
     let mut cancel: std::collections::HashMap<u64, CancellationToken> = Default::default();
     let mut tools_cancel: Option<CancellationToken> = None;
@@ -324,7 +325,7 @@ async fn event_loop(
             });
         }
         if dirty && last_draw.elapsed() >= interval {
-            if draw(terminal, app, &mut cache, &mut last_frame).is_err() {
+            if screen.draw(terminal, app, &mut cache).is_err() {
                 return 1;
             }
             stats.frame();
@@ -369,7 +370,10 @@ async fn event_loop(
                     None => Msg::Paste(p),
                 },
                 Some(Ok(Event::Mouse(m))) => Msg::Mouse(m),
-                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(Event::Resize(..))) => {
+                    screen.resized();
+                    Msg::Resize
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return 1,
             },
@@ -704,7 +708,7 @@ async fn event_loop(
                         events = EventStream::new();
                         *terminal = ratatui::init();
                         // A blank screen: the next frame is written whole.
-                        last_frame = ratatui::buffer::Buffer::default();
+                        screen.forget();
                         enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
                         let _ = terminal.clear();
                         let _ = tx.send(Msg::Edited(target, r));
@@ -717,66 +721,6 @@ async fn event_loop(
         }
         dirty = true;
     }
-}
-
-/// Draws a frame. charla keeps the screen's last frame itself (`last`) and writes only the
-/// cells that differ from it. While the transcript follows a stream, new lines move every line
-/// above them up a row: instead of rewriting all of them, the terminal scrolls the transcript's
-/// rows (a scroll region, DECSTBM, and line feeds at its bottom) and `last` is shifted the same
-/// way, so only what is really new is written. Whatever the guess, the diff runs against what
-/// the terminal shows, so the frame is always right. (Terminal::draw would diff against its
-/// own copy, which cannot be shifted.)
-fn draw(
-    terminal: &mut ratatui::DefaultTerminal,
-    app: &App,
-    cache: &mut view::ViewCache,
-    last: &mut ratatui::buffer::Buffer,
-) -> std::io::Result<()> {
-    use ratatui::backend::Backend;
-    let before = cache.following;
-    // A resize clears the screen (and ratatui's buffers): the last frame is blank then.
-    terminal.autoresize()?;
-    let area = terminal.current_buffer_mut().area;
-    if last.area != area {
-        *last = ratatui::buffer::Buffer::empty(area);
-    }
-    {
-        let mut frame = terminal.get_frame();
-        view::render(app, cache, &mut frame);
-    }
-    if let (Some((a, top0)), Some((b, top1))) = (before, cache.following)
-        && a == b
-        && a.x == 0
-        && a.width == area.width
-        && top1 > top0
-        && top1 - top0 < a.height as usize
-    {
-        // What the terminal shows after the scroll: the rows moved up k, blank below.
-        let k = top1 - top0;
-        let w = area.width as usize;
-        let (y0, y1) = (a.y as usize, (a.y + a.height) as usize);
-        last.content[y0 * w..y1 * w].rotate_left(k * w);
-        for c in &mut last.content[(y1 - k) * w..y1 * w] {
-            *c = ratatui::buffer::Cell::default();
-        }
-        let seq = format!(
-            "\x1b[0m\x1b[{};{}r\x1b[{};1H{}\x1b[r",
-            a.y + 1,
-            a.y + a.height,
-            a.y + a.height,
-            "\n".repeat(k)
-        );
-        terminal.backend_mut().write_all(seq.as_bytes())?;
-    }
-    let now = std::mem::take(terminal.current_buffer_mut());
-    terminal.backend_mut().draw(last.diff_iter(&now))?;
-    terminal.hide_cursor()?;
-    Backend::flush(terminal.backend_mut())?;
-    // `now` is the screen; the old frame's buffer, blanked, takes the next one.
-    let mut next = std::mem::replace(last, now);
-    next.reset();
-    *terminal.current_buffer_mut() = next;
-    Ok(())
 }
 
 /// Whether the screen needs the price dataset: the model is not free, or the picker is open.

@@ -1370,7 +1370,15 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 }
 
 /// Draws the whole screen.
+/// Renders the chat screen into `f`'s buffer, every cell made terminal-safe.
 pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
+    render_unchecked(app, cache, f);
+    terminal_safe(f.buffer_mut());
+}
+
+/// `render` without the last pass over every cell: for `screen::Screen`, which makes each
+/// cell safe as it compares it with the screen, so only cells that changed are looked at.
+pub fn render_unchecked(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     cache.following = None;
     let area = f.area();
     let input_h = (app.input.lines().len() as u16 + 2).clamp(3, (area.height / 3).max(3));
@@ -1531,7 +1539,6 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     if app.help {
         help(app, area, f);
     }
-    terminal_safe(f.buffer_mut());
 }
 
 /// `Buffer::set_line` with a fast path for printable ASCII spans (nearly all of a transcript):

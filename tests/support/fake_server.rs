@@ -59,6 +59,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The Markdown (with fenced Rust) that `md=N` streams, in pieces split at spaces and newlines.
+pub const MD_SAMPLE: &str = "## Reading a config file\n\nThe idea is simple: read the file, parse it with **serde**, and report errors with the path and the line, so that a user knows *where* to look.\n\n```rust\nuse std::path::Path;\n\n#[derive(Debug, serde::Deserialize)]\nstruct Config {\n    name: String,\n    retries: u32,\n}\n\nfn load(path: &Path) -> Result<Config, String> {\n    let text = std::fs::read_to_string(path).map_err(|e| format!(\"{}: {e}\", path.display()))?;\n    toml::from_str(&text).map_err(|e| format!(\"{}: {e}\", path.display()))\n}\n```\n\nA few things to note:\n\n- the error names the file;\n- `retries` has no default, so a missing key is an error;\n- the function returns early with `?`.\n\n> Tip: keep the parsing separate from the reading, so it can be tested without files.\n\nNext, the same with a default value for every field, which many users prefer when the file is optional and most keys are left out.\n\n";
+
 pub const OPENAI: &[u8] = include_bytes!("../fixtures/wire/openai_chat_stream.txt");
 pub const OPENAI_429: &[u8] = include_bytes!("../fixtures/wire/openai_chat_error.txt");
 pub const OPENROUTER: &[u8] = include_bytes!("../fixtures/wire/openrouter_stream.txt");
@@ -1006,8 +1009,7 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         .unwrap_or("fake-model")
         .to_string();
     let mut events: Vec<Vec<u8>> = if let Some(n) = opts.md {
-        const MD: &str = "## Reading a config file\n\nThe idea is simple: read the file, parse it with **serde**, and report errors with the path and the line, so that a user knows *where* to look.\n\n```rust\nuse std::path::Path;\n\n#[derive(Debug, serde::Deserialize)]\nstruct Config {\n    name: String,\n    retries: u32,\n}\n\nfn load(path: &Path) -> Result<Config, String> {\n    let text = std::fs::read_to_string(path).map_err(|e| format!(\"{}: {e}\", path.display()))?;\n    toml::from_str(&text).map_err(|e| format!(\"{}: {e}\", path.display()))\n}\n```\n\nA few things to note:\n\n- the error names the file;\n- `retries` has no default, so a missing key is an error;\n- the function returns early with `?`.\n\n> Tip: keep the parsing separate from the reading, so it can be tested without files.\n\nNext, the same with a default value for every field, which many users prefer when the file is optional and most keys are left out.\n\n";
-        let pieces: Vec<String> = MD
+        let pieces: Vec<String> = MD_SAMPLE
             .split_inclusive([' ', '\n'])
             .cycle()
             .take(n)
