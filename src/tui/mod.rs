@@ -5,6 +5,7 @@
 pub mod app;
 pub mod attachments;
 pub mod compare;
+mod keys;
 pub mod markdown;
 pub mod screen;
 pub mod theme;
@@ -18,7 +19,6 @@ use crate::session::Session;
 use app::{App, Effect, Msg};
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
-    EventStream,
 };
 use futures::StreamExt;
 use std::io::Write;
@@ -297,7 +297,7 @@ async fn event_loop(
     ),
     stats: &mut FrameStats,
 ) -> i32 {
-    let mut events = EventStream::new();
+    let mut events = keys::Keys::new();
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
     let mut cache = view::ViewCache::default();
@@ -705,7 +705,7 @@ async fn event_loop(
                         drop(events);
                         restore_terminal();
                         let r = edit(&text).await;
-                        events = EventStream::new();
+                        events = keys::Keys::new();
                         *terminal = ratatui::init();
                         // A blank screen: the next frame is written whole.
                         screen.forget();
