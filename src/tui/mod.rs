@@ -35,6 +35,8 @@ const FRAME: Duration = Duration::from_millis(16);
 /// tokens. A key, paste, resize, the first text of an answer and the end of a turn are drawn
 /// at the `FRAME` cadence.
 const STREAM_FRAME: Duration = Duration::from_millis(80);
+/// How long after a due text frame the timer draws it, when no stream event came to.
+const STREAM_SLACK: Duration = Duration::from_millis(40);
 
 /// Loads the theme named in the config (or `dark`); errors name the file.
 pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
@@ -353,7 +355,11 @@ async fn event_loop(
             urgent = false;
         }
         let busy = app.session.is_streaming() || app.notice.is_some();
-        let next_draw = last_draw + interval;
+        // A text frame is drawn on the wake-up of the first stream event that finds it due
+        // (the thread wakes for the socket anyway); the timer draws it only when no event
+        // comes within STREAM_SLACK of it. A wake-up of its own per frame cost more than the
+        // frame's drawing saved.
+        let next_draw = last_draw + interval + if urgent { Duration::ZERO } else { STREAM_SLACK };
         let tick = tokio::time::sleep(if busy {
             Duration::from_millis(100)
         } else {
@@ -377,9 +383,9 @@ async fn event_loop(
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return 1,
             },
-            // While a frame is pending, stream events wait in the channel and are taken all
-            // at once when the frame is due: the loop wakes per frame, not per token.
-            Some(m) = rx.recv(), if !dirty => m,
+            // While an urgent frame is pending, stream events wait in the channel and are
+            // taken all at once when it is drawn.
+            Some(m) = rx.recv(), if !dirty || !urgent => m,
             _ = recv_signal(&mut hangup) => return 129,
             _ = recv_signal(&mut terminate) => return 143,
             _ = tokio::time::sleep_until(next_draw), if dirty => Msg::Frame,
