@@ -1177,7 +1177,10 @@ fn status(app: &App, area: Rect, f: &mut Frame) {
         parts.push(Span::styled(" ".repeat(pad), t.status));
         parts.push(r);
     }
-    f.render_widget(Paragraph::new(Line::from(parts)).style(t.status), area);
+    // One line, written straight into the buffer (a Paragraph measures every grapheme).
+    let buf = f.buffer_mut();
+    buf.set_style(area, t.status);
+    put_line(buf, area.x, area.y, &Line::from(parts), area.width);
 }
 
 /// What a turn in flight is doing, for a status line (the main view's, a compared pane's).
