@@ -11,7 +11,7 @@
 //!    escape sequences) into a byte sink at 200×50, four Markdown tokens per frame as at
 //!    50 tok/s, median time per frame by quarter of a 2,000-token answer.
 //!    `cargo bench --bench render -- frames` runs only this one (quick, and steady under
-//!    `valgrind --tool=callgrind` for instruction counts).
+//!    `valgrind --tool=callgrind` for instruction counts); `-- keys` only the key latency.
 
 mod common;
 #[path = "../tests/support/fake_server.rs"]
@@ -251,6 +251,10 @@ fn main() {
     }
     let server = fake_server::FakeServer::start();
     println!("binary: {}", bin());
+    if std::env::args().any(|a| a == "keys") {
+        key_latency(&server);
+        return;
+    }
     frames();
     home_key();
     if Command::new("tmux").arg("-V").output().is_err() {
