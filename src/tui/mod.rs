@@ -35,7 +35,7 @@ const FRAME: Duration = Duration::from_millis(16);
 /// tokens. A key, paste, resize, the first text of an answer and the end of a turn are drawn
 /// at the `FRAME` cadence.
 const STREAM_FRAME: Duration = Duration::from_millis(80);
-/// How long after a due text frame the timer draws it, when no stream event came to.
+/// How long after a text frame is due the timer draws it, if no stream event drew it first.
 const STREAM_SLACK: Duration = Duration::from_millis(40);
 
 /// Loads the theme named in the config (or `dark`); errors name the file.

@@ -1372,8 +1372,7 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// Draws the whole screen.
-/// Renders the chat screen into `f`'s buffer, every cell made terminal-safe.
+/// Renders the whole chat screen into `f`'s buffer, every cell made terminal-safe.
 pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     render_unchecked(app, cache, f);
     terminal_safe(f.buffer_mut());
