@@ -531,6 +531,35 @@ fn a_budget_stop_is_seen_on_screen() {
     assert_eq!(saved[0]["messages"][1]["interrupted"], true);
 }
 
+/// The status bar's spinner turns while an answer streams at a human pace (the loop is busy
+/// with its tokens the whole time, and its clock must tick anyway).
+#[test]
+fn the_spinner_turns_while_an_answer_streams() {
+    let h = Home::new("md=400,slow=20");
+    let t = Tmux::start("spinner", &h, "", "-m openai/gpt-4o-mini", 100, 30);
+    t.wait_for("type a question");
+    t.text("go");
+    t.keys(&["Enter"]);
+    t.wait_for(" tok/s · ");
+    let spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let s = t.screen();
+        let bar = s
+            .lines()
+            .rev()
+            .find(|l| l.contains(" tok/s · "))
+            .unwrap_or("");
+        seen.extend(bar.chars().filter(|c| spinner.contains(c)));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert!(
+        seen.len() >= 3,
+        "the spinner stood still while the answer streamed: {seen:?}"
+    );
+    t.quit();
+}
+
 /// A model that repeats its system prompt: the warning is on screen under the answer.
 #[test]
 fn a_leak_warning_is_seen_on_screen() {

@@ -31,9 +31,9 @@ use tokio_util::sync::CancellationToken;
 const FRAME: Duration = Duration::from_millis(16);
 /// Frames that only show more of a streaming answer come at most this often: 12.5 a second
 /// reads as a steady flow of words (a model at a human pace types 3-4 tokens per frame), and a
-/// frame (its diff of the whole screen is most of its cost) is then paid for by several
-/// tokens. A key, paste, resize, the first text of an answer and the end of a turn are drawn
-/// at the `FRAME` cadence.
+/// frame (rendering and diffing the whole screen) is then paid for by several tokens. A key,
+/// paste, resize, the first text of an answer and the end of a turn are drawn at the `FRAME`
+/// cadence.
 const STREAM_FRAME: Duration = Duration::from_millis(80);
 /// How long after a text frame is due the timer draws it, if no stream event drew it first.
 const STREAM_SLACK: Duration = Duration::from_millis(40);
@@ -314,6 +314,11 @@ async fn event_loop(
     let mut last_total = 0usize;
     let mut urgent = true;
     let mut prices_asked = crate::pricing::try_db().is_some();
+    // The spinner's and notices' clock, every 100 ms while something animates. One interval
+    // for the whole loop: a sleep made anew each time round never fired while a stream kept
+    // the loop busy (the spinner stood still for the whole answer), and cost a timer per token.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let interval = if urgent { FRAME } else { STREAM_FRAME };
         // The price dataset (tens of ms, ~19 MB) decodes off the UI task once something needs
@@ -360,11 +365,6 @@ async fn event_loop(
         // comes within STREAM_SLACK of it. A wake-up of its own per frame cost more than the
         // frame's drawing saved.
         let next_draw = last_draw + interval + if urgent { Duration::ZERO } else { STREAM_SLACK };
-        let tick = tokio::time::sleep(if busy {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(3600)
-        });
         let msg = tokio::select! {
             // Keys first: a fast stream never queues what the user types behind its events.
             biased;
@@ -389,7 +389,7 @@ async fn event_loop(
             _ = recv_signal(&mut hangup) => return 129,
             _ = recv_signal(&mut terminate) => return 143,
             _ = tokio::time::sleep_until(next_draw), if dirty => Msg::Frame,
-            _ = tick => Msg::Tick,
+            _ = tick.tick(), if busy => Msg::Tick,
         };
         let mut pending = vec![msg];
         // Drain everything already queued before drawing again.
