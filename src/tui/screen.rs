@@ -40,6 +40,8 @@ pub struct Screen {
     resize: bool,
     /// The changed cells' indices (kept to reuse the allocation).
     changed: Vec<usize>,
+    /// The rows not compared in this frame (`view::Unchanged`), by row of the screen.
+    same: Vec<bool>,
 }
 
 impl Screen {
@@ -48,6 +50,11 @@ impl Screen {
             resize: true,
             ..Default::default()
         }
+    }
+
+    /// How many rows the last frame did not compare (the view knew them unchanged).
+    pub fn unchanged_rows(&self) -> usize {
+        self.same.iter().filter(|&&s| s).count()
     }
 
     /// The terminal was resized: its size is read again before the next frame.
@@ -75,7 +82,10 @@ impl Screen {
             terminal.autoresize()?;
         }
         let area = terminal.current_buffer_mut().area;
-        if self.shown.area != area {
+        // A blank screen (the first frame, a new size, after the editor): no row is as the
+        // view believes.
+        let blank = self.shown.area != area;
+        if blank {
             self.shown = Buffer::empty(area);
         }
         {
@@ -102,8 +112,24 @@ impl Screen {
             terminal.backend_mut().write_all(seq.as_bytes())?;
             shift = Some(Shift { y0, y1, k });
         }
+        // The rows the view says are what the terminal shows, when its idea of the scroll is
+        // the one done here.
+        self.same.clear();
+        let u = &cache.unchanged;
+        let (uy0, uy1) = (
+            u.area.y.saturating_sub(area.y) as usize,
+            (u.area.y + u.area.height).saturating_sub(area.y) as usize,
+        );
+        let agrees = match shift {
+            Some(s) => s.k == u.k && s.y0 == uy0 && s.y1 == uy1,
+            None => u.k == 0,
+        };
+        if !blank && agrees && !u.rows.is_empty() && uy1 <= area.height as usize {
+            self.same.resize(area.height as usize, false);
+            self.same[uy0..uy1].copy_from_slice(&u.rows);
+        }
         let mut now = std::mem::take(terminal.current_buffer_mut());
-        changes(&self.shown, &mut now, shift, &mut self.changed);
+        changes(&self.shown, &mut now, shift, &self.same, &mut self.changed);
         let w = area.width as usize;
         let cells = &now.content;
         terminal.backend_mut().draw(
@@ -169,8 +195,16 @@ fn make_safe(c: &mut Cell) {
 }
 
 /// The indices of the cells of `next` to write to a terminal that shows `shown` (scrolled by
-/// `shift`), into `out`. Cells of `next` are made terminal-safe on the way.
-pub fn changes(shown: &Buffer, next: &mut Buffer, shift: Option<Shift>, out: &mut Vec<usize>) {
+/// `shift`), into `out`. Cells of `next` are made terminal-safe on the way. Rows `y` with
+/// `same[y]` are known to equal the row the terminal shows: they are not compared (a debug
+/// build checks them).
+pub fn changes(
+    shown: &Buffer,
+    next: &mut Buffer,
+    shift: Option<Shift>,
+    same: &[bool],
+    out: &mut Vec<usize>,
+) {
     out.clear();
     let w = next.area.width as usize;
     let h = (next.area.height as usize).min(shown.area.height as usize);
@@ -193,6 +227,17 @@ pub fn changes(shown: &Buffer, next: &mut Buffer, shift: Option<Shift>, out: &mu
             None => &blank,
         };
         let row = &mut next.content[y * w..(y + 1) * w];
+        if same.get(y) == Some(&true) {
+            debug_assert!(
+                row.iter().enumerate().all(|(x, c)| {
+                    let mut c = c.clone();
+                    make_safe(&mut c);
+                    c == prev[if prev.len() == 1 { 0 } else { x }]
+                }),
+                "row {y} said unchanged differs from the terminal's"
+            );
+            continue;
+        }
         row_changes(prev, row, y * w, out);
     }
     // Rows `shown` does not have (a taller screen): all of them.
@@ -298,7 +343,7 @@ mod tests {
     fn ours(a: &Buffer, b: &Buffer) -> Vec<usize> {
         let mut b = b.clone();
         let mut out = vec![];
-        changes(a, &mut b, None, &mut out);
+        changes(a, &mut b, None, &[], &mut out);
         out
     }
 
@@ -359,6 +404,7 @@ mod tests {
             &shown,
             &mut next,
             Some(Shift { y0: 0, y1: 3, k: 1 }),
+            &[],
             &mut out,
         );
         // Only "four" is written (its 4 cells; the rest of the row is blank on both).
@@ -372,14 +418,14 @@ mod tests {
         next.content[1].set_symbol("\u{202e}");
         next.content[2].set_symbol("a\u{2066}");
         let mut out = vec![];
-        changes(&shown, &mut next, None, &mut out);
+        changes(&shown, &mut next, None, &[], &mut out);
         assert_eq!(out, vec![1, 2]);
         assert_eq!(next.content[1].symbol(), "\u{fffd}");
         assert_eq!(next.content[2].symbol(), "\u{fffd}");
         // A different size: everything, made safe too.
         let mut big = Buffer::empty(Rect::new(0, 0, 7, 1));
         big.content[0].set_symbol("\u{1b}");
-        changes(&shown, &mut big, None, &mut out);
+        changes(&shown, &mut big, None, &[], &mut out);
         assert_eq!(out.len(), 7);
         assert_eq!(big.content[0].symbol(), "\u{fffd}");
     }

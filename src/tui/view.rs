@@ -77,6 +77,32 @@ pub struct ViewCache {
     /// The main transcript's area and first line at the last frame, when it follows the end
     /// (the loop scrolls the terminal instead of rewriting every row when it moved up).
     pub following: Option<(Rect, usize)>,
+    /// The main transcript's rows as the last frame drew them.
+    drawn: Option<Drawn>,
+    /// The rows of this frame the screen need not compare (see `Unchanged`).
+    pub unchanged: Unchanged,
+}
+
+/// The main transcript as a frame drew it: its area, its first line, each row's line (fewer
+/// lines than rows: the rest blank), and whether anything was drawn over it.
+struct Drawn {
+    area: Rect,
+    start: usize,
+    lines: Vec<Line<'static>>,
+    following: bool,
+    covered: bool,
+    badge: bool,
+}
+
+/// Rows of a frame whose cells are, by construction, the ones the terminal shows there once the
+/// frame's scroll is done (`k` rows up, the transcript following the end; 0 when it does not
+/// follow): the same line put on the same row, nothing drawn over it in either frame. The
+/// screen does not compare their cells (a debug build checks that it need not).
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct Unchanged {
+    pub area: Rect,
+    pub k: usize,
+    pub rows: Vec<bool>,
 }
 
 /// (history tokens, draft bytes, model, max_tokens, prices loaded, attachments).
@@ -997,6 +1023,26 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     for (y, line) in lines.iter().take(area.height as usize).enumerate() {
         put_line(buf, area.x, area.y + y as u16, line, area.width);
     }
+    lines.truncate(area.height as usize);
+    if cx.main {
+        let badge = scroll > 0 && area.height > 0;
+        cache.unchanged = unchanged(
+            cache.drawn.as_ref(),
+            area,
+            start,
+            scroll == 0,
+            &lines,
+            badge,
+        );
+        cache.drawn = Some(Drawn {
+            area,
+            start,
+            lines,
+            following: scroll == 0,
+            covered: false,
+            badge,
+        });
+    }
     // Scrolled up: say how much is below (and that an answer is still arriving).
     if scroll > 0 && area.height > 0 {
         let live = if streaming_idx.is_some() {
@@ -1382,6 +1428,10 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
 /// cell safe as it compares it with the screen, so only cells that changed are looked at.
 pub fn render_unchecked(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     cache.following = None;
+    cache.unchanged = Unchanged::default();
+    // Only the main transcript keeps what it drew (not a comparison's panes).
+    let drawn = cache.drawn.take();
+    cache.drawn = drawn.filter(|_| app.compare.is_none());
     let area = f.area();
     let input_h = (app.input.lines().len() as u16 + 2).clamp(3, (area.height / 3).max(3));
     // The attachments waiting to be sent, as chips just above the input.
@@ -1541,6 +1591,55 @@ pub fn render_unchecked(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     if app.help {
         help(app, area, f);
     }
+    // Whatever is drawn over the transcript (a dialog, the help) changes its rows' cells: none
+    // of them is unchanged in this frame or the next.
+    if !matches!(app.overlay, super::app::Overlay::None) || app.help {
+        cache.unchanged = Unchanged::default();
+        if let Some(d) = cache.drawn.as_mut() {
+            d.covered = true;
+        }
+    }
+}
+
+/// Which rows of the main transcript, drawn in `area` from line `start` (`following`: at the
+/// end), show what the terminal shows there after the frame's scroll. See `Unchanged`.
+fn unchanged(
+    before: Option<&Drawn>,
+    area: Rect,
+    start: usize,
+    following: bool,
+    lines: &[Line<'static>],
+    badge: bool,
+) -> Unchanged {
+    let h = area.height as usize;
+    let Some(d) = before.filter(|d| d.area == area && !d.covered) else {
+        return Unchanged::default();
+    };
+    // The screen scrolls the area when both frames follow the end and the first line moved
+    // down by less than a screen (the rule of `Screen::draw`).
+    let k = if following && d.following && d.start < start && start - d.start < h {
+        start - d.start
+    } else {
+        0
+    };
+    // Without a scroll, the rows show the same lines only when the first line did not move.
+    if k == 0 && d.start != start {
+        return Unchanged::default();
+    }
+    let rows = (0..h)
+        .map(|y| {
+            let now = lines.get(y);
+            if y + k >= h {
+                // Scrolled in blank at the bottom.
+                return false;
+            }
+            let then = d.lines.get(y + k);
+            // The badge sits on the last row.
+            let badged = (badge || d.badge) && (y == h - 1 || y + k == h - 1);
+            !badged && now == then
+        })
+        .collect();
+    Unchanged { area, k, rows }
 }
 
 /// `Buffer::set_line` with a fast path for printable ASCII spans (nearly all of a transcript):
