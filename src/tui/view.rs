@@ -83,6 +83,16 @@ pub struct ViewCache {
     pub unchanged: Unchanged,
 }
 
+/// Where a line of the transcript comes from.
+#[derive(Clone, Copy)]
+enum Src {
+    Header,
+    Head,
+    Kept,
+    Tail,
+    Entry(usize),
+}
+
 /// The main transcript as a frame drew it: its area, its first line, each row's line (fewer
 /// lines than rows: the rest blank), and whether anything was drawn over it.
 struct Drawn {
@@ -948,19 +958,18 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     let scroll = cx.scroll.min(total.saturating_sub(h));
     let end = total - scroll;
     let start = end.saturating_sub(h);
-    // Materialise only the lines in [start, end).
-    let mut lines: Vec<Line<'static>> = Vec::with_capacity(h);
+    // The lines in [start, end), as pieces of their sources (taken by reference once every
+    // message they need is rendered: no line is copied per frame).
+    let mut pieces: Vec<(Src, usize, usize)> = Vec::new();
     let mut pos = 0usize;
-    let take = |src: &[Line<'static>], pos: &mut usize, lines: &mut Vec<Line<'static>>| {
-        let (a, b) = (*pos, *pos + src.len());
+    let take = |src: Src, len: usize, pos: &mut usize, pieces: &mut Vec<(Src, usize, usize)>| {
+        let (a, b) = (*pos, *pos + len);
         if b > start && a < end {
-            let from = start.saturating_sub(a);
-            let to = (end - a).min(src.len());
-            lines.extend_from_slice(&src[from..to]);
+            pieces.push((src, start.saturating_sub(a), (end - a).min(len)));
         }
         *pos = b;
     };
-    take(&header, &mut pos, &mut lines);
+    take(Src::Header, header.len(), &mut pos, &mut pieces);
     // Where every message is (the ones below the screen too, for scrolling to them).
     cache.spans.clear();
     let mut at = header.len();
@@ -985,19 +994,15 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
         }
         match *hgt {
             Height::Live => {
-                take(&live_head, &mut pos, &mut lines);
+                take(Src::Head, live_head.len(), &mut pos, &mut pieces);
                 if let Some(l) = cache.live.as_ref() {
-                    take(&l.kept, &mut pos, &mut lines);
+                    take(Src::Kept, l.kept.len(), &mut pos, &mut pieces);
                 }
-                take(&live_tail, &mut pos, &mut lines);
+                take(Src::Tail, live_tail.len(), &mut pos, &mut pieces);
             }
             Height::Exact => {
                 if let Some((_, l)) = &cache.entries[i] {
-                    if pos + l.len() <= start {
-                        pos += l.len();
-                    } else {
-                        take(l, &mut pos, &mut lines);
-                    }
+                    take(Src::Entry(i), l.len(), &mut pos, &mut pieces);
                 }
             }
             Height::Hidden => {}
@@ -1006,38 +1011,60 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
                 // Scrolled into a part not rendered yet: render it now (cached for next time).
                 let m = shown(i);
                 let l = message_lines(cx, i, m, width, false);
-                take(&l, &mut pos, &mut lines);
+                take(Src::Entry(i), l.len(), &mut pos, &mut pieces);
                 cache.entries[i] = Some((key_for(i, m), l));
             }
         }
     }
+    // Nothing said yet: the system prompt (if any) and how to start.
+    let welcome_lines: Vec<Line<'static>> = if conv.messages.is_empty() && cx.main {
+        header.iter().cloned().chain(welcome(app, width)).collect()
+    } else {
+        vec![]
+    };
+    let mut lines: Vec<&Line<'static>> = Vec::with_capacity(h);
     if conv.messages.is_empty() && cx.main {
-        // Nothing said yet: the system prompt (if any) and how to start.
-        let mut w = header.clone();
-        w.extend(welcome(app, width));
-        lines = w;
+        lines.extend(welcome_lines.iter());
+    } else {
+        for (src, from, to) in pieces {
+            let all: &[Line<'static>] = match src {
+                Src::Header => &header,
+                Src::Head => &live_head,
+                Src::Kept => cache.live.as_ref().map_or(&[][..], |l| &l.kept),
+                Src::Tail => &live_tail,
+                Src::Entry(i) => cache.entries[i].as_ref().map_or(&[][..], |(_, l)| l),
+            };
+            lines.extend(&all[from.min(all.len())..to.min(all.len())]);
+        }
     }
+    lines.truncate(h);
     // Each line straight into the buffer (a Paragraph would restyle every cell of the area
     // and re-measure each line first: a third of a streaming frame).
     let buf = f.buffer_mut();
-    for (y, line) in lines.iter().take(area.height as usize).enumerate() {
+    for (y, line) in lines.iter().enumerate() {
         put_line(buf, area.x, area.y + y as u16, line, area.width);
     }
-    lines.truncate(area.height as usize);
     if cx.main {
         let badge = scroll > 0 && area.height > 0;
-        cache.unchanged = unchanged(
-            cache.drawn.as_ref(),
-            area,
-            start,
-            scroll == 0,
-            &lines,
-            badge,
-        );
+        let mut before = cache.drawn.take();
+        let u = unchanged(before.as_ref(), area, start, scroll == 0, &lines, badge);
+        // What the next frame compares with: an unchanged row's line is the one kept from the
+        // last frame (moved, not copied); only the others are copied.
+        let kept = lines
+            .iter()
+            .enumerate()
+            .map(|(y, l)| match before.as_mut() {
+                Some(d) if u.rows.get(y) == Some(&true) && y + u.k < d.lines.len() => {
+                    std::mem::take(&mut d.lines[y + u.k])
+                }
+                _ => (*l).clone(),
+            })
+            .collect();
+        cache.unchanged = u;
         cache.drawn = Some(Drawn {
             area,
             start,
-            lines,
+            lines: kept,
             following: scroll == 0,
             covered: false,
             badge,
@@ -1608,7 +1635,7 @@ fn unchanged(
     area: Rect,
     start: usize,
     following: bool,
-    lines: &[Line<'static>],
+    lines: &[&Line<'static>],
     badge: bool,
 ) -> Unchanged {
     let h = area.height as usize;
@@ -1628,7 +1655,7 @@ fn unchanged(
     }
     let rows = (0..h)
         .map(|y| {
-            let now = lines.get(y);
+            let now = lines.get(y).copied();
             if y + k >= h {
                 // Scrolled in blank at the bottom.
                 return false;
