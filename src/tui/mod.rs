@@ -314,6 +314,9 @@ async fn event_loop(
     let mut last_total = 0usize;
     let mut urgent = true;
     let mut prices_asked = crate::pricing::try_db().is_some();
+    // Whether the model or the overlay may have changed since `needs_prices` was asked (not
+    // after a text delta, a tick or a frame: the question is not asked once per token).
+    let mut ask_prices = true;
     // The spinner's and notices' clock, every 100 ms while something animates. One interval
     // for the whole loop: a sleep made anew each time round never fired while a stream kept
     // the loop busy (the spinner stood still for the whole answer), and cost a timer per token.
@@ -323,7 +326,7 @@ async fn event_loop(
         let interval = if urgent { FRAME } else { STREAM_FRAME };
         // The price dataset (tens of ms, ~19 MB) decodes off the UI task once something needs
         // it: a priced model, or the model picker. Estimates say "pricing…" until then.
-        if !prices_asked && needs_prices(app) {
+        if !prices_asked && std::mem::take(&mut ask_prices) && needs_prices(app) {
             prices_asked = true;
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || {
@@ -400,6 +403,16 @@ async fn event_loop(
             if !matches!(m, Msg::Tick | Msg::Frame) {
                 app.now = std::time::Instant::now();
             }
+            ask_prices |= !matches!(
+                m,
+                Msg::Tick
+                    | Msg::Frame
+                    | Msg::Stream(
+                        _,
+                        crate::provider::StreamEvent::TextDelta(_)
+                            | crate::provider::StreamEvent::ReasoningDelta(_)
+                    )
+            );
             if let Msg::Stream(
                 id,
                 crate::provider::StreamEvent::Finished { .. }
