@@ -4,7 +4,8 @@
 //! 1. Paced: the real binary in a 200×50 tmux pane, the fake server typing Markdown with fenced
 //!    Rust blocks at 50 tokens/s (2,000 tokens) and at 500 tokens/s (20,000 tokens): CPU per
 //!    token overall and per quarter of the stream (flat quarters: the cost of a token does not
-//!    grow with the answer).
+//!    grow with the answer). The 2,000-token stream also goes through `charla ask` (no screen),
+//!    the line printer's cost on the same machine in the same minute, and the ratio.
 //! 2. Key latency: a key typed while a fast stream draws, until it is on screen.
 //! 3. Home on a 5,000-message conversation (TestBackend): time of that frame and memory added.
 //! 4. Frames of a streaming answer, in process: the chat screen's own `Screen::draw` (render, diff,
@@ -43,7 +44,8 @@ fn start(name: &str, home: &std::path::Path, url: &str) -> (Tmux, String) {
     (t, pid)
 }
 
-fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
+/// CPU per token of the paced case in the TUI (returned, and printed with its quarters).
+fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) -> f64 {
     let home = tempfile::tempdir().expect("tmp");
     let (t, pid) = start(
         &format!("paced{tokens}"),
@@ -83,6 +85,34 @@ fn paced(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64) {
         } else {
             " (the stream had not finished)"
         }
+    );
+    total * 1000.0 / tokens as f64
+}
+
+/// The same paced stream through `charla ask` to /dev/null: a line printer's cost on this
+/// machine at this hour (every token still wakes the process and is read, parsed and written),
+/// the floor the TUI's figure is to be read against.
+fn paced_ask(server: &fake_server::FakeServer, tokens: usize, slow_ms: u64, tui: f64) {
+    let home = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[providers.bench]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nlocal = true\n",
+            server.url(&format!("md={tokens},slow={slow_ms}"))
+        ),
+    )
+    .expect("config");
+    let mut cmd = Command::new(bin());
+    cmd.args(["ask", "-m", "bench/m", "go"])
+        .env("CHARLA_HOME", home.path());
+    let (cpu, _, ok) = common::rusage_of(cmd);
+    let per = cpu.as_secs_f64() * 1000.0 / tokens as f64;
+    println!(
+        "paced {tokens} tokens at {} tok/s through charla ask (no screen): {:.3} ms/token; the TUI costs {:.2}x that{}",
+        1000 / slow_ms.max(1),
+        per,
+        tui / per,
+        if ok { "" } else { " (ask failed)" }
     );
 }
 
@@ -262,6 +292,7 @@ fn main() {
         return;
     }
     key_latency(&server);
-    paced(&server, 2000, 20);
+    let tui = paced(&server, 2000, 20);
+    paced_ask(&server, 2000, 20, tui);
     paced(&server, 20000, 2);
 }
