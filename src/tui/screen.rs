@@ -6,7 +6,8 @@
 //! up: instead of rewriting them, the terminal scrolls the transcript's rows (a scroll region,
 //! DECSTBM, and line feeds at its bottom) and the diff compares each row with the row the
 //! terminal now shows there (the one k rows below it in the last frame, blank at the bottom).
-//! Whatever the guess, the diff runs against what the terminal shows, so the frame is always
+//! The view says when (`view::Unchanged`: the scroll, and the rows it knows unchanged after it,
+//! which are not compared at all). Whatever the guess, the diff runs against what the terminal shows, so the frame is always
 //! right.
 //!
 //! The diff is ratatui's (`BufferDiff`: the same cells come out, wide characters and their
@@ -76,7 +77,6 @@ impl Screen {
         app: &App,
         cache: &mut view::ViewCache,
     ) -> std::io::Result<()> {
-        let before = cache.following;
         if std::mem::take(&mut self.resize) {
             // A new size clears the screen (and ratatui's buffers).
             terminal.autoresize()?;
@@ -92,41 +92,31 @@ impl Screen {
             let mut frame = terminal.get_frame();
             view::render_unchecked(app, cache, &mut frame);
         }
+        // The view's scroll (the transcript followed the end and its lines moved up k rows)
+        // and the rows it knows unchanged after it.
+        let u = &cache.unchanged;
+        let a = u.area;
+        let (y0, y1) = (
+            a.y.saturating_sub(area.y) as usize,
+            (a.y + a.height).saturating_sub(area.y) as usize,
+        );
+        let fits = y1 <= area.height as usize;
         let mut shift = None;
-        if let (Some((a, top0)), Some((b, top1))) = (before, cache.following)
-            && a == b
-            && a.x == area.x
-            && a.width == area.width
-            && top1 > top0
-            && top1 - top0 < a.height as usize
-        {
-            let k = top1 - top0;
-            let (y0, y1) = ((a.y - area.y) as usize, (a.y - area.y + a.height) as usize);
+        if u.k > 0 && fits {
             let seq = format!(
                 "\x1b[0m\x1b[{};{}r\x1b[{};1H{}\x1b[r",
                 a.y + 1,
                 a.y + a.height,
                 a.y + a.height,
-                "\n".repeat(k)
+                "\n".repeat(u.k)
             );
             terminal.backend_mut().write_all(seq.as_bytes())?;
-            shift = Some(Shift { y0, y1, k });
+            shift = Some(Shift { y0, y1, k: u.k });
         }
-        // The rows the view says are what the terminal shows, when its idea of the scroll is
-        // the one done here.
         self.same.clear();
-        let u = &cache.unchanged;
-        let (uy0, uy1) = (
-            u.area.y.saturating_sub(area.y) as usize,
-            (u.area.y + u.area.height).saturating_sub(area.y) as usize,
-        );
-        let agrees = match shift {
-            Some(s) => s.k == u.k && s.y0 == uy0 && s.y1 == uy1,
-            None => u.k == 0,
-        };
-        if !blank && agrees && !u.rows.is_empty() && uy1 <= area.height as usize {
+        if !blank && fits && !u.rows.is_empty() {
             self.same.resize(area.height as usize, false);
-            self.same[uy0..uy1].copy_from_slice(&u.rows);
+            self.same[y0..y1].copy_from_slice(&u.rows);
         }
         let mut now = std::mem::take(terminal.current_buffer_mut());
         changes(&self.shown, &mut now, shift, &self.same, &mut self.changed);

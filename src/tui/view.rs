@@ -74,12 +74,9 @@ pub struct ViewCache {
     pub spans: Vec<(usize, usize)>,
     pub top: usize,
     pub area_y: u16,
-    /// The main transcript's area and first line at the last frame, when it follows the end
-    /// (the loop scrolls the terminal instead of rewriting every row when it moved up).
-    pub following: Option<(Rect, usize)>,
     /// The main transcript's rows as the last frame drew them.
     drawn: Option<Drawn>,
-    /// The rows of this frame the screen need not compare (see `Unchanged`).
+    /// How the screen is to scroll for this frame, and the rows it need not compare.
     pub unchanged: Unchanged,
 }
 
@@ -104,10 +101,13 @@ struct Drawn {
     badge: bool,
 }
 
-/// Rows of a frame whose cells are, by construction, the ones the terminal shows there once the
-/// frame's scroll is done (`k` rows up, the transcript following the end; 0 when it does not
-/// follow): the same line put on the same row, nothing drawn over it in either frame. The
-/// screen does not compare their cells (a debug build checks that it need not).
+/// What the screen can spare of a frame. `k`: the main transcript followed the end in both
+/// frames and its lines moved up k rows (less than its height; it spans the screen's width):
+/// the screen scrolls `area` up k rows (DECSTBM) instead of writing every row again; 0 for no
+/// scroll. `rows`: the rows of `area` whose cells are, by construction, the ones the terminal
+/// shows there once that scroll is done (the same line on the same row, nothing drawn over it
+/// in either frame); the screen does not compare them (a debug build checks that it need
+/// not).
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Unchanged {
     pub area: Rect,
@@ -985,9 +985,6 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     }
     cache.top = start;
     cache.area_y = area.y;
-    if cx.main && scroll == 0 {
-        cache.following = Some((area, start));
-    }
     for (i, hgt) in heights.iter().enumerate() {
         if pos >= end {
             break;
@@ -1047,7 +1044,16 @@ pub fn transcript(cx: &Cx, cache: &mut ViewCache, area: Rect, f: &mut Frame) {
     if cx.main {
         let badge = scroll > 0 && area.height > 0;
         let mut before = cache.drawn.take();
-        let u = unchanged(before.as_ref(), area, start, scroll == 0, &lines, badge);
+        let full = f.area();
+        let u = unchanged(
+            before.as_ref(),
+            area,
+            full,
+            start,
+            scroll == 0,
+            &lines,
+            badge,
+        );
         // What the next frame compares with: an unchanged row's line is the one kept from the
         // last frame (moved, not copied); only the others are copied.
         let kept = lines
@@ -1454,7 +1460,6 @@ pub fn render(app: &App, cache: &mut ViewCache, f: &mut Frame) {
 /// `render` without the last pass over every cell: for `screen::Screen`, which makes each
 /// cell safe as it compares it with the screen, so only cells that changed are looked at.
 pub fn render_unchecked(app: &App, cache: &mut ViewCache, f: &mut Frame) {
-    cache.following = None;
     cache.unchanged = Unchanged::default();
     // Only the main transcript keeps what it drew (not a comparison's panes).
     let drawn = cache.drawn.take();
@@ -1621,37 +1626,47 @@ pub fn render_unchecked(app: &App, cache: &mut ViewCache, f: &mut Frame) {
     // Whatever is drawn over the transcript (a dialog, the help) changes its rows' cells: none
     // of them is unchanged in this frame or the next.
     if !matches!(app.overlay, super::app::Overlay::None) || app.help {
-        cache.unchanged = Unchanged::default();
+        cache.unchanged.rows.clear();
         if let Some(d) = cache.drawn.as_mut() {
             d.covered = true;
         }
     }
 }
 
-/// Which rows of the main transcript, drawn in `area` from line `start` (`following`: at the
-/// end), show what the terminal shows there after the frame's scroll. See `Unchanged`.
+/// The scroll and the unchanged rows (see `Unchanged`) of the main transcript, drawn in `area`
+/// of the screen `full` from line `start` (`following`: at the end), after `before`.
 fn unchanged(
     before: Option<&Drawn>,
     area: Rect,
+    full: Rect,
     start: usize,
     following: bool,
     lines: &[&Line<'static>],
     badge: bool,
 ) -> Unchanged {
     let h = area.height as usize;
-    let Some(d) = before.filter(|d| d.area == area && !d.covered) else {
+    let Some(d) = before.filter(|d| d.area == area) else {
         return Unchanged::default();
     };
-    // The screen scrolls the area when both frames follow the end and the first line moved
-    // down by less than a screen (the rule of `Screen::draw`).
-    let k = if following && d.following && d.start < start && start - d.start < h {
+    // A scroll region is whole rows: the transcript must span the screen's width.
+    let k = if following
+        && d.following
+        && area.x == full.x
+        && area.width == full.width
+        && d.start < start
+        && start - d.start < h
+    {
         start - d.start
     } else {
         0
     };
     // Without a scroll, the rows show the same lines only when the first line did not move.
-    if k == 0 && d.start != start {
-        return Unchanged::default();
+    if d.covered || k == 0 && d.start != start {
+        return Unchanged {
+            area,
+            k,
+            rows: vec![],
+        };
     }
     let rows = (0..h)
         .map(|y| {
