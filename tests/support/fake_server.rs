@@ -10,7 +10,8 @@
 //! - `ok` (default): the transcript as recorded; `openrouter`: the OpenRouter transcript
 //! - `echo`: answer "echo: <last user message>" in the request's format, with usage computed
 //!   from the request (input = words of all messages, output = words of the answer)
-//! - `chunk=N`: write the body N bytes at a time; `slow=MS`: sleep between writes
+//! - `chunk=N`: write the body N bytes at a time; `slow=MS`: sleep between writes; `batch=N`:
+//!   N events per write
 //! - `bom`: a leading UTF-8 BOM; `nofinal`: no blank line after the last event
 //! - `status=CODE`: answer with that HTTP error (body in the format's own error shape);
 //!   `ra=SECS`, `ra-ms=MS`, `ra-date=SECS`: Retry-After forms; `times=N`: fault only the first N
@@ -121,6 +122,7 @@ struct Opts {
     openrouter: bool,
     chunk: Option<usize>,
     slow: Option<u64>,
+    batch: Option<u64>,
     bom: bool,
     nofinal: bool,
     status: Option<u16>,
@@ -162,6 +164,7 @@ fn parse_opts(seg: &str) -> Opts {
             "openrouter" => o.openrouter = true,
             "chunk" => o.chunk = n.map(|n| n as usize),
             "slow" => o.slow = n,
+            "batch" => o.batch = n,
             "bom" => o.bom = true,
             "nofinal" => o.nofinal = true,
             "status" => o.status = n.map(|n| n as u16),
@@ -832,14 +835,17 @@ async fn json_response(sock: &mut TcpStream, body: &str) -> std::io::Result<()> 
     sock.shutdown().await
 }
 
+/// One HTTP chunk in one write, as real servers send it (hyper writes the size line, the data
+/// and the CRLF in one vectored write; h11 and Go's net/http in one buffer): with TCP_NODELAY,
+/// three writes would be three segments and could wake the client three times per event.
 async fn write_chunked(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     if data.is_empty() {
         return Ok(());
     }
-    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes())
-        .await?;
-    sock.write_all(data).await?;
-    sock.write_all(b"\r\n").await?;
+    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(b"\r\n");
+    sock.write_all(&chunk).await?;
     sock.flush().await
 }
 
@@ -1167,6 +1173,12 @@ async fn handle(mut sock: TcpStream, shared: Shared) -> std::io::Result<()> {
         let after_first = Some(i) == first_content;
         if i == 0 && opts.dropearly && faulty {
             return sock.shutdown().await;
+        }
+        if let Some(n) = opts.batch
+            && !((i + 1) as u64).is_multiple_of(n.max(1))
+            && i + 1 < n_events
+        {
+            continue;
         }
         if let Some(c) = opts.chunk {
             for piece in body.chunks(c.max(1)) {
