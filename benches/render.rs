@@ -12,7 +12,8 @@
 //!    escape sequences) into a byte sink at 200×50, four Markdown tokens per frame as at
 //!    50 tok/s, median time per frame by quarter of a 2,000-token answer.
 //!    `cargo bench --bench render -- frames` runs only this one (quick, and steady under
-//!    `valgrind --tool=callgrind` for instruction counts); `-- keys` only the key latency.
+//!    `valgrind --tool=callgrind` for instruction counts); `-- keys` only the key latency;
+//!    `-- paced` only the 2,000-token paced case (TUI and `charla ask`).
 
 mod common;
 #[path = "../tests/support/fake_server.rs"]
@@ -283,6 +284,11 @@ fn main() {
     println!("binary: {}", bin());
     if std::env::args().any(|a| a == "keys") {
         key_latency(&server);
+        return;
+    }
+    if std::env::args().any(|a| a == "paced") {
+        let tui = paced(&server, 2000, 20);
+        paced_ask(&server, 2000, 20, tui);
         return;
     }
     frames();

@@ -10,6 +10,7 @@ pub mod gemini;
 pub mod list;
 pub mod ollama;
 pub mod openai;
+pub mod pace;
 pub mod retry;
 pub mod sse;
 pub mod stream;

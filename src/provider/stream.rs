@@ -2,6 +2,7 @@
 //! parsing, decodes the body into [`StreamEvent`]s, retries before the first token, enforces the
 //! connect / first-token / idle timeouts, and stops at once when cancelled.
 
+use super::pace::{self, Pace};
 use super::retry::{self, RetryPolicy};
 use super::sse::{self, ByteStream};
 use super::{
@@ -234,13 +235,23 @@ pub fn spawn(
     req: ChatRequest,
     cancel: CancellationToken,
 ) -> mpsc::Receiver<StreamEvent> {
+    spawn_paced(ep, req, cancel, None)
+}
+
+/// [`spawn`], reading the body no sooner than `pace` allows once the answer has begun.
+pub fn spawn_paced(
+    ep: Arc<Endpoint>,
+    req: ChatRequest,
+    cancel: CancellationToken,
+    pace: Option<Arc<Pace>>,
+) -> mpsc::Receiver<StreamEvent> {
     let (tx, rx) = mpsc::channel(512);
     tokio::spawn(async move {
         tokio::select! {
             _ = cancel.cancelled() => {
                 let _ = tx.send(StreamEvent::Error(ProviderError::new(ErrorKind::Cancelled, "cancelled by the user"))).await;
             }
-            _ = run(&ep, req, &tx) => {}
+            _ = run(&ep, req, &tx, pace.as_deref()) => {}
         }
     });
     rx
@@ -289,7 +300,12 @@ async fn load_images(ep: &Endpoint, req: &mut ChatRequest) -> Result<(), Provide
     res.map_err(|e| ProviderError::new(ErrorKind::Config, e))
 }
 
-async fn run(ep: &Endpoint, mut req: ChatRequest, tx: &mpsc::Sender<StreamEvent>) {
+async fn run(
+    ep: &Endpoint,
+    mut req: ChatRequest,
+    tx: &mpsc::Sender<StreamEvent>,
+    pace: Option<&Pace>,
+) {
     if let Err(e) = load_images(ep, &mut req).await {
         let _ = tx.send(StreamEvent::Error(e)).await;
         return;
@@ -301,7 +317,7 @@ async fn run(ep: &Endpoint, mut req: ChatRequest, tx: &mpsc::Sender<StreamEvent>
     }
     let mut failed = 0u32;
     loop {
-        let (err, content_sent) = match attempt(ep, req, tx).await {
+        let (err, content_sent) = match attempt(ep, req, tx, pace).await {
             Ok(()) => {
                 crate::log::line(format!("done provider={} model={}", ep.name, req.model));
                 return;
@@ -354,6 +370,7 @@ async fn attempt(
     ep: &Endpoint,
     req: &ChatRequest,
     tx: &mpsc::Sender<StreamEvent>,
+    pace: Option<&Pace>,
 ) -> Result<(), (ProviderError, bool)> {
     let deadline = tokio::time::Instant::now() + ep.timeouts.first_token;
     let first_token_timeout = || {
@@ -405,6 +422,11 @@ async fn attempt(
         return Err((e, false));
     }
     let _ = tx.send(StreamEvent::Started).await;
+    // The connection's two addresses (its socket is found by them).
+    let addrs = resp
+        .extensions()
+        .get::<hyper_util::client::legacy::connect::HttpInfo>()
+        .map(|i| (i.local_addr(), i.remote_addr()));
     let bytes: ByteStream = resp
         .bytes_stream()
         .map(|r| r.map_err(network_error))
@@ -420,10 +442,33 @@ async fn attempt(
     let mut content_sent = false;
     // A server that echoes the key inside the answer cannot get it onto a screen either.
     let mut redact = Redactors::default();
+    // Once the answer has begun, the body is read at the front end's pace (see `pace`): after
+    // a wait, what came meanwhile is taken (the body hands it over a chunk per task switch),
+    // and then the stream waits again.
+    let mut quiet = pace.map(|_| pace::Quiet::new(addrs));
+    let mut draining = false;
     loop {
-        let next = tokio::select! {
-            n = events.next() => n,
-            _ = tokio::time::sleep_until(deadline), if !content_sent => return Err((first_token_timeout(), false)),
+        if content_sent
+            && !draining
+            && let Some(t) = pace.and_then(Pace::until)
+            && let Some(q) = &mut quiet
+        {
+            q.wait_until(t).await;
+            draining = true;
+        }
+        let next = if draining {
+            match pace::ready_now(&mut events).await {
+                Some(n) => n,
+                None => {
+                    draining = false;
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
+                n = events.next() => n,
+                _ = tokio::time::sleep_until(deadline), if !content_sent => return Err((first_token_timeout(), false)),
+            }
         };
         let out = match next {
             Some(Ok(raw)) => dec.feed(&raw.event, &raw.data),

@@ -37,6 +37,8 @@ const FRAME: Duration = Duration::from_millis(16);
 const STREAM_FRAME: Duration = Duration::from_millis(80);
 /// How long after a text frame is due the timer draws it, if no stream event drew it first.
 const STREAM_SLACK: Duration = Duration::from_millis(40);
+/// The spinner's step, and how often an expired notice is looked for.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Loads the theme named in the config (or `dark`); errors name the file.
 pub fn load_theme(cfg: &Config) -> Result<theme::Theme, String> {
@@ -143,7 +145,7 @@ pub async fn run(cfg: Arc<Config>, model: Option<String>, open: Option<String>) 
     }));
     let mut terminal = ratatui::init();
     enter_modes(app.session.cfg.file.mouse.unwrap_or(true));
-    let mut stats = FrameStats::default();
+    let mut stats = FrameStats::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (saves, saver) = Saver::start(store.clone(), tx.clone());
     for eff in first_effects {
@@ -239,24 +241,41 @@ impl Saver {
 
 /// Frame timings for `CHARLA_TUI_STATS=FILE` (diagnostics and the benchmark): written as JSON
 /// when charla exits.
-#[derive(Default)]
 struct FrameStats {
+    file: Option<std::ffi::OsString>,
     first_frame_ms: Option<f64>,
+    /// When each frame was drawn, ms after start.
     frames: Vec<f64>,
+    /// How long each took to draw, µs.
+    draw_us: Vec<f64>,
 }
 
 impl FrameStats {
-    fn frame(&mut self) {
-        if std::env::var_os("CHARLA_TUI_STATS").is_none() {
-            return;
+    fn new() -> Self {
+        FrameStats {
+            file: std::env::var_os("CHARLA_TUI_STATS"),
+            first_frame_ms: None,
+            frames: Vec::new(),
+            draw_us: Vec::new(),
         }
+    }
+
+    fn start(&self) -> Option<std::time::Instant> {
+        self.file.is_some().then(std::time::Instant::now)
+    }
+
+    fn frame(&mut self, started: Option<std::time::Instant>) {
+        let Some(started) = started else {
+            return;
+        };
+        self.draw_us.push(started.elapsed().as_secs_f64() * 1e6);
         let t = crate::util::mark_start().elapsed().as_secs_f64() * 1000.0;
         self.first_frame_ms.get_or_insert(t);
         self.frames.push(t);
     }
 
     fn write(&self) {
-        let Some(path) = std::env::var_os("CHARLA_TUI_STATS") else {
+        let Some(path) = &self.file else {
             return;
         };
         // The most frames drawn in any one-second window.
@@ -268,7 +287,11 @@ impl FrameStats {
             }
             max_fps = max_fps.max(i - j + 1);
         }
-        let v = serde_json::json!({"first_frame_ms": self.first_frame_ms, "frames": self.frames.len(), "max_frames_in_1s": max_fps});
+        let mut draw = self.draw_us.clone();
+        draw.sort_by(f64::total_cmp);
+        let draw_median = draw.get(draw.len() / 2).copied();
+        let draw_max = draw.last().copied();
+        let v = serde_json::json!({"first_frame_ms": self.first_frame_ms, "frames": self.frames.len(), "max_frames_in_1s": max_fps, "draw_us_median": draw_median, "draw_us_max": draw_max});
         let _ = std::fs::write(path, v.to_string());
     }
 }
@@ -310,6 +333,8 @@ async fn event_loop(
     let mut tools_cancel: Option<CancellationToken> = None;
     let searches = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut dirty = true;
+    // The streams read on at the frame cadence (see `provider::pace`).
+    let pace = Arc::new(crate::provider::pace::Pace::default());
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut last_total = 0usize;
     let mut urgent = true;
@@ -317,11 +342,10 @@ async fn event_loop(
     // Whether the model or the overlay may have changed since `needs_prices` was asked (not
     // after a text delta, a tick or a frame: the question is not asked once per token).
     let mut ask_prices = true;
-    // The spinner's and notices' clock, every 100 ms while something animates. One interval
-    // for the whole loop: a sleep made anew each time round never fired while a stream kept
-    // the loop busy (the spinner stood still for the whole answer), and cost a timer per token.
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The spinner's and notices' clock: a tick every TICK while something animates. It rides
+    // on the frames a stream draws anyway (taken just before one, when due); the timer wakes
+    // the loop for it only when no frame came for TICK (a model that is thinking, a notice).
+    let mut last_tick = tokio::time::Instant::now();
     loop {
         let interval = if urgent { FRAME } else { STREAM_FRAME };
         // The price dataset (tens of ms, ~19 MB) decodes off the UI task once something needs
@@ -335,10 +359,15 @@ async fn event_loop(
             });
         }
         if dirty && last_draw.elapsed() >= interval {
+            if last_tick.elapsed() >= TICK && animates(app) {
+                app::update(app, Msg::Tick);
+                last_tick = tokio::time::Instant::now();
+            }
+            let started = stats.start();
             if screen.draw(terminal, app, &mut cache).is_err() {
                 return 1;
             }
-            stats.frame();
+            stats.frame(started);
             // Keep the view still while the user reads back and new lines arrive.
             if app.scroll > 0 && cache.total > last_total {
                 app.scroll += cache.total - last_total;
@@ -359,10 +388,11 @@ async fn event_loop(
             app.page = cache.height;
             last_total = cache.total;
             last_draw = tokio::time::Instant::now();
+            pace.hold_until(last_draw + STREAM_FRAME);
             dirty = false;
             urgent = false;
         }
-        let busy = app.session.is_streaming() || app.notice.is_some();
+        let busy = animates(app);
         // A text frame is drawn on the wake-up of the first stream event that finds it due
         // (the thread wakes for the socket anyway); the timer draws it only when no event
         // comes within STREAM_SLACK of it. A wake-up of its own per frame cost more than the
@@ -392,7 +422,10 @@ async fn event_loop(
             _ = recv_signal(&mut hangup) => return 129,
             _ = recv_signal(&mut terminate) => return 143,
             _ = tokio::time::sleep_until(next_draw), if dirty => Msg::Frame,
-            _ = tick.tick(), if busy => Msg::Tick,
+            _ = tokio::time::sleep_until(last_tick.max(last_draw) + TICK), if busy => {
+                last_tick = tokio::time::Instant::now();
+                Msg::Tick
+            }
         };
         let mut pending = vec![msg];
         // Drain everything already queued before drawing again.
@@ -493,6 +526,7 @@ async fn event_loop(
                         cancel.insert(request_id, token.clone());
                         let tx = tx.clone();
                         let cfg = app.session.cfg.clone();
+                        let pace = pace.clone();
                         // Resolving the endpoint may run api_key_cmd: not on the UI task.
                         tokio::spawn(async move {
                             let ep =
@@ -518,7 +552,8 @@ async fn event_loop(
                                     return;
                                 }
                             };
-                            let mut rx = stream::spawn(Arc::new(ep), request, token);
+                            let mut rx =
+                                stream::spawn_paced(Arc::new(ep), request, token, Some(pace));
                             while let Some(ev) = rx.recv().await {
                                 if tx.send(Msg::Stream(request_id, ev)).is_err() {
                                     break;
@@ -740,6 +775,12 @@ async fn event_loop(
         }
         dirty = true;
     }
+}
+
+/// Whether the screen changes with time alone: the spinner of a turn in flight, a notice that
+/// expires.
+fn animates(app: &App) -> bool {
+    app.session.is_streaming() || app.notice.is_some()
 }
 
 /// Whether the screen needs the price dataset: the model is not free, or the picker is open.
