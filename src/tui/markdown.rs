@@ -201,9 +201,10 @@ fn highlight_one(
     )
 }
 
-/// Highlights `code` in `lang` (plain code style when unknown or not loaded yet). A block
-/// seen before (the same language and a prefix of its complete lines) continues from where its
-/// highlighting stopped: the result is the same, the work is only the new lines.
+/// Highlights `code` in `lang` (plain code style when unknown or not loaded yet; so is a last
+/// line without its newline, until it has one). A block seen before (the same language and a
+/// prefix of its complete lines) continues from where its highlighting stopped: the result is
+/// the same, the work is only the new lines.
 fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
     let plain = || {
         code.lines()
@@ -276,12 +277,11 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
                     }
                 }
             } else {
-                // The last, unfinished line: from a copy of the state (it will change).
-                let (mut p, mut hs) = (m.parse.clone(), m.highlight.clone());
-                match highlight_one(line, &mut p, &mut hs, &highlighter, &h.syntaxes) {
-                    Some(spans) => out_tail.push(spans),
-                    None => failed = true,
-                }
+                // The last, unfinished line (a block being streamed, or cut off at the end of
+                // the text) in the plain code style: it is highlighted once it is complete.
+                // Highlighting it as it grows cost a syntect pass over the line for every
+                // frame, a quarter of the CPU of a streaming answer with code.
+                out_tail.push(vec![Span::styled(line.replace('\t', "    "), theme.code)]);
             }
         }
         if failed {
@@ -1049,5 +1049,26 @@ mod tests {
                 "{lang} highlighted"
             );
         }
+    }
+
+    /// A streaming block's last line shows in the plain code style until its newline comes
+    /// (it is not highlighted again for every frame), then highlighted like the lines before.
+    #[test]
+    fn an_unfinished_code_line_is_plain_until_it_is_complete() {
+        warm();
+        let mut t = Theme::fallback(false);
+        t.syntect = "base16-ocean.dark".into();
+        let colored = |spans: &[Span<'static>]| {
+            spans
+                .iter()
+                .any(|s| matches!(s.style.fg, Some(Color::Rgb(..))) && s.style != t.code)
+        };
+        let partial = code_lines("let a = 1;\nlet b = ", "rust", &t);
+        assert_eq!(partial.len(), 2);
+        assert!(colored(&partial[0]), "{:?}", partial[0]);
+        assert_eq!(partial[1], vec![Span::styled("let b = ", t.code)]);
+        let done = code_lines("let a = 1;\nlet b = 2;\n", "rust", &t);
+        assert!(colored(&done[1]), "{:?}", done[1]);
+        assert_eq!(done[0], partial[0]);
     }
 }
