@@ -228,8 +228,8 @@ fn tui_bench() {
         return;
     }
     let server = fake_server::FakeServer::start();
-    let (mut cpus, mut frames, mut fps, mut firsts, mut rss_stream) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut cpus, mut frames, mut fps, mut firsts, mut rss_stream, mut walls) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for run in 0..5 {
         let home = tempfile::tempdir().expect("tmp");
         std::fs::write(
@@ -257,11 +257,13 @@ fn tui_bench() {
             .trim()
             .to_string();
         let (cpu0, _) = proc_usage(&pid);
+        let sent = Instant::now();
         t.run(&["send-keys", "-t", "b", "go", "Enter"]);
         if !t.wait_for("bench/m · in ", 120) {
             println!("tui: the stream did not finish");
             return;
         }
+        walls.push(sent.elapsed().as_millis() as u64);
         let (cpu1, hwm) = proc_usage(&pid);
         t.run(&["send-keys", "-t", "b", "C-c"]);
         t.run(&["send-keys", "-t", "b", "C-c"]);
@@ -279,8 +281,9 @@ fn tui_bench() {
         rss_stream.push(hwm);
     }
     println!(
-        "tui 20,000-token answer at 200x50: charla cpu {} ms for the stream, {} frames in all, at most {} frames in any second, peak RSS {:.1} MB; first frame {:.1} ms after start (median of 5)",
+        "tui 20,000-token answer at 200x50: charla cpu {} ms for the stream, on screen whole after {} ms, {} frames in all, at most {} frames in any second, peak RSS {:.1} MB; first frame {:.1} ms after start (median of 5)",
         median(cpus),
+        median(walls),
         median(frames),
         median(fps),
         median(rss_stream) as f64 / 1024.0,

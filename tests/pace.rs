@@ -105,3 +105,15 @@ async fn the_first_token_is_not_held_back() {
     .expect("the first token waited for the pace");
     assert!(!first.is_empty());
 }
+
+/// A server faster than the frames (a flood) is read whole and in order: the waits end early
+/// and then stop, and nothing is lost.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_through_a_pace_loses_nothing() {
+    let server = support::fake_server::FakeServer::start();
+    let url = server.url("big=3000");
+    let (plain, n, _) = collect(&url, None).await;
+    let (paced, m, _) = collect(&url, Some(Arc::new(Pace::default()))).await;
+    assert!(n >= 3000, "{n}");
+    assert_eq!((m, paced), (n, plain));
+}

@@ -7,10 +7,13 @@
 //! then before it reads the body again: the tokens that came meanwhile are all taken at once.
 //!
 //! On Linux the socket is also told not to wake the process for them: while the stream waits,
-//! its `SO_RCVLOWAT` (the bytes a socket must hold before it reads as ready) is raised, and set
-//! back to 1 when the wait ends, which makes the kernel report the bytes that came meanwhile at
-//! once. Elsewhere the packets still wake the process, but nothing reads them until the frame.
-//! The end of the body (the server closing) wakes it whatever the mark.
+//! its `SO_RCVLOWAT` (the bytes a socket must hold before it reads as ready) is raised to 8 KB,
+//! and set back to 1 when the wait ends, which makes the kernel report the bytes that came
+//! meanwhile at once. A server fast enough to send 8 KB within a frame ends the wait early (the
+//! socket is watched through a duplicate of its descriptor), so it is never kept waiting on a
+//! full buffer; one that sends more than 64 KB between two frames is read as it comes from
+//! then on. Elsewhere the packets still wake the process, but nothing reads them until the
+//! frame. The end of the body (the server closing) wakes it whatever the mark.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -54,6 +57,77 @@ pub async fn ready_now<S: futures::Stream + Unpin>(s: &mut S) -> Option<Option<S
     s.next().now_or_never()
 }
 
+/// Bytes taken in one drain above which a stream stops waiting for the pace: a server that
+/// sends this much in a frame's time (about 4,000 tokens a second) would soon fill the socket's
+/// buffer and be held back by it, and each wake-up carries plenty then anyway.
+pub const FLOOD: usize = 64 * 1024;
+
+/// A stream's reading at the pace: waits for it when the stream has caught up with the server,
+/// then drains what came meanwhile.
+pub struct Reader<'a> {
+    pace: &'a Pace,
+    quiet: Quiet,
+    draining: bool,
+    /// Bytes taken in the current drain.
+    drained: usize,
+    /// A drain passed [`FLOOD`]: the rest is read as it comes.
+    off: bool,
+}
+
+impl<'a> Reader<'a> {
+    /// Reading at `pace`, the connection's socket found by its addresses (for [`Quiet`]).
+    pub fn new(pace: &'a Pace, addrs: Option<(SocketAddr, SocketAddr)>) -> Self {
+        Reader {
+            pace,
+            quiet: Quiet::new(addrs),
+            draining: false,
+            drained: 0,
+            off: false,
+        }
+    }
+
+    /// Whether the stream stopped waiting for the pace (it came faster than frames).
+    pub fn flooded(&self) -> bool {
+        self.off
+    }
+
+    /// The next item of `s` (`size` says how many bytes of the body it took): at once while
+    /// draining or while the stream is behind the server; otherwise after the pace's wait, when
+    /// one is set.
+    pub async fn next<S, T>(&mut self, s: &mut S, size: impl Fn(&T) -> usize) -> Option<T>
+    where
+        S: futures::Stream<Item = T> + Unpin,
+    {
+        loop {
+            if self.draining {
+                match ready_now(s).await {
+                    Some(n) => {
+                        self.drained += n.as_ref().map_or(0, &size);
+                        return n;
+                    }
+                    None => {
+                        self.draining = false;
+                        self.off |= self.drained >= FLOOD;
+                        self.drained = 0;
+                    }
+                }
+            }
+            if !self.off
+                && let Some(t) = self.pace.until()
+            {
+                // Bytes already there (the stream is behind the server): no wait.
+                if let Some(n) = ready_now(s).await {
+                    return n;
+                }
+                self.quiet.wait_until(t).await;
+                self.draining = true;
+                continue;
+            }
+            return futures::StreamExt::next(s).await;
+        }
+    }
+}
+
 /// The stream's socket, found by its two addresses, whose wake-ups can be held back.
 pub struct Quiet {
     #[cfg(target_os = "linux")]
@@ -89,65 +163,93 @@ impl Quiet {
         }
     }
 
-    /// Waits until `t` without being woken by the bytes that come meanwhile.
+    /// Waits until `t` without being woken by the bytes that come meanwhile, unless they
+    /// pass the mark (a fast server, which is then not kept waiting on a full buffer).
     pub async fn wait_until(&mut self, t: Instant) {
         #[cfg(target_os = "linux")]
-        let held = self.socket.as_mut().is_some_and(|s| s.hold());
-        tokio::time::sleep_until(t).await;
-        #[cfg(target_os = "linux")]
-        if held && let Some(s) = &mut self.socket {
+        if let Some(s) = &mut self.socket
+            && s.hold()
+        {
+            tokio::select! {
+                _ = tokio::time::sleep_until(t) => {}
+                _ = s.filled() => {}
+            }
             s.release();
+            return;
         }
+        tokio::time::sleep_until(t).await;
     }
 }
 
 #[cfg(target_os = "linux")]
 mod linux {
     use std::net::SocketAddr;
-    use std::os::fd::RawFd;
+    use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+    use tokio::io::unix::AsyncFd;
 
-    /// As many bytes as a socket's receive buffer can hold: "not before the wait ends".
-    const HIGH: libc::c_int = 1 << 30;
+    /// The mark during a wait: a server that sends this much before the frame (a fast one)
+    /// ends the wait early, long before it could fill the socket's buffer and be held back.
+    const HIGH: libc::c_int = 8 * 1024;
 
-    /// A socket of this process, known by its file descriptor and its two addresses (checked
-    /// again before each change: the descriptor could have been closed and given to another
-    /// file by then).
+    /// A socket of this process (a duplicate of its descriptor: it stays the same socket
+    /// whatever becomes of the original number), registered to be woken when it holds
+    /// [`HIGH`] bytes.
     pub struct Socket {
-        fd: RawFd,
-        local: SocketAddr,
-        remote: SocketAddr,
+        fd: AsyncFd<OwnedFd>,
         held: bool,
     }
 
     impl Socket {
-        /// The descriptor of the TCP connection from `local` to `remote`, among this process's
-        /// open ones.
+        /// The TCP connection from `local` to `remote`, among this process's open descriptors.
         pub fn find(local: SocketAddr, remote: SocketAddr) -> Option<Socket> {
             let dir = std::fs::read_dir("/proc/self/fd").ok()?;
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
-                .find(|&fd| addrs(fd).is_some_and(|a| same(a, (local, remote))))
-                .map(|fd| Socket {
-                    fd,
-                    local,
-                    remote,
-                    held: false,
-                })
-        }
-
-        fn is_ours(&self) -> bool {
-            addrs(self.fd).is_some_and(|a| same(a, (self.local, self.remote)))
+            let fd = dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
+                .find(|&fd| addrs(fd).is_some_and(|a| same(a, (local, remote))))?;
+            // SAFETY: `fd` is open (it was just read from /proc/self/fd and answered
+            // getsockname); it is only borrowed for the duplication, on this thread.
+            let dup = unsafe { BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .ok()?;
+            // The duplicate is checked too: the number could have been closed and reused
+            // between the look-up and the duplication.
+            addrs(dup.as_raw_fd()).filter(|&a| same(a, (local, remote)))?;
+            // SAFETY: an OwnedFd stays open and the same descriptor for as long as the AsyncFd
+            // that owns it.
+            let fd = unsafe { AsyncFd::register_with_interest(dup, tokio::io::Interest::READABLE) }
+                .ok()?;
+            Some(Socket { fd, held: false })
         }
 
         /// Raises the low-water mark; whether it was raised.
         pub fn hold(&mut self) -> bool {
-            self.held = self.is_ours() && set_lowat(self.fd, HIGH);
+            self.held = set_lowat(self.fd.as_raw_fd(), HIGH);
+            if self.held {
+                // Readiness left from before the hold (the last release reported bytes) is
+                // dropped; bytes now past the mark give a new event, so it is not lost.
+                use futures::FutureExt;
+                if let Some(Ok(mut g)) = self.fd.readable().now_or_never() {
+                    g.clear_ready();
+                }
+            }
             self.held
+        }
+
+        /// Until the socket holds [`HIGH`] bytes (never, when it is not held).
+        pub async fn filled(&self) {
+            if !self.held {
+                return std::future::pending().await;
+            }
+            match self.fd.readable().await {
+                Ok(mut g) => g.clear_ready(),
+                Err(_) => std::future::pending().await,
+            }
         }
 
         /// Back to 1: the kernel then reports at once the bytes that came during the hold.
         pub fn release(&mut self) {
-            if std::mem::take(&mut self.held) && self.is_ours() {
-                set_lowat(self.fd, 1);
+            if std::mem::take(&mut self.held) {
+                set_lowat(self.fd.as_raw_fd(), 1);
             }
         }
     }
@@ -166,8 +268,7 @@ mod linux {
     }
 
     fn set_lowat(fd: RawFd, n: libc::c_int) -> bool {
-        // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live local; a descriptor
-        // that is not a socket gives an error, nothing else.
+        // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live local.
         unsafe {
             libc::setsockopt(
                 fd,
@@ -292,6 +393,29 @@ mod tests {
         let mut buf = [0u8; 16];
         let n = client.read(&mut buf).await.expect("read");
         assert_eq!(&buf[..n], b"one");
+
+        // A fast server: 8 KB or more end the wait at once.
+        {
+            let started = Instant::now();
+            let wait = quiet.wait_until(Instant::now() + Duration::from_secs(60));
+            let fill = async {
+                server.write_all(&[b'x'; 20_000]).await.expect("write");
+                std::future::pending::<()>().await
+            };
+            let ended = tokio::time::timeout(Duration::from_secs(10), async {
+                tokio::select! {
+                    _ = wait => {}
+                    _ = fill => {}
+                }
+            })
+            .await;
+            assert!(ended.is_ok(), "a filling socket did not end the wait");
+            assert!(started.elapsed() < Duration::from_secs(10));
+            let mut got = 0;
+            while got < 20_000 {
+                got += client.read(&mut [0u8; 4096]).await.expect("read");
+            }
+        }
 
         // A wait given up half way (the stream cancelled) leaves the socket held until the
         // hold is dropped; then bytes wake the reader as usual.

@@ -442,33 +442,20 @@ async fn attempt(
     let mut content_sent = false;
     // A server that echoes the key inside the answer cannot get it onto a screen either.
     let mut redact = Redactors::default();
-    // Once the answer has begun, the body is read at the front end's pace (see `pace`): after
-    // a wait, what came meanwhile is taken (the body hands it over a chunk per task switch),
-    // and then the stream waits again.
-    let mut quiet = pace.map(|_| pace::Quiet::new(addrs));
-    let mut draining = false;
+    // Once the answer has begun, the body is read at the front end's pace (see `pace`).
+    let mut reader = pace.map(|p| pace::Reader::new(p, addrs));
     loop {
-        if content_sent
-            && !draining
-            && let Some(t) = pace.and_then(Pace::until)
-            && let Some(q) = &mut quiet
-        {
-            q.wait_until(t).await;
-            draining = true;
-        }
-        let next = if draining {
-            match pace::ready_now(&mut events).await {
-                Some(n) => n,
-                None => {
-                    draining = false;
-                    continue;
-                }
+        let next = match &mut reader {
+            Some(r) if content_sent => {
+                r.next(&mut events, |e| {
+                    e.as_ref().map_or(0, |raw| raw.data.len() + raw.event.len())
+                })
+                .await
             }
-        } else {
-            tokio::select! {
+            _ => tokio::select! {
                 n = events.next() => n,
                 _ = tokio::time::sleep_until(deadline), if !content_sent => return Err((first_token_timeout(), false)),
-            }
+            },
         };
         let out = match next {
             Some(Ok(raw)) => dec.feed(&raw.event, &raw.data),
