@@ -394,9 +394,9 @@ async fn event_loop(
         }
         let busy = animates(app);
         // A text frame is drawn on the wake-up of the first stream event that finds it due
-        // (the thread wakes for the socket anyway); the timer draws it only when no event
-        // comes within STREAM_SLACK of it. A wake-up of its own per frame cost more than the
-        // frame's drawing saved.
+        // (a paced stream reads again when the frame is due, so its events bring the frame);
+        // the timer draws it only when no event comes within STREAM_SLACK of it. A wake-up of
+        // its own per frame cost more than the frame's drawing saved.
         let next_draw = last_draw + interval + if urgent { Duration::ZERO } else { STREAM_SLACK };
         let msg = tokio::select! {
             // Keys first: a fast stream never queues what the user types behind its events.
