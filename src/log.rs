@@ -1,6 +1,7 @@
 //! An opt-in diagnostic log: `CHARLA_LOG=1` appends to `<data dir>/charla.log`, `CHARLA_LOG=PATH`
-//! to PATH. One line per request, response, retry and end of stream: provider, model, URL path,
-//! HTTP status, timings and error kinds. Never headers, bodies or keys.
+//! to PATH. One line per request, response, retry and end of stream (and a stream too fast to
+//! read at the screen's pace): provider, model, URL path, HTTP status, timings and error kinds.
+//! Never headers, bodies or keys.
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};

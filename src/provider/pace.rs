@@ -86,11 +86,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Whether the stream stopped waiting for the pace (it came faster than frames).
-    pub fn flooded(&self) -> bool {
-        self.off
-    }
-
     /// The next item of `s` (`size` says how many bytes of the body it took): at once while
     /// draining or while the stream is behind the server; otherwise after the pace's wait, when
     /// one is set.
@@ -107,7 +102,13 @@ impl<'a> Reader<'a> {
                     }
                     None => {
                         self.draining = false;
-                        self.off |= self.drained >= FLOOD;
+                        if self.drained >= FLOOD {
+                            self.off = true;
+                            crate::log::line(format!(
+                                "pace off: {} KB came between two frames",
+                                self.drained / 1024
+                            ));
+                        }
                         self.drained = 0;
                     }
                 }
