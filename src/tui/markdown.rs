@@ -206,11 +206,8 @@ fn highlight_one(
 /// prefix of its complete lines) continues from where its highlighting stopped: the result is
 /// the same, the work is only the new lines.
 fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
-    let plain = || {
-        code.lines()
-            .map(|l| vec![Span::styled(l.replace('\t', "    "), theme.code)])
-            .collect()
-    };
+    let plain_line = |l: &str| vec![Span::styled(l.replace('\t', "    "), theme.code)];
+    let plain = || code.lines().map(plain_line).collect();
     let Some(h) = HIGHLIGHTER.get().filter(|_| !theme.no_color) else {
         return plain();
     };
@@ -281,7 +278,7 @@ fn code_lines(code: &str, lang: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> 
                 // the text) in the plain code style: it is highlighted once it is complete.
                 // Highlighting it as it grows cost a syntect pass over the line for every
                 // frame, a quarter of the CPU of a streaming answer with code.
-                out_tail.push(vec![Span::styled(line.replace('\t', "    "), theme.code)]);
+                out_tail.push(plain_line(line));
             }
         }
         if failed {
